@@ -1,0 +1,53 @@
+# ganyun: `make demo` for a newcomer, `make test` for CI.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+LAB_DIR ?= .lab
+DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl
+
+.PHONY: install system-deps demo test lint typecheck unit bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian packages the real peers need (PostgreSQL, qemu-img, Chromium); root installs them when missing.
+system-deps:
+	@missing=""; \
+	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: install system-deps
+	$(BIN)/ganyun lab up --dir $(LAB_DIR) --scale city --tls --dr
+	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun sync
+	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt)"
+	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun console --port 8501
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check providers inventory
+
+typecheck: install
+	$(BIN)/mypy providers inventory
+
+unit: install system-deps
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup -q
+
+test: lint typecheck unit
+
+bench: install system-deps
+	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m tests.benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache tests/artifacts

@@ -1,0 +1,53 @@
+"""User-facing text in zh-CN (default) and English.
+
+Messages live in console/locales/<area>.yaml as `key: {zh: ..., en: ...}`, one file per
+area so that each area owns its texts. Keys are namespaced by the file name: `sync.title`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+_LOCALE_DIR = Path(__file__).with_name("locales")
+_current: str | None = None
+
+
+def normalize(lang: str | None) -> str:
+    if not lang:
+        return DEFAULT_LANGUAGE
+    return "en" if lang.lower().startswith("en") else DEFAULT_LANGUAGE
+
+
+def set_language(lang: str) -> None:
+    global _current
+    _current = normalize(lang)
+
+
+def language() -> str:
+    return _current or normalize(os.environ.get("GANYUN_LANG"))
+
+
+@cache
+def catalog() -> dict[str, dict[str, str]]:
+    messages: dict[str, dict[str, str]] = {}
+    for path in sorted(_LOCALE_DIR.glob("*.yaml")):
+        data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, texts in data.items():
+            messages[f"{path.stem}.{key}"] = {"zh-CN": texts["zh"], "en": texts["en"]}
+    return messages
+
+
+def t(key: str, lang: str | None = None, **params: Any) -> str:
+    """The text for `key` in `lang` (else the current language); the key itself if unknown."""
+    entry = catalog().get(key)
+    if entry is None:
+        return key
+    text = entry[normalize(lang) if lang else language()]
+    return text.format(**params) if params else text

@@ -1,0 +1,64 @@
+"""Turn a provider's `credentials:` reference into libcloud's key and secret.
+
+`env:PREFIX` reads $PREFIX_KEY and $PREFIX_SECRET; `vault:NAME` reads the SM4-GCM vault.
+Values never appear in messages: only the reference that failed does.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from inventory.config import GanyunConfig, ProviderConfig
+from providers.base import ConfigError, ProviderSpec
+
+
+class CredentialSource(Protocol):
+    def get(self, name: str) -> tuple[str, str]: ...
+
+
+def resolve_env(prefix: str, provider: str) -> tuple[str, str]:
+    key_var, secret_var = f"{prefix}_KEY", f"{prefix}_SECRET"
+    key, secret = os.environ.get(key_var), os.environ.get(secret_var)
+    if key is None or secret is None:
+        missing = " and ".join(v for v, val in ((key_var, key), (secret_var, secret)) if val is None)
+        raise ConfigError(f"providers[{provider}].credentials: environment variable {missing} is not set")
+    return key, secret
+
+
+def open_vault(config: GanyunConfig) -> CredentialSource:
+    # Imported lazily: the vault lives with the other cryptography in security/.
+    from security.vault import Vault
+
+    vault: CredentialSource = Vault.open(config)
+    return vault
+
+
+def resolve(config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None = None) -> tuple[str, str]:
+    ref = provider.credentials
+    if not ref:
+        return "", ""
+    scheme, _, name = ref.partition(":")
+    if scheme == "env":
+        return resolve_env(name, provider.name)
+    source = vault if vault is not None else open_vault(config)
+    try:
+        return source.get(name)
+    except KeyError:
+        raise ConfigError(f"providers[{provider.name}].credentials: no vault entry '{name}'") from None
+
+
+def provider_spec(
+    config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None = None
+) -> ProviderSpec:
+    key, secret = resolve(config, provider, vault)
+    return ProviderSpec(
+        name=provider.name,
+        driver=provider.driver,
+        key=key,
+        secret=secret,
+        options=dict(provider.options),
+        center=provider.center,
+        pool=provider.pool,
+        timeout_s=provider.timeout_s,
+    )

@@ -1,0 +1,324 @@
+"""Concurrent collection from every provider into the inventory.
+
+Rules (DESIGN.md house rule 3): each provider is collected in its own worker and written in
+its own transaction; a provider that fails is marked failed with its error and keeps its last
+good data, marked stale; "removed" only ever comes from a complete, successful listing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from inventory import diff
+from inventory.config import GanyunConfig, ProviderConfig
+from inventory.credentials import CredentialSource, provider_spec
+from inventory.models import CapacitySample, ProviderStatus, SyncRun, UtilizationRow
+from inventory.store import Store
+from providers.base import (
+    AuthError,
+    GanyunError,
+    Host,
+    Kind,
+    Node,
+    NotFound,
+    Provider,
+    ProviderSpec,
+    Record,
+    State,
+)
+
+ProviderFactory = Callable[[ProviderSpec], Provider]
+ProgressCallback = Callable[[str, str], None]
+
+# Kinds a limited account may be unable to read (403/404): left empty, with a warning.
+OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
+    (Kind.HOST, "list_hosts"),
+    (Kind.SIZE, "list_sizes"),
+    (Kind.IMAGE, "list_images"),
+    (Kind.VOLUME, "list_volumes"),
+    (Kind.SNAPSHOT, "list_snapshots"),
+    (Kind.NETWORK, "list_networks"),
+    (Kind.SECURITY_GROUP, "list_security_groups"),
+)
+
+
+@dataclass
+class Collected:
+    """What one provider returned: complete listings per kind, plus kinds it could not read."""
+
+    listings: dict[Kind, list[Record]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    utilization: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ProviderResult:
+    name: str
+    status: str  # ok | partial | failed
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.name,
+            "status": self.status,
+            "error": self.error,
+            "warnings": self.warnings,
+            "counts": self.counts,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+@dataclass
+class SyncReport:
+    run_id: int
+    started_at: datetime
+    finished_at: datetime
+    results: list[ProviderResult]
+
+    @property
+    def failed(self) -> list[ProviderResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def status(self) -> str:
+        if not self.results or len(self.failed) == len(self.results):
+            return "failed"
+        return "partial" if self.failed or any(r.status == "partial" for r in self.results) else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "providers": [r.to_dict() for r in self.results],
+        }
+
+
+def _default_factory(spec: ProviderSpec) -> Provider:
+    from providers.registry import create_provider
+
+    provider: Provider = create_provider(spec)
+    return provider
+
+
+def collect(adapter: Provider) -> Collected:
+    """List everything; nodes are required, the other kinds may be forbidden to this account."""
+    out = Collected()
+    out.listings[Kind.NODE] = list(adapter.list_nodes())
+    for kind, method in OPTIONAL_KINDS:
+        lister = getattr(adapter, method, None)
+        if lister is None:
+            out.warnings.append(f"{kind.value}: not offered by this driver")
+            continue
+        try:
+            out.listings[kind] = list(lister())
+        except (AuthError, NotFound) as exc:
+            out.warnings.append(f"{kind.value}: {exc.detail}")
+    utilization = getattr(adapter, "list_utilization", None)
+    if utilization is not None:
+        try:
+            out.utilization = list(utilization())
+        except (AuthError, NotFound) as exc:
+            out.warnings.append(f"utilization: {exc.detail}")
+    return out
+
+
+def sync_all(
+    config: GanyunConfig,
+    store: Store,
+    *,
+    only: Sequence[str] = (),
+    factory: ProviderFactory | None = None,
+    vault: CredentialSource | None = None,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Collect the configured providers in parallel (bounded) and write each one's result."""
+    providers = [p for p in config.providers if not only or p.name in only]
+    unknown = sorted(set(only) - {p.name for p in config.providers})
+    if unknown:
+        from providers.base import ConfigError
+
+        raise ConfigError(f"--only: no provider named {', '.join(unknown)}")
+    make = factory or _default_factory
+    started = datetime.now(UTC)
+    with store.write_lock, store.session() as session:
+        run = SyncRun(started_at=started, status="running", summary={})
+        session.add(run)
+        session.flush()
+        run_id = run.id
+
+    def work(pc: ProviderConfig) -> ProviderResult:
+        return _sync_one(config, store, pc, make, vault, run_id, progress)
+
+    results: list[ProviderResult] = []
+    workers = max(1, min(config.sync.workers, len(providers)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+        futures = [pool.submit(work, pc) for pc in providers]
+        for future in as_completed(futures):
+            results.append(future.result())
+    results.sort(key=lambda r: r.name)
+    finished = datetime.now(UTC)
+    report = SyncReport(run_id=run_id, started_at=started, finished_at=finished, results=results)
+    with store.write_lock, store.session() as session:
+        row = session.get(SyncRun, run_id)
+        if row is not None:
+            row.finished_at = finished
+            row.status = report.status
+            row.summary = report.to_dict()
+    return report
+
+
+def _sync_one(
+    config: GanyunConfig,
+    store: Store,
+    pc: ProviderConfig,
+    make: ProviderFactory,
+    vault: CredentialSource | None,
+    run_id: int,
+    progress: ProgressCallback | None,
+) -> ProviderResult:
+    t0 = time.monotonic()
+    notify = progress or (lambda _name, _phase: None)
+    notify(pc.name, "collecting")
+    try:
+        adapter = make(provider_spec(config, pc, vault))
+        collected = collect(adapter)
+    except GanyunError as exc:
+        result = ProviderResult(pc.name, "failed", error=str(exc), duration_s=time.monotonic() - t0)
+        _mark_failed(store, pc, result)
+        notify(pc.name, "failed")
+        return result
+    except Exception as exc:  # an adapter bug must not take the other providers down
+        message = f"{pc.name}: unexpected {type(exc).__name__}: {exc}"
+        result = ProviderResult(pc.name, "failed", error=message, duration_s=time.monotonic() - t0)
+        _mark_failed(store, pc, result)
+        notify(pc.name, "failed")
+        return result
+    notify(pc.name, "writing")
+    result = _write(store, pc, collected, run_id)
+    result.duration_s = time.monotonic() - t0
+    with store.write_lock, store.session() as session:
+        status = session.get(ProviderStatus, pc.name)
+        if status is not None:
+            status.duration_s = result.duration_s
+    notify(pc.name, result.status)
+    return result
+
+
+def _status_row(session: Any, pc: ProviderConfig) -> ProviderStatus:
+    row: ProviderStatus | None = session.get(ProviderStatus, pc.name)
+    if row is None:
+        row = ProviderStatus(
+            name=pc.name, status="never", stale=False, error="", warnings=[], counts={}, duration_s=0.0
+        )
+        session.add(row)
+    row.driver, row.center, row.pool = pc.driver, pc.center, pc.pool
+    return row
+
+
+def _mark_failed(store: Store, pc: ProviderConfig, result: ProviderResult) -> None:
+    with store.write_lock, store.session() as session:
+        row = _status_row(session, pc)
+        row.status = "failed"
+        row.error = result.error
+        row.last_attempt = datetime.now(UTC)
+        # Last good data stays; it is stale only if there is any.
+        row.stale = row.last_success is not None
+        row.duration_s = result.duration_s
+
+
+def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int) -> ProviderResult:
+    now = datetime.now(UTC)
+    result = ProviderResult(pc.name, "partial" if collected.warnings else "ok", warnings=collected.warnings)
+    with store.write_lock, store.session() as session:
+        status = _status_row(session, pc)
+        initial_import = status.last_success is None
+        for kind, records in collected.listings.items():
+            outcome = diff.apply_listing(
+                session, pc.name, kind, records, now=now, run_id=run_id, record_added=not initial_import
+            )
+            result.counts[kind.value] = len(records)
+            result.added += outcome.added
+            result.changed += outcome.changed
+            result.removed += outcome.removed
+        if collected.utilization:
+            _write_utilization(session, pc.name, collected.utilization, now)
+        _write_capacity_sample(session, pc, collected.listings.get(Kind.NODE, []), now)
+        status.status = result.status
+        status.error = ""
+        status.stale = False
+        status.warnings = list(collected.warnings)
+        status.counts = dict(result.counts)
+        status.last_attempt = now
+        status.last_success = now
+    return result
+
+
+def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> None:
+    from sqlalchemy import delete, insert
+
+    session.execute(delete(UtilizationRow).where(UtilizationRow.provider == provider))
+    rows = [
+        {
+            "provider": provider,
+            "node_id": s.node_id,
+            "cpu_avg_pct": float(s.cpu_avg_pct),
+            "cpu_p95_pct": float(s.cpu_p95_pct),
+            "ram_avg_pct": float(s.ram_avg_pct),
+            "window_days": int(s.window_days),
+            "sampled_at": now,
+        }
+        for s in samples
+    ]
+    if rows:
+        session.execute(insert(UtilizationRow), rows)
+
+
+def _write_capacity_sample(session: Any, pc: ProviderConfig, nodes: Sequence[Record], now: datetime) -> None:
+    """One allocation sample per department: the history behind forecasts and trends."""
+    from sqlalchemy import insert
+
+    totals: dict[str, list[int]] = {}
+    for node in nodes:
+        if not isinstance(node, Node) or node.state in (State.TERMINATED, State.ERROR):
+            continue
+        t = totals.setdefault(node.department, [0, 0, 0, 0])
+        t[0] += 1
+        t[1] += node.vcpus
+        t[2] += node.ram_mb
+        t[3] += node.disk_gb
+    rows = [
+        {
+            "at": now,
+            "provider": pc.name,
+            "center": pc.center,
+            "pool": pc.pool,
+            "department": dept,
+            "nodes": t[0],
+            "vcpus": t[1],
+            "ram_mb": t[2],
+            "disk_gb": t[3],
+        }
+        for dept, t in totals.items()
+    ]
+    if rows:
+        session.execute(insert(CapacitySample), rows)
+
+
+__all__ = ["Collected", "Host", "ProviderResult", "SyncReport", "collect", "sync_all"]

@@ -1,0 +1,341 @@
+"""Normalized records, states, the error tree and the Provider protocol.
+
+Everything that leaves providers/ is one of these types: adapters never hand out SDK
+objects, so inventory, security and playbooks stay independent of libcloud and kubernetes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+class State(StrEnum):
+    """Normalized resource state, with libcloud's NodeState names."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PENDING = "pending"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+class Kind(StrEnum):
+    """The kinds of record an adapter lists; also the inventory's table names."""
+
+    NODE = "node"
+    HOST = "host"
+    SIZE = "size"
+    IMAGE = "image"
+    VOLUME = "volume"
+    SNAPSHOT = "snapshot"
+    NETWORK = "network"
+    CLUSTER = "cluster"
+    SECURITY_GROUP = "security_group"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class GanyunError(Exception):
+    """Root of every error ganyun raises on purpose; the CLI prints its message only."""
+
+
+class ConfigError(GanyunError):
+    """Configuration or user-written input is invalid."""
+
+
+class CryptoError(GanyunError):
+    """A cryptographic operation failed or an input is not valid key/cert material."""
+
+
+class PlaybookError(GanyunError):
+    """An Ansible run failed."""
+
+
+class ProviderError(GanyunError):
+    """A provider call failed. The message always names the provider and the call."""
+
+    def __init__(self, provider: str, call: str, message: str) -> None:
+        self.provider = provider
+        self.call = call
+        self.detail = message
+        super().__init__(f"{provider}: {call}: {message}")
+
+
+class AuthError(ProviderError):
+    """Credentials rejected (401) or not allowed (403)."""
+
+
+class NotFound(ProviderError):
+    """The resource or the API endpoint does not exist."""
+
+
+class Throttled(ProviderError):
+    """The provider asked us to slow down (429)."""
+
+
+class Unavailable(ProviderError):
+    """The provider could not be reached, timed out or answered 5xx."""
+
+
+class BadResponse(ProviderError):
+    """The provider answered something we cannot parse (garbage, truncated pages)."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Fields every record has."""
+
+    KIND: ClassVar[Kind]
+
+    provider: str
+    id: str
+    name: str
+    state: State = State.UNKNOWN
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (enums as strings, datetimes as ISO 8601)."""
+        out: dict[str, Any] = {"kind": self.KIND.value}
+        for f in dataclasses.fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# Tag keys of the estate's conventions: 单位, 业务系统, 等保级别, 负责人.
+TAG_DEPARTMENT = "department"
+TAG_SYSTEM = "system"
+TAG_MLPS_LEVEL = "mlps_level"
+TAG_OWNER = "owner"
+
+
+@dataclass(frozen=True, slots=True)
+class Node(Record):
+    """A virtual machine or workload."""
+
+    KIND: ClassVar[Kind] = Kind.NODE
+
+    vcpus: int = 0
+    ram_mb: int = 0
+    disk_gb: int = 0
+    arch: str = ""
+    cpu_vendor: str = ""
+    os_family: str = ""
+    ips: tuple[str, ...] = ()
+    host: str = ""
+    image: str = ""
+    size: str = ""
+    created_at: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def department(self) -> str:
+        return self.tags.get(TAG_DEPARTMENT, "")
+
+    @property
+    def system(self) -> str:
+        return self.tags.get(TAG_SYSTEM, "")
+
+    @property
+    def mlps_level(self) -> int | None:
+        raw = self.tags.get(TAG_MLPS_LEVEL, "")
+        return int(raw) if raw.isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Host(Record):
+    """A hypervisor or a cluster node: physical capacity."""
+
+    KIND: ClassVar[Kind] = Kind.HOST
+
+    vcpus: int = 0
+    ram_mb: int = 0
+    disk_gb: int = 0
+    vcpus_used: int = 0
+    ram_mb_used: int = 0
+    disk_gb_used: int = 0
+    arch: str = ""
+    cpu_vendor: str = ""
+    cpu_model: str = ""
+    rack: str = ""
+    power_kw: float | None = None
+    cpu_util_pct: float | None = None
+    running_vms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Size(Record):
+    KIND: ClassVar[Kind] = Kind.SIZE
+
+    vcpus: int = 0
+    ram_mb: int = 0
+    disk_gb: int = 0
+    arch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Image(Record):
+    KIND: ClassVar[Kind] = Kind.IMAGE
+
+    arch: str = ""
+    os_family: str = ""
+    os_version: str = ""
+    disk_format: str = ""
+    size_bytes: int = 0
+    checksum: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Volume(Record):
+    KIND: ClassVar[Kind] = Kind.VOLUME
+
+    size_gb: int = 0
+    volume_type: str = ""
+    attached_to: tuple[str, ...] = ()
+    encrypted: bool | None = None
+    encryption_cipher: str = ""
+    bootable: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(Record):
+    KIND: ClassVar[Kind] = Kind.SNAPSHOT
+
+    volume_id: str = ""
+    size_gb: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Network(Record):
+    KIND: ClassVar[Kind] = Kind.NETWORK
+
+    cidrs: tuple[str, ...] = ()
+    shared: bool = False
+    external: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityRule:
+    direction: str
+    protocol: str
+    port_min: int | None
+    port_max: int | None
+    remote_cidr: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup(Record):
+    KIND: ClassVar[Kind] = Kind.SECURITY_GROUP
+
+    rules: tuple[SecurityRule, ...] = ()
+    attached_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster(Record):
+    KIND: ClassVar[Kind] = Kind.CLUSTER
+
+    version: str = ""
+    node_count: int = 0
+
+
+RECORD_TYPES: dict[Kind, type[Record]] = {
+    Kind.NODE: Node,
+    Kind.HOST: Host,
+    Kind.SIZE: Size,
+    Kind.IMAGE: Image,
+    Kind.VOLUME: Volume,
+    Kind.SNAPSHOT: Snapshot,
+    Kind.NETWORK: Network,
+    Kind.CLUSTER: Cluster,
+    Kind.SECURITY_GROUP: SecurityGroup,
+}
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """What an adapter needs from one config entry, with credentials already resolved."""
+
+    name: str
+    driver: str
+    key: str = ""
+    secret: str = field(default="", repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    center: str = ""
+    pool: str = "legacy"
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class KindWarning:
+    """A kind the account cannot read (403/404): left empty, with this note."""
+
+    kind: Kind
+    message: str
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One backend. List calls return complete listings or raise a ProviderError."""
+
+    name: str
+
+    def list_nodes(self) -> Sequence[Node]: ...
+    def list_hosts(self) -> Sequence[Host]: ...
+    def list_sizes(self) -> Sequence[Size]: ...
+    def list_images(self) -> Sequence[Image]: ...
+    def list_volumes(self) -> Sequence[Volume]: ...
+    def list_snapshots(self) -> Sequence[Snapshot]: ...
+    def list_networks(self) -> Sequence[Network]: ...
+    def list_security_groups(self) -> Sequence[SecurityGroup]: ...
+
+    def create_node(
+        self,
+        name: str,
+        size_id: str,
+        image_id: str,
+        network_ids: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+        fixed_ips: Sequence[str] = (),
+    ) -> Node: ...
+    def start_node(self, node_id: str) -> None: ...
+    def stop_node(self, node_id: str) -> None: ...
+    def destroy_node(self, node_id: str) -> None: ...
+    def get_node(self, node_id: str) -> Node: ...
+    def set_node_metadata(self, node_id: str, metadata: Mapping[str, str]) -> None: ...
+    def create_snapshot(self, node_id: str, name: str) -> Image: ...
+    def delete_image(self, image_id: str) -> None: ...
+    def import_image(
+        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
+    ) -> Image: ...
+    def export_image(self, image_id: str, dest_path: str) -> str: ...
