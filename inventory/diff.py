@@ -131,9 +131,7 @@ def apply_listing(
     scope = [table.c.provider == provider]
     if table is ResourceRow.__table__:
         scope.append(table.c.kind == kind.value)
-    existing: dict[str, str] = dict(
-        session.execute(select(table.c.id, table.c.fingerprint).where(and_(*scope))).tuples().all()
-    )
+    existing: dict[str, str] = dict(session.execute(select(table.c.id, table.c.fingerprint).where(and_(*scope))).all())
     new_rows: dict[str, dict[str, Any]] = {}
     for record in records:
         row = to_row(record)
@@ -174,9 +172,9 @@ def apply_listing(
 
     if removed_ids:
         names = dict(
-            session.execute(select(table.c.id, table.c.name).where(and_(*scope, table.c.id.in_(removed_ids[:_CHUNK]))))
-            .tuples()
-            .all()
+            session.execute(
+                select(table.c.id, table.c.name).where(and_(*scope, table.c.id.in_(removed_ids[:_CHUNK])))
+            ).all()
         )
         for chunk in _chunks(removed_ids):
             session.execute(delete(table).where(and_(*scope, table.c.id.in_(chunk))))

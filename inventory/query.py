@@ -134,4 +134,4 @@ def count_by(session: Session, column: str) -> dict[str, int]:
     else:
         group = NodeRow.__table__.c[column]
         stmt = select(group, func.count()).group_by(group)
-    return {str(key): int(n) for key, n in session.execute(stmt).tuples()}
+    return {str(key): int(n) for key, n in session.execute(stmt)}

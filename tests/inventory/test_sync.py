@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from inventory.config import parse_config
+from inventory.models import ChangeEvent, NodeRow, ProviderStatus
+from inventory.query import iter_records
+from inventory.store import open_store
+from inventory.sync import sync_all
+from providers.base import BadResponse, Host, Unavailable, Volume
+from tests.inventory.fakes import FakeCloud, factory, make_node
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    config = parse_config(
+        {
+            "database": "sqlite:///inv.db",
+            "centers": [{"id": "gz-prod", "name": "生产中心", "role": "production", "site": "ganzhou"}],
+            "providers": [
+                {"name": "a", "driver": "fake", "center": "gz-prod"},
+                {"name": "b", "driver": "fake", "center": "gz-prod", "pool": "xinchuang"},
+                {"name": "c", "driver": "fake"},
+            ],
+        },
+        base_dir=str(tmp_path),
+    )
+    clouds = {n: FakeCloud(nodes=[make_node(n, i) for i in range(5)]) for n in "abc"}
+    store = open_store(config.database_url)
+    return config, clouds, store
+
+
+def _node_ids(store, provider):
+    with store.session() as s:
+        return set(s.scalars(select(NodeRow.id).where(NodeRow.provider == provider)))
+
+
+def test_first_sync_stores_every_node_with_tags(setup):
+    config, clouds, store = setup
+    report = sync_all(config, store, factory=factory(clouds))
+    assert report.status == "ok"
+    with store.session() as s:
+        rows = list(iter_records(s, "nodes"))
+    assert len(rows) == 15
+    row = next(r for r in rows if r["provider"] == "b")
+    assert (row["department"], row["system"], row["mlps_level"]) == ("市人社局", "社保系统", 3)
+    assert row["pool"] == "xinchuang" and row["center"] == "gz-prod" and row["stale"] is False
+
+
+def test_changes_are_recorded_with_fields(setup):
+    config, clouds, store = setup
+    sync_all(config, store, factory=factory(clouds))
+    clouds["a"].nodes[0] = replace(clouds["a"].nodes[0], vcpus=8)
+    clouds["a"].nodes.append(make_node("a", 99))
+    del clouds["a"].nodes[1]
+    report = sync_all(config, store, factory=factory(clouds))
+    a = next(r for r in report.results if r.name == "a")
+    assert (a.added, a.changed, a.removed) == (1, 1, 1)
+    with store.session() as s:
+        events = {(e.resource_id, e.change): e.fields for e in s.scalars(select(ChangeEvent))}
+    assert events[("a-n0", "changed")] == {"vcpus": [4, 8]}
+    assert ("a-n99", "added") in events and ("a-n1", "removed") in events
+
+
+def test_unchanged_second_sync_writes_nothing(setup):
+    config, clouds, store = setup
+    sync_all(config, store, factory=factory(clouds))
+    report = sync_all(config, store, factory=factory(clouds))
+    assert all((r.added, r.changed, r.removed) == (0, 0, 0) for r in report.results)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Unavailable("a", "list_nodes", "HTTP 500"), BadResponse("a", "list_nodes", "malformed JSON"), RuntimeError("bug")],
+)
+def test_failed_provider_keeps_last_good_data_marked_stale(setup, fault):
+    config, clouds, store = setup
+    sync_all(config, store, factory=factory(clouds))
+    clouds["a"].fail_nodes = fault
+    clouds["b"].nodes.pop()
+    report = sync_all(config, store, factory=factory(clouds))
+    a = next(r for r in report.results if r.name == "a")
+    assert a.status == "failed" and "a" in a.error
+    assert len(_node_ids(store, "a")) == 5  # nothing wrongly removed
+    assert len(_node_ids(store, "b")) == 4  # the others synced completely
+    with store.session() as s:
+        status = s.get(ProviderStatus, "a")
+        assert status.status == "failed" and status.stale is True
+        assert s.scalar(select(func.count()).select_from(ChangeEvent).where(ChangeEvent.provider == "a")) == 0
+        records = list(iter_records(s, "nodes", {"provider": "a"}))
+    assert all(r["stale"] for r in records)
+
+
+def test_failure_on_first_sync_is_not_stale_and_not_empty_success(setup):
+    config, clouds, store = setup
+    clouds["c"].fail_nodes = Unavailable("c", "list_nodes", "timed out")
+    report = sync_all(config, store, factory=factory(clouds))
+    assert report.status == "partial"
+    with store.session() as s:
+        status = s.get(ProviderStatus, "c")
+    assert status.status == "failed" and status.stale is False and "timed out" in status.error
+
+
+def test_forbidden_kinds_are_left_empty_with_a_warning(setup):
+    config, clouds, store = setup
+    clouds["a"].hosts = [Host(provider="a", id="h1", name="h1", vcpus=64)]
+    clouds["a"].volumes = [Volume(provider="a", id="v1", name="v1", size_gb=10)]
+    sync_all(config, store, factory=factory(clouds))
+    clouds["a"].forbidden = {"hosts", "volumes", "networks"}
+    report = sync_all(config, store, factory=factory(clouds))
+    a = next(r for r in report.results if r.name == "a")
+    assert a.status == "partial"
+    assert {w.split(":")[0] for w in a.warnings} == {"host", "volume", "network"}
+    assert len(_node_ids(store, "a")) == 5
+    with store.session() as s:
+        # An unreadable kind is no evidence of deletion: the earlier rows stay.
+        assert [r["id"] for r in iter_records(s, "volumes", {"provider": "a"})] == ["v1"]
+
+
+def test_only_unknown_provider_is_a_config_error(setup):
+    from providers.base import ConfigError
+
+    config, clouds, store = setup
+    with pytest.raises(ConfigError, match="nope"):
+        sync_all(config, store, only=["nope"], factory=factory(clouds))
