@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,7 +55,7 @@ def node_row(node: Node) -> dict[str, Any]:
         "mlps_level": int(level) if str(level).isdigit() else None,
         "owner": node.tags.get(TAG_OWNER, ""),
         "tags": dict(node.tags),
-        "extra": _plain(node.extra),
+        "extra": dict(node.extra),
     }
 
 
@@ -77,7 +78,7 @@ def host_row(host: Host) -> dict[str, Any]:
         "power_kw": host.power_kw,
         "cpu_util_pct": host.cpu_util_pct,
         "running_vms": host.running_vms,
-        "extra": _plain(host.extra),
+        "extra": dict(host.extra),
     }
 
 
@@ -94,13 +95,59 @@ def resource_row(record: Record) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """JSON-safe copy of adapter extras (which may hold datetimes or tuples)."""
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(dumps(value))
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: Any) -> str:
+    """The one JSON encoding used for storage, fingerprints and comparisons."""
+    if not value:
+        return "[]" if isinstance(value, list | tuple) else "{}" if isinstance(value, dict) else _ENCODER.encode(value)
+    return _ENCODER.encode(value)
+
+
+JSON_COLUMNS = frozenset({"ips", "tags", "extra", "data"})
+
+
+def prepare(row: dict[str, Any]) -> dict[str, str]:
+    """Serialize a row's JSON columns once and fingerprint the row from the same strings."""
+    encoded = {k: dumps(v) for k, v in row.items() if k in JSON_COLUMNS}
+    # repr of a tuple runs in C; the JSON columns enter as their canonical encoding.
+    content = tuple(encoded.get(k, v) for k, v in row.items() if k not in STAMP_COLUMNS)
+    row["fingerprint"] = hashlib.blake2b(repr(content).encode(), digest_size=20).hexdigest()
+    return encoded
 
 
 def fingerprint(row: dict[str, Any]) -> str:
-    content = {k: v for k, v in row.items() if k not in STAMP_COLUMNS}
-    blob = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False).encode()
-    return hashlib.blake2b(blob, digest_size=20).hexdigest()
+    copy = dict(row)
+    prepare(copy)
+    return str(copy["fingerprint"])
+
+
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]], encoded: list[dict[str, str]]) -> None:
+    """Insert many rows. On SQLite, straight to the driver's executemany with the JSON already
+    serialized: the ORM path re-encodes every JSON value and costs several times as much."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        for chunk in _chunks(rows, 5000):
+            connection.execute(insert(table), list(chunk))
+        return
+    columns = [c for c in table.columns if c.name in rows[0]]
+    processors = {c.name: c.type.bind_processor(connection.dialect) for c in columns}
+    for row, enc in zip(rows, encoded, strict=True):
+        row.update(enc)
+        for name, process in processors.items():
+            if process is not None and name not in enc and row[name] is not None:
+                row[name] = process(row[name])
+    pick = operator.itemgetter(*(c.name for c in columns))
+    params = [pick(row) for row in rows]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', params)
 
 
 def _table_for(kind: Kind) -> tuple[Table, Any]:
@@ -133,9 +180,10 @@ def apply_listing(
         scope.append(table.c.kind == kind.value)
     existing: dict[str, str] = dict(session.execute(select(table.c.id, table.c.fingerprint).where(and_(*scope))).all())
     new_rows: dict[str, dict[str, Any]] = {}
+    encodings: dict[str, dict[str, str]] = {}
     for record in records:
         row = to_row(record)
-        row["fingerprint"] = fingerprint(row)
+        encodings[record.id] = prepare(row)
         new_rows[record.id] = row
 
     added_ids = [i for i in new_rows if i not in existing]
@@ -145,8 +193,7 @@ def apply_listing(
 
     if added_ids:
         rows = [{**new_rows[i], "first_seen": now, "updated_at": now} for i in added_ids]
-        for chunk in _chunks(rows, 5000):
-            session.execute(insert(table), list(chunk))
+        _bulk_insert(session, table, rows, [encodings[i] for i in added_ids])
         if record_added:
             events += [_event(now, run_id, provider, kind, i, new_rows[i]["name"], "added", {}) for i in added_ids]
 
@@ -181,7 +228,7 @@ def apply_listing(
         events += [_event(now, run_id, provider, kind, i, names.get(i, ""), "removed", {}) for i in removed_ids]
 
     for chunk in _chunks(events, 5000):
-        session.execute(insert(ChangeEvent), list(chunk))
+        session.connection().execute(insert(ChangeEvent), list(chunk))
     return Outcome(added=len(added_ids), changed=len(changed_ids), removed=len(removed_ids))
 
 
@@ -191,14 +238,16 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         if key in STAMP_COLUMNS:
             continue
         before = old.get(key)
-        if _normalize(before) != _normalize(value):
+        if _normalize(key, before) != _normalize(key, value):
             changed[key] = [_plain(before), _plain(value)]
     return changed
 
 
-def _normalize(value: Any) -> Any:
+def _normalize(key: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat()
+    if key in JSON_COLUMNS:
+        return dumps(value)
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from providers.base import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _json_dumps(value: Any) -> str:
+    # Adapter extras may hold datetimes; keep CJK readable in the database.
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _alembic_config() -> AlembicConfig:
@@ -83,10 +89,12 @@ def make_engine(url: str) -> Engine:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_dumps
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigError(f"database: cannot use '{_redact(url)}': {exc}") from None
 
