@@ -99,6 +99,8 @@ class VaultConfig(_Strict):
 
 class SyncConfig(_Strict):
     workers: int = Field(default=16, ge=1, le=128)
+    # Nodes are fetched as changes since the last success; every Nth run lists everything.
+    full_every: int = Field(default=12, ge=1)
 
 
 class GanyunConfig(_Strict):

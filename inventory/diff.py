@@ -172,8 +172,14 @@ def apply_listing(
     now: datetime,
     run_id: int | None,
     record_added: bool = True,
+    deleted: Sequence[str] | None = None,
 ) -> Outcome:
-    """Make the stored rows of (provider, kind) equal to `records`, a complete listing."""
+    """Make the stored rows of (provider, kind) equal to `records`, a complete listing.
+
+    With `deleted` given, `records` is a delta (what changed since the last sync, as Nova's
+    changes-since answers): rows not mentioned stay, and only the ids the provider itself
+    reported deleted are removed.
+    """
     table, to_row = _table_for(kind)
     scope = [table.c.provider == provider]
     if table is ResourceRow.__table__:
@@ -188,7 +194,10 @@ def apply_listing(
 
     added_ids = [i for i in new_rows if i not in existing]
     changed_ids = [i for i, row in new_rows.items() if i in existing and existing[i] != row["fingerprint"]]
-    removed_ids = [i for i in existing if i not in new_rows]
+    if deleted is None:
+        removed_ids = [i for i in existing if i not in new_rows]
+    else:
+        removed_ids = [i for i in dict.fromkeys(deleted) if i in existing and i not in new_rows]
     events: list[dict[str, Any]] = []
 
     if added_ids:

@@ -17,14 +17,13 @@ from typing import Any
 from inventory import diff
 from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, provider_spec
-from inventory.models import CapacitySample, ProviderStatus, SyncRun, UtilizationRow
+from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationRow
 from inventory.store import Store
 from providers.base import (
     AuthError,
     GanyunError,
     Host,
     Kind,
-    Node,
     NotFound,
     Provider,
     ProviderSpec,
@@ -54,6 +53,8 @@ class Collected:
     listings: dict[Kind, list[Record]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     utilization: list[Any] = field(default_factory=list)
+    # Set when nodes came as a delta (changes since the last sync): ids the provider deleted.
+    deleted_nodes: list[str] | None = None
 
 
 @dataclass
@@ -117,10 +118,23 @@ def _default_factory(spec: ProviderSpec) -> Provider:
     return provider
 
 
-def collect(adapter: Provider) -> Collected:
-    """List everything; nodes are required, the other kinds may be forbidden to this account."""
+def collect(adapter: Provider, changes_since: datetime | None = None) -> Collected:
+    """List everything; nodes are required, the other kinds may be forbidden to this account.
+
+    With `changes_since`, nodes are asked as a delta when the adapter can (Nova's
+    changes-since); an adapter that cannot falls back to the complete listing.
+    """
     out = Collected()
-    out.listings[Kind.NODE] = list(adapter.list_nodes())
+    delta = getattr(adapter, "list_node_changes", None)
+    if changes_since is not None and delta is not None:
+        try:
+            changed, deleted = delta(changes_since)
+            out.listings[Kind.NODE] = list(changed)
+            out.deleted_nodes = list(deleted)
+        except NotFound:
+            out.listings[Kind.NODE] = list(adapter.list_nodes())
+    else:
+        out.listings[Kind.NODE] = list(adapter.list_nodes())
     for kind, method in OPTIONAL_KINDS:
         lister = getattr(adapter, method, None)
         if lister is None:
@@ -147,8 +161,13 @@ def sync_all(
     factory: ProviderFactory | None = None,
     vault: CredentialSource | None = None,
     progress: ProgressCallback | None = None,
+    full: bool = False,
 ) -> SyncReport:
-    """Collect the configured providers in parallel (bounded) and write each one's result."""
+    """Collect the configured providers in parallel (bounded) and write each one's result.
+
+    After a provider's first complete listing, nodes are fetched as changes since its last
+    success; every `sync.full_every`-th run (or `full=True`) lists everything again.
+    """
     providers = [p for p in config.providers if not only or p.name in only]
     unknown = sorted(set(only) - {p.name for p in config.providers})
     if unknown:
@@ -162,9 +181,12 @@ def sync_all(
         session.add(run)
         session.flush()
         run_id = run.id
+        every = config.sync.full_every
+        force_full = full or every <= 1 or run_id % every == 0
+        since = {} if force_full else _last_successes(session)
 
     def work(pc: ProviderConfig) -> ProviderResult:
-        return _sync_one(config, store, pc, make, vault, run_id, progress)
+        return _sync_one(config, store, pc, make, vault, run_id, progress, since.get(pc.name))
 
     results: list[ProviderResult] = []
     workers = max(1, min(config.sync.workers, len(providers)))
@@ -192,13 +214,14 @@ def _sync_one(
     vault: CredentialSource | None,
     run_id: int,
     progress: ProgressCallback | None,
+    changes_since: datetime | None = None,
 ) -> ProviderResult:
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
     try:
         adapter = make(provider_spec(config, pc, vault))
-        collected = collect(adapter)
+        collected = collect(adapter, changes_since)
     except GanyunError as exc:
         result = ProviderResult(pc.name, "failed", error=str(exc), duration_s=time.monotonic() - t0)
         _mark_failed(store, pc, result)
@@ -250,16 +273,24 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int) 
         status = _status_row(session, pc)
         initial_import = status.last_success is None
         for kind, records in collected.listings.items():
+            deleted = collected.deleted_nodes if kind is Kind.NODE else None
             outcome = diff.apply_listing(
-                session, pc.name, kind, records, now=now, run_id=run_id, record_added=not initial_import
+                session,
+                pc.name,
+                kind,
+                records,
+                now=now,
+                run_id=run_id,
+                record_added=not initial_import,
+                deleted=deleted,
             )
-            result.counts[kind.value] = len(records)
+            result.counts[kind.value] = len(records) if deleted is None else _count_nodes(session, pc.name)
             result.added += outcome.added
             result.changed += outcome.changed
             result.removed += outcome.removed
         if collected.utilization:
             _write_utilization(session, pc.name, collected.utilization, now)
-        _write_capacity_sample(session, pc, collected.listings.get(Kind.NODE, []), now)
+        _write_capacity_sample(session, pc, now)
         status.status = result.status
         status.error = ""
         status.stale = False
@@ -290,19 +321,22 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
         session.execute(insert(UtilizationRow), rows)
 
 
-def _write_capacity_sample(session: Any, pc: ProviderConfig, nodes: Sequence[Record], now: datetime) -> None:
-    """One allocation sample per department: the history behind forecasts and trends."""
-    from sqlalchemy import insert
+def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:
+    """One allocation sample per department, aggregated in SQL from what is now stored:
+    the history behind forecasts and the Xinchuang-progress trend."""
+    from sqlalchemy import func, insert, select
 
-    totals: dict[str, list[int]] = {}
-    for node in nodes:
-        if not isinstance(node, Node) or node.state in (State.TERMINATED, State.ERROR):
-            continue
-        t = totals.setdefault(node.department, [0, 0, 0, 0])
-        t[0] += 1
-        t[1] += node.vcpus
-        t[2] += node.ram_mb
-        t[3] += node.disk_gb
+    stmt = (
+        select(
+            NodeRow.department,
+            func.count(),
+            func.coalesce(func.sum(NodeRow.vcpus), 0),
+            func.coalesce(func.sum(NodeRow.ram_mb), 0),
+            func.coalesce(func.sum(NodeRow.disk_gb), 0),
+        )
+        .where(NodeRow.provider == pc.name, NodeRow.state.not_in((State.TERMINATED.value, State.ERROR.value)))
+        .group_by(NodeRow.department)
+    )
     rows = [
         {
             "at": now,
@@ -310,15 +344,32 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, nodes: Sequence[Rec
             "center": pc.center,
             "pool": pc.pool,
             "department": dept,
-            "nodes": t[0],
-            "vcpus": t[1],
-            "ram_mb": t[2],
-            "disk_gb": t[3],
+            "nodes": int(n),
+            "vcpus": int(vcpus),
+            "ram_mb": int(ram),
+            "disk_gb": int(disk),
         }
-        for dept, t in totals.items()
+        for dept, n, vcpus, ram, disk in session.execute(stmt)
     ]
     if rows:
         session.execute(insert(CapacitySample), rows)
+
+
+def _count_nodes(session: Any, provider: str) -> int:
+    from sqlalchemy import func, select
+
+    return int(session.scalar(select(func.count()).select_from(NodeRow).where(NodeRow.provider == provider)) or 0)
+
+
+def _last_successes(session: Any) -> dict[str, datetime]:
+    from sqlalchemy import select
+
+    out: dict[str, datetime] = {}
+    for name, at in session.execute(select(ProviderStatus.name, ProviderStatus.last_success)):
+        if at is not None:
+            # SQLite hands datetimes back naive; they were written in UTC.
+            out[name] = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return out
 
 
 __all__ = ["Collected", "Host", "ProviderResult", "SyncReport", "collect", "sync_all"]

@@ -27,22 +27,25 @@ def sync(
     ctx: typer.Context,
     only: Annotated[list[str] | None, typer.Option("--only", help="Sync only this provider (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="List every node again instead of changes since the last sync.")
+    ] = False,
 ) -> None:
     config = state(ctx).config()
     store = open_store(config.database_url)
     err = Console(stderr=True)
     if as_json:
-        report = sync_all(config, store, only=only or ())
+        report = sync_all(config, store, only=only or (), full=full)
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        report = _sync_with_progress(config, store, only or (), err)
+        report = _sync_with_progress(config, store, only or (), err, full)
         Console().print(summary_table(report))
     _record_audit(config, report)
     if report.failed:
         raise typer.Exit(1)
 
 
-def _sync_with_progress(config, store, only, err: Console) -> SyncReport:  # type: ignore[no-untyped-def]
+def _sync_with_progress(config, store, only, err: Console, full: bool) -> SyncReport:  # type: ignore[no-untyped-def]
     names = [p.name for p in config.providers if not only or p.name in only]
     lock = threading.Lock()
     with Progress(
@@ -61,7 +64,7 @@ def _sync_with_progress(config, store, only, err: Console) -> SyncReport:  # typ
                 text = f"[{style}]{name}: {label}[/]" if style else f"{name}: {label}"
                 progress.update(task, description=text, completed=1 if done else 0)
 
-        return sync_all(config, store, only=only, progress=on_progress)
+        return sync_all(config, store, only=only, progress=on_progress, full=full)
 
 
 def summary_table(report: SyncReport) -> Table:

@@ -107,3 +107,16 @@ def factory(clouds: Mapping[str, FakeCloud]) -> Callable[[ProviderSpec], FakePro
 
 
 UNAVAILABLE = Unavailable("x", "list_nodes", "HTTP 500")
+
+
+class DeltaProvider(FakeProvider):
+    """A provider that answers changes-since like Nova: changed nodes and deleted ids."""
+
+    def __init__(self, name: str, cloud: FakeCloud, delta: tuple[list[Node], list[str]]) -> None:
+        super().__init__(name, cloud)
+        self.delta = delta
+        self.since: list[datetime] = []
+
+    def list_node_changes(self, since: datetime) -> tuple[list[Node], list[str]]:
+        self.since.append(since)
+        return self.delta

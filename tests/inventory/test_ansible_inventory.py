@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from inventory.ansible import build_inventory, group_name
-from inventory.config import parse_config
 from inventory.store import open_store
 from inventory.sync import sync_all
 from tests.inventory.fakes import FakeCloud, factory, make_node
@@ -37,7 +36,9 @@ def synced(tmp_path):
     clouds = {
         "gov-huawei": FakeCloud(nodes=[make_node("gov-huawei", i) for i in range(3)]),
         "xc-kunpeng": FakeCloud(
-            nodes=[make_node("xc-kunpeng", i, arch="aarch64", os_family="Kylin", cpu_vendor="Kunpeng") for i in range(2)]
+            nodes=[
+                make_node("xc-kunpeng", i, arch="aarch64", os_family="Kylin", cpu_vendor="Kunpeng") for i in range(2)
+            ]
         ),
     }
     sync_all(config, open_store(config.database_url), factory=factory(clouds))
@@ -63,7 +64,11 @@ def test_real_ansible_inventory_graph(synced, tmp_path):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_INVENTORY_ENABLED": "script"}
     graph = subprocess.run(
         [str(BIN / "ansible-inventory"), "-i", str(script), "--graph"],
-        capture_output=True, text=True, env=env, cwd=Path(__file__).parents[2], timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+        timeout=120,
     )
     assert graph.returncode == 0, graph.stderr
     for group in ("@provider_gov_huawei", "@pool_xinchuang", "@arch_aarch64", "@os_family_Kylin", "@center_gz_prod"):
@@ -71,6 +76,9 @@ def test_real_ansible_inventory_graph(synced, tmp_path):
     assert "xc-kunpeng.vm-0" in graph.stdout
     host = subprocess.run(
         [str(BIN / "ansible-inventory"), "-i", str(script), "--host", "xc-kunpeng.vm-1"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert json.loads(host.stdout)["ganyun_arch"] == "aarch64"

@@ -20,8 +20,13 @@ def test_valid_config_resolves_relative_sqlite_path(tmp_path):
         ({"providers": [{"name": "a", "driver": "openstack", "credentials": "hunter2"}]}, "providers.0.credentials"),
         ({"providers": [{"name": "a", "driver": "openstack", "pool": "gold"}]}, "providers.0.pool"),
         ({"providers": [{"name": "a", "driver": "x"}, {"name": "a", "driver": "y"}]}, "duplicate name(s) a"),
-        ({"providers": [{"name": "a", "driver": "x", "center": "moon"}], "centers": [
-            {"id": "gz", "name": "n", "role": "production", "site": "s"}]}, "unknown center 'moon'"),
+        (
+            {
+                "providers": [{"name": "a", "driver": "x", "center": "moon"}],
+                "centers": [{"id": "gz", "name": "n", "role": "production", "site": "s"}],
+            },
+            "unknown center 'moon'",
+        ),
         ({"centers": [{"id": "gz", "name": "n", "role": "backup", "site": "s"}]}, "centers.0.role"),
         ({"databse": "sqlite://"}, "databse: Extra inputs are not permitted"),
         ({"capacity": {"overcommit": {"default": {"cpu": -1}}}}, "capacity.overcommit.default.cpu"),

@@ -10,7 +10,7 @@ from inventory.models import ChangeEvent, NodeRow, ProviderStatus
 from inventory.query import iter_records
 from inventory.store import open_store
 from inventory.sync import sync_all
-from providers.base import BadResponse, Host, Unavailable, Volume
+from providers.base import BadResponse, Host, State, Unavailable, Volume
 from tests.inventory.fakes import FakeCloud, factory, make_node
 
 
@@ -126,3 +126,37 @@ def test_only_unknown_provider_is_a_config_error(setup):
     config, clouds, store = setup
     with pytest.raises(ConfigError, match="nope"):
         sync_all(config, store, only=["nope"], factory=factory(clouds))
+
+
+def test_delta_sync_applies_changes_and_explicit_deletions_only(setup):
+    from tests.inventory.fakes import DeltaProvider
+
+    config, clouds, store = setup
+    sync_all(config, store, factory=factory(clouds), full=True)
+    changed = replace(clouds["a"].nodes[0], state=State.STOPPED)
+    providers = {}
+
+    def make(spec):
+        providers[spec.name] = DeltaProvider(
+            spec.name, clouds[spec.name], ([changed], ["a-n4", "ghost"]) if spec.name == "a" else ([], [])
+        )
+        return providers[spec.name]
+
+    report = sync_all(config, store, factory=make)
+    a = next(r for r in report.results if r.name == "a")
+    assert (a.added, a.changed, a.removed) == (0, 1, 1)
+    assert a.counts["node"] == 4
+    assert providers["a"].since, "the delta was asked with the last success time"
+    assert _node_ids(store, "a") == {"a-n0", "a-n1", "a-n2", "a-n3"}
+    assert len(_node_ids(store, "b")) == 5  # an empty delta removes nothing
+
+
+def test_full_sync_ignores_delta(setup):
+    from tests.inventory.fakes import DeltaProvider
+
+    config, clouds, store = setup
+    sync_all(config, store, factory=factory(clouds))
+    make = lambda spec: DeltaProvider(spec.name, clouds[spec.name], ([], []))  # noqa: E731
+    clouds["a"].nodes.pop()
+    report = sync_all(config, store, factory=make, full=True)
+    assert next(r for r in report.results if r.name == "a").removed == 1
