@@ -1,20 +1,39 @@
-"""What every Streamlit page shares: config, store, the signed-in user, roles, i18n.
+"""What every Streamlit page shares: config, store, the signed-in user, roles, i18n, actions.
 
 Pages are thin (DESIGN.md house rule 7): they call service functions from inventory/,
 security/ and playbooks/, never adapters. No I/O at import time.
+
+Roles are enforced here, on the server: `require_role` stops the script run before an action
+whatever the browser sent, and `run_action` checks the role again, records the action in the
+audit log with the user as actor, and shows the outcome.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import streamlit as st
+from sqlalchemy import func, select
 
+from console.actions import record_action
 from console.i18n import t as _t
 from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
+from providers.base import GanyunError
 
 ROLES = ("operator", "security_officer", "planner", "auditor", "admin")
+PAGE_SIZES = (25, 50, 100, 200)
+CACHE_TTL_S = 60
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Forbidden(GanyunError):
+    """The signed-in user's role does not allow the action."""
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,7 +66,13 @@ def current_user() -> dict[str, Any] | None:
     return user if isinstance(user, dict) else None
 
 
+def actor() -> str:
+    user = current_user()
+    return f"console:{user['name']}" if user else "console:anonymous"
+
+
 def has_role(*roles: str) -> bool:
+    """admin holds every role; the auditor is read-only and is never granted an action."""
     user = current_user()
     if user is None:
         return False
@@ -57,5 +82,82 @@ def has_role(*roles: str) -> bool:
 def require_role(*roles: str) -> None:
     """Server-side guard for an action: stops the script run unless the user holds a role."""
     if not has_role(*roles):
+        user = current_user() or {}
+        record(get_config(), "console.denied", {"roles": list(roles), "role": user.get("role", "")})
         st.error(t("console.forbidden"))
         st.stop()
+
+
+def record(config: GanyunConfig, action: str, details: dict[str, Any]) -> None:
+    try:
+        record_action(config, action, details, actor=actor())
+    except Exception:  # noqa: BLE001 - a broken audit log must be visible but must not kill the page
+        _log.exception("audit log append failed for %s", action)
+        st.warning(t("console.audit_failed"))
+
+
+def run_action(action: str, roles: Sequence[str], details: dict[str, Any], handler: Callable[[], T]) -> T | None:
+    """Check the role, run the handler, record the action (allowed or refused) in the audit log.
+
+    Returns the handler's result, or None when refused or failed (the error is shown).
+    """
+    config = get_config()
+    if not has_role(*roles):
+        user = current_user() or {}
+        record(config, "console.denied", {"action": action, "role": user.get("role", "")})
+        st.error(t("console.forbidden"))
+        return None
+    try:
+        result = handler()
+    except GanyunError as exc:
+        record(config, action, {**details, "ok": False, "error": str(exc)})
+        st.error(t("console.action_failed", error=str(exc)))
+        return None
+    record(config, action, {**details, "ok": True})
+    return result
+
+
+def sync_marker(store: Store) -> tuple[int, str]:
+    """Latest sync run id and finish time: part of every cached aggregate's key, so a new sync
+    invalidates the cache before its TTL runs out."""
+    from inventory.models import SyncRun
+
+    with store.session() as session:
+        row = session.execute(
+            select(func.max(SyncRun.id), func.max(SyncRun.finished_at))
+        ).one()
+    return int(row[0] or 0), str(row[1] or "")
+
+
+def guarded(label: str, fn: Callable[[], T]) -> T | None:
+    """Call another area's service function; a missing area or empty table never breaks a page."""
+    try:
+        return fn()
+    except ImportError:
+        st.info(t("console.area_missing", area=label))
+    except Exception as exc:  # noqa: BLE001 - the page must still render; the error is shown
+        _log.exception("%s failed", label)
+        st.warning(t("console.area_failed", area=label, error=str(exc)[:200]))
+    return None
+
+
+def page_window(total: int, key: str) -> tuple[int, int]:
+    """Page size and number controls; returns (offset, limit) for a query done in the database."""
+    left, right, info = st.columns([1, 1, 2])
+    size = int(left.selectbox(t("console.page_size"), PAGE_SIZES, key=f"{key}_size"))
+    pages = max(1, math.ceil(total / size))
+    page = int(right.number_input(t("console.page"), min_value=1, max_value=pages, value=1, step=1,
+                                  key=f"{key}_page"))
+    page = min(max(page, 1), pages)
+    info.caption(t("console.page_info", page=page, pages=pages, total=total))
+    return (page - 1) * size, size
+
+
+def paginate(rows: Sequence[T], key: str) -> Sequence[T]:
+    """One page of rows already in memory (small lists: drills, certificates of a page)."""
+    offset, limit = page_window(len(rows), key)
+    return rows[offset : offset + limit]
+
+
+def page_header(title_key: str) -> None:
+    st.title(t(title_key))

@@ -117,6 +117,8 @@ class GanyunConfig(_Strict):
     migration: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
     lab: dict[str, Any] = Field(default_factory=dict)
+    # Compliance declarations an assessor relies on (key custody, ...), read by security/compliance.
+    compliance: dict[str, Any] = Field(default_factory=dict)
     # Directory of the config file; relative paths in the file are resolved against it.
     base_dir: str = Field(default=".", exclude=True)
 

@@ -121,6 +121,9 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Nested records such as SecurityRule: stored as objects, not as their repr().
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
 
 
@@ -261,6 +264,21 @@ class Cluster(Record):
 
     version: str = ""
     node_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Utilization:
+    """Measured use of one node over a window (not a listing record: no id/state of its own)."""
+
+    provider: str
+    node_id: str
+    cpu_avg_pct: float
+    cpu_p95_pct: float
+    ram_avg_pct: float
+    window_days: int = 30
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 RECORD_TYPES: dict[Kind, type[Record]] = {

@@ -1,9 +1,69 @@
-"""`ganyun console` command."""
+"""`ganyun console`: serve the Streamlit console headless on loopback (by default)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from console.context import state
+from console.i18n import t
+from inventory.config import CONFIG_ENV, config_path
+from inventory.store import open_store
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("console", help="Serve the web console (Streamlit) for this configuration.")(console)
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def streamlit_argv(host: str, port: int, secrets_file: Path | None) -> list[str]:
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true",
+        "--server.address", host,
+        "--server.port", str(port),
+        # No file watcher and no telemetry: a server, not a development session.
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+    if secrets_file is not None:
+        argv += ["--secrets.files", str(secrets_file)]
+    return argv
+
+
+def console(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).", min=0, max=65535)] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    cli = state(ctx)
+    config = cli.config()  # a bad config fails here with exit 2, not inside the browser
+    path = config_path(cli.config_path).resolve()
+    # Migrate once before serving, so that sessions never race on the schema.
+    open_store(config.database_url).dispose()
+    from console.auth import SECRETS_DIR, write_streamlit_secrets
+
+    secrets_file = write_streamlit_secrets(config, Path(config.base_dir) / SECRETS_DIR)
+    if port == 0:
+        port = free_port(host)
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(t("console.serving", url=f"http://{shown}:{port}/"))
+    sys.stdout.flush()
+    env = {**os.environ, CONFIG_ENV: str(path)}
+    # exec: the console keeps this pid, so whoever started `ganyun console` can stop it.
+    os.execve(sys.executable, streamlit_argv(host, port, secrets_file), env)

@@ -1,7 +1,223 @@
-"""`ganyun drill` commands."""
+"""`ganyun drill`: two-site three-center DR drills (run, status, history, report)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from console.context import state
+from console.i18n import t
+from inventory.config import GanyunConfig
+from providers.base import ConfigError, GanyunError
 
 app = typer.Typer(no_args_is_help=True)
+SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
+_err = Console(stderr=True)
+
+
+class DrillNotPassed(GanyunError):
+    """A drill ran but missed a target, lost data or was refused: the answer is "no"."""
+
+    exit_code = 1
+
+
+def _section(cfg: GanyunConfig) -> dict[str, Any]:
+    """The recorded DR lab state (D/dr/state.json), with the config's targets on top."""
+    from playbooks.drill import pgops
+
+    dr = cfg.dr
+    if not dr or not dr.get("lab_dir"):
+        raise ConfigError(t("drill.no_dr"))
+    try:
+        section = pgops.load(cfg.resolve_path(str(dr["lab_dir"])))
+    except pgops.DrillStepError as exc:
+        raise ConfigError(t("drill.bad_dr", detail=str(exc))) from None
+    for key in ("rto_target_s", "remote_rto_target_s", "remote_rpo_target_s", "remote_delay_s"):
+        if key in dr:
+            section[key] = dr[key]
+    return section
+
+
+def _targets(cfg: GanyunConfig, scenario: str) -> Any:
+    from inventory import topology
+    from playbooks.drill.engine import DrillTargets
+
+    tg = topology.targets(cfg, scenario)
+    systems = [s.model_dump() for s in cfg.systems]
+    return DrillTargets(tg.rto_s, tg.rpo_rows, tg.rpo_s, systems)
+
+
+def _labels() -> dict[str, str]:
+    from playbooks.drill.report import LABEL_KEYS
+
+    return {k: f"{t('drill.' + k, lang='zh-CN')} / {t('drill.' + k, lang='en')}" for k in LABEL_KEYS}
+
+
+def _show_plan(plan: Any, targets: Any) -> None:
+    table = Table(title=t("drill.plan_title", scenario=plan.scenario), show_header=False)
+    table.add_row(t("drill.plan_primary"), plan.primary)
+    table.add_row(t("drill.plan_target"), plan.target)
+    if plan.lost:
+        table.add_row(t("drill.plan_lost"), ", ".join(plan.lost))
+    table.add_row(t("drill.plan_followers"), ", ".join(plan.followers) or "-")
+    rpo = f"{targets.rpo_rows} rows" if targets.rpo_rows is not None else f"{targets.rpo_s} s"
+    table.add_row(t("drill.plan_targets"), f"{targets.rto_s} s / {rpo}")
+    _err.print(table)
+
+
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    scenario: Annotated[str, typer.Option("--scenario", help="switchover | failover | failback | remote-failover")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the drill report as JSON.")] = False,
+) -> None:
+    """Run a DR drill; exit 1 when a target is missed, data was lost or the drill was refused."""
+    from inventory.store import open_store
+    from playbooks.drill import engine, history
+
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+    cfg = state(ctx).config()
+    section = _section(cfg)
+    targets = _targets(cfg, scenario)
+    plan = engine.make_plan(section, scenario)
+    _show_plan(plan, targets)
+    if not yes:
+        typer.confirm(t("drill.confirm", scenario=scenario), abort=True)
+    store = open_store(cfg.database_url)
+    stages = engine.STAGES[scenario]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=as_json,
+    ) as progress:
+        bar = progress.add_task(t("drill.running"), total=len(stages))
+
+        def on_event(event: Any) -> None:
+            if event.stage and event.event in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
+                progress.update(bar, advance=1, description=t("drill.stage", stage=event.stage))
+
+        report = engine.run_drill(section, scenario, targets, on_event=on_event, plan=plan)
+    history.save(store, report)
+    store.dispose()
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+    _summarize(report)
+
+
+def _summarize(report: dict[str, Any]) -> None:
+    m = report["measurements"]
+    if report["status"] == "interrupted":
+        _err.print(
+            t("drill.interrupted", primaries=", ".join(report["writable_primaries"]) or "-", run_id=report["run_id"])
+        )
+        raise typer.Exit(130)
+    if report["passed"]:
+        _err.print(
+            t(
+                "drill.result_passed",
+                rto=m["rto_s"] if m["rto_s"] is not None else "-",
+                target=report["targets"]["rto_s"],
+                lost=m["rows_lost"],
+                equal=t("drill.answer_yes") if report["verification"].get("equal") else t("drill.answer_no"),
+            )
+        )
+        return
+    missed = [c["name"] for c in report["checks"] if not c["met"]]
+    reason = report["message"] or ", ".join(missed)
+    raise DrillNotPassed(t("drill.result_failed", status=report["status"], reason=reason))
+
+
+@app.command("status")
+def status_cmd(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+) -> None:
+    """Who is primary in each center, and how replication stands."""
+    from playbooks.drill import pgops
+
+    section = _section(state(ctx).config())
+    statuses = pgops.statuses(section)
+    if as_json:
+        typer.echo(json.dumps(statuses, ensure_ascii=False, indent=1))
+        return
+    table = Table()
+    for key in ("center", "role", "port"):
+        table.add_column(t(f"drill.{key}"))
+    table.add_column("timeline")
+    table.add_column("LSN")
+    for center, st in statuses.items():
+        table.add_row(center, st["role"], str(st["port"]), str(st.get("timeline", "-")), str(st.get("lsn", "-")))
+    Console().print(table)
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+) -> None:
+    """Past drills, newest first."""
+    from inventory.store import open_store
+    from playbooks.drill import history
+
+    store = open_store(state(ctx).config().database_url)
+    rows = history.runs(store)
+    store.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        typer.echo(t("drill.no_history"))
+        return
+    table = Table()
+    for key in ("run_id", "scenario", "status", "started", "primary_before", "primary_after"):
+        table.add_column(t(f"drill.{key}"))
+    table.add_column("RTO (s)")
+    table.add_column(t("drill.rows"))
+    for r in rows:
+        table.add_row(
+            r["run_id"],
+            r["scenario"],
+            r["status"],
+            str(r["started_at"]),
+            r["primary_before"],
+            r["primary_after"],
+            str(r["rto_s"]),
+            str(r["rpo_rows_lost"]),
+        )
+    Console().print(table)
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The drill run id (see `ganyun drill history`).")],
+    fmt: Annotated[str, typer.Option("--format", help="html | json")] = "html",
+    output: Annotated[Path | None, typer.Option("--output", help="File to write (else stdout).")] = None,
+) -> None:
+    """A stored drill report as HTML (bilingual labels) or JSON."""
+    from inventory.store import open_store
+    from playbooks.drill import history
+    from playbooks.drill.report import render_html
+
+    if fmt not in ("html", "json"):
+        raise ConfigError("--format must be html or json")
+    store = open_store(state(ctx).config().database_url)
+    report = history.report(store, run_id)
+    store.dispose()
+    if report is None:
+        raise ConfigError(t("drill.no_run", run_id=run_id))
+    text = render_html(report, _labels()) if fmt == "html" else json.dumps(report, ensure_ascii=False, indent=1)
+    if output is None:
+        typer.echo(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    _err.print(t("drill.report_saved", path=output))

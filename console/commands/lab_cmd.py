@@ -1,7 +1,142 @@
-"""`ganyun lab` commands."""
+"""`ganyun lab`: start, stop, inspect the loopback lab estate and inject faults."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from console.i18n import t
+from providers.base import ConfigError
+from providers.lab import control
+from providers.lab.faults import FaultError, Faults, parse_assignment
 
 app = typer.Typer(no_args_is_help=True)
+_DIR_HELP = "Lab directory (pid file, logs, data, ganyun.yaml)."
+_SCALE_HELP = "small (~200 nodes), city (~3,000) or large (100,000 over 20 clouds)."
+_TLS_HELP = "Also start the TLS/TLCP endpoints (providers/lab/tls.py)."
+DirOption = Annotated[Path, typer.Option("--dir", help=_DIR_HELP)]
+
+
+@app.command("up")
+def up_cmd(
+    lab_dir: DirOption = Path(".lab"),
+    scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "small",
+    dr: Annotated[bool, typer.Option("--dr", help="Also start the DR databases (providers/lab/dr.py).")] = False,
+    tls: Annotated[bool, typer.Option("--tls", help=_TLS_HELP)] = False,
+    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request, every cloud.")] = 0,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: the previous one, else any).")] = 0,
+    faults_file: Annotated[
+        Path | None, typer.Option("--faults", help="YAML file: {cloud: {KIND: VALUE}} applied at start.")
+    ] = None,
+) -> None:
+    """Start the lab in the background and write D/ganyun.yaml."""
+    faults = _read_faults(faults_file) if faults_file else None
+    console = Console(stderr=True)
+    with console.status(t("lab.starting", scale=scale)):
+        path = control.up(lab_dir, scale=scale, tls=tls, dr=dr, latency_ms=latency_ms, port=port, faults=faults)
+    info = control.status(lab_dir)
+    # Plain echo: Rich would wrap the long paths, and users copy the command line as is.
+    typer.echo(t("lab.started", url=info.get("url", "")))
+    typer.echo(t("lab.config_written", path=path))
+    typer.echo(t("lab.next_step"))
+    typer.echo(f"  GANYUN_CONFIG={path} ganyun sync")
+
+
+def _read_faults(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must map cloud names to faults")
+    return data
+
+
+@app.command("down")
+def down_cmd(lab_dir: DirOption = Path(".lab")) -> None:
+    """Stop exactly the processes `lab up` started in this directory."""
+    pids = control.down(lab_dir)
+    if pids:
+        typer.echo(t("lab.stopped", pids=", ".join(str(p) for p in pids)))
+    else:
+        typer.echo(t("lab.nothing_running", dir=lab_dir))
+
+
+@app.command("status")
+def status_cmd(
+    lab_dir: DirOption = Path(".lab"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Is the lab running, and what does each cloud hold."""
+    info = control.status(lab_dir)
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=1))
+        return
+    if not info["running"]:
+        typer.echo(t("lab.not_running", dir=info["dir"]))
+        raise typer.Exit(1)
+    table = Table(title=t("lab.status_title", scale=info.get("scale", ""), url=info.get("url", "")))
+    for key in ("cloud", "center", "pool", "servers", "hypervisors", "images", "volumes", "faults"):
+        table.add_column(t(f"lab.col_{key}"))
+    for name, cloud in info.get("clouds", {}).items():
+        faults = _describe(cloud.get("faults") or {})
+        table.add_row(
+            name,
+            cloud["center"],
+            cloud["pool"],
+            str(cloud["servers"]),
+            str(cloud["hypervisors"]),
+            str(cloud["images"]),
+            str(cloud["volumes"]),
+            faults,
+        )
+    Console().print(table)
+
+
+def _describe(faults: dict[str, Any]) -> str:
+    if not faults:
+        return t("lab.no_faults")
+    return ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in sorted(faults.items()))
+
+
+@app.command("fault")
+def fault_cmd(
+    lab_dir: DirOption = Path(".lab"),
+    cloud: Annotated[str | None, typer.Option("--cloud", help="Lab cloud name; every cloud when omitted.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="KIND[=VALUE]: latency_ms=N, http500[=FRACTION], timeout[=SECONDS], garbage, unauthorized, "
+            "truncated, forbidden=KINDS, missing=KINDS, boot_error. Repeatable.",
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Inject or clear faults on a running lab cloud."""
+    if not set_ and not clear:
+        raise ConfigError(t("lab.fault_usage"))
+    assignments: dict[str, str | None] = {}
+    probe = Faults()
+    for item in set_ or []:
+        kind, value = parse_assignment(item)
+        try:
+            probe.set(kind, value)  # refuse a bad fault here, with the same message the lab gives
+        except FaultError as exc:
+            raise ConfigError(str(exc)) from None
+        assignments[kind] = value
+    result = control.set_faults(lab_dir, cloud, assignments, clear=clear)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    for name, faults in result.items():
+        typer.echo(t("lab.faults_now", cloud=name, faults=_describe(faults)))

@@ -1,0 +1,493 @@
+"""Capacity figures for planners: physical against allocated, headroom, racks, showback.
+
+Every figure is a GROUP BY in the database (a handful of rows per provider, department or
+host reach Python, never the 100,000 nodes). `build_report` assembles the sections into one
+JSON-ready dict that the CLI, the exports and the console page all render.
+
+Allocation follows Nova's placement: a node holds its resources unless it is terminated or
+failed before it got a host (an errored node that sits on a host still holds them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from inventory.config import GanyunConfig, ProviderConfig, ResourceRatio
+from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus
+from providers.base import State
+
+RESOURCES = ("vcpus", "ram_mb", "disk_gb")
+# Overcommit ratio field of each resource.
+RATIO_FIELD = {"vcpus": "cpu", "ram_mb": "ram", "disk_gb": "disk"}
+XINCHUANG = "xinchuang"
+LEGACY = "legacy"
+
+
+def allocated_clause() -> ColumnElement[bool]:
+    """Nodes that hold resources on their hypervisor."""
+    return and_(
+        NodeRow.state != State.TERMINATED.value,
+        not_(and_(NodeRow.state == State.ERROR.value, or_(NodeRow.host == "", NodeRow.host.is_(None)))),
+    )
+
+
+def overcommit_for(config: GanyunConfig, provider: str, pool: str) -> ResourceRatio:
+    """The most specific policy wins: provider name, then pool name, then "default"."""
+    policies = config.capacity.overcommit
+    for key in (provider, pool, "default"):
+        if key in policies:
+            return policies[key]
+    return ResourceRatio()
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(RESOURCES, 0)
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def free_units(free: Mapping[str, float], config: GanyunConfig) -> int:
+    """How many standard VMs (capacity.vm_unit) still fit: the scarcest resource decides."""
+    unit = config.capacity.vm_unit
+    sizes = {"vcpus": unit.vcpus, "ram_mb": unit.ram_mb, "disk_gb": unit.disk_gb}
+    return max(0, min(math.floor(max(0.0, free[r]) / sizes[r]) for r in RESOURCES))
+
+
+# --------------------------------------------------------------------------- providers
+
+
+def provider_states(session: Session, config: GanyunConfig) -> list[dict[str, Any]]:
+    """Every configured provider with its last sync; stale = its numbers are not current."""
+    rows = {r.name: r for r in session.scalars(select(ProviderStatus))}
+    out = []
+    for pc in config.providers:
+        row = rows.get(pc.name)
+        status = row.status if row else "never"
+        out.append(
+            {
+                "provider": pc.name,
+                "center": pc.center,
+                "pool": pc.pool,
+                "status": status,
+                # Failed (with or without old data) or never synced: the figures are not current.
+                "stale": bool(row and row.stale) or status in ("failed", "never"),
+                "last_success": row.last_success.isoformat(timespec="seconds") if row and row.last_success else None,
+                "error": (row.error if row else "")[:300],
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- pools
+
+
+def _host_totals(session: Session) -> dict[str, dict[str, int]]:
+    stmt = select(
+        HostRow.provider,
+        func.count(),
+        func.coalesce(func.sum(HostRow.vcpus), 0),
+        func.coalesce(func.sum(HostRow.ram_mb), 0),
+        func.coalesce(func.sum(HostRow.disk_gb), 0),
+        func.coalesce(func.sum(HostRow.vcpus_used), 0),
+        func.coalesce(func.sum(HostRow.ram_mb_used), 0),
+        func.coalesce(func.sum(HostRow.disk_gb_used), 0),
+    ).group_by(HostRow.provider)
+    return {
+        p: {"hosts": int(n), "vcpus": int(v), "ram_mb": int(r), "disk_gb": int(d),
+            "vcpus_used": int(vu), "ram_mb_used": int(ru), "disk_gb_used": int(du)}
+        for p, n, v, r, d, vu, ru, du in session.execute(stmt)
+    }  # fmt: skip
+
+
+def allocation_rows(session: Session) -> list[tuple[str, str, str, int, int, int, int]]:
+    """(provider, department, system, nodes, vcpus, ram_mb, disk_gb): the one node aggregate."""
+    stmt = (
+        select(
+            NodeRow.provider,
+            NodeRow.department,
+            NodeRow.system,
+            func.count(),
+            func.coalesce(func.sum(NodeRow.vcpus), 0),
+            func.coalesce(func.sum(NodeRow.ram_mb), 0),
+            func.coalesce(func.sum(NodeRow.disk_gb), 0),
+        )
+        .where(allocated_clause())
+        .group_by(NodeRow.provider, NodeRow.department, NodeRow.system)
+    )
+    return [(p, d or "", s or "", int(n), int(v), int(r), int(k)) for p, d, s, n, v, r, k in session.execute(stmt)]
+
+
+def pool_figures(
+    config: GanyunConfig,
+    hosts: Mapping[str, Mapping[str, int]],
+    allocation: Iterable[tuple[str, str, str, int, int, int, int]],
+    states: Mapping[str, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """One entry per provider (a cloud is a pool of one type, legacy or xinchuang)."""
+    allocated: dict[str, dict[str, int]] = defaultdict(lambda: {"nodes": 0, **_zero()})
+    for provider, _dept, _system, n, v, r, d in allocation:
+        a = allocated[provider]
+        a["nodes"] += n
+        a["vcpus"] += v
+        a["ram_mb"] += r
+        a["disk_gb"] += d
+    return [_pool_entry(config, pc, hosts.get(pc.name, {}), allocated[pc.name], states.get(pc.name, {}))
+            for pc in config.providers]  # fmt: skip
+
+
+def _pool_entry(
+    config: GanyunConfig,
+    pc: ProviderConfig,
+    host: Mapping[str, int],
+    alloc: Mapping[str, int],
+    state: Mapping[str, Any],
+) -> dict[str, Any]:
+    ratio = overcommit_for(config, pc.name, pc.pool)
+    physical = {r: int(host.get(r, 0)) for r in RESOURCES}
+    capacity = {r: round(physical[r] * getattr(ratio, RATIO_FIELD[r]), 1) for r in RESOURCES}
+    allocated = {r: int(alloc.get(r, 0)) for r in RESOURCES}
+    free = {r: round(capacity[r] - allocated[r], 1) for r in RESOURCES}
+    used_pct = {r: _pct(allocated[r], capacity[r]) for r in RESOURCES}
+    # The resource closest to full limits what still fits.
+    binding = max(RESOURCES, key=lambda r: (used_pct[r] or 0.0) if capacity[r] else -1.0)
+    return {
+        "name": pc.name,
+        "center": pc.center,
+        "pool": pc.pool,
+        "status": state.get("status", "never"),
+        "stale": bool(state.get("stale", True)),
+        "hosts": int(host.get("hosts", 0)),
+        "nodes": int(alloc.get("nodes", 0)),
+        "overcommit": {"cpu": ratio.cpu, "ram": ratio.ram, "disk": ratio.disk},
+        "physical": physical,
+        "capacity": capacity,
+        "allocated": allocated,
+        "free": free,
+        "used_pct": used_pct,
+        "free_vm_units": free_units(free, config) if physical["vcpus"] else 0,
+        "binding": binding,
+        # What the hypervisors themselves report as used: a cross-check of `allocated`.
+        "hypervisor_used": {r: int(host.get(f"{r}_used", 0)) for r in RESOURCES},
+    }
+
+
+def rollup(pools: Iterable[Mapping[str, Any]], key: str, config: GanyunConfig) -> list[dict[str, Any]]:
+    """Pools summed by `center` or `pool`; free units recomputed from the summed free figures."""
+    groups: dict[str, dict[str, Any]] = {}
+    for p in pools:
+        g = groups.setdefault(
+            str(p[key]),
+            {key: p[key], "providers": 0, "hosts": 0, "nodes": 0,
+             **{s: _zero() for s in ("physical", "allocated")}, "capacity": dict.fromkeys(RESOURCES, 0.0)},
+        )  # fmt: skip
+        g["providers"] += 1
+        g["hosts"] += p["hosts"]
+        g["nodes"] += p["nodes"]
+        for section in ("physical", "capacity", "allocated"):
+            for r in RESOURCES:
+                g[section][r] += p[section][r]
+    for g in groups.values():
+        g["capacity"] = {r: round(v, 1) for r, v in g["capacity"].items()}
+        g["free"] = {r: round(g["capacity"][r] - g["allocated"][r], 1) for r in RESOURCES}
+        g["used_pct"] = {r: _pct(g["allocated"][r], g["capacity"][r]) for r in RESOURCES}
+        g["free_vm_units"] = free_units(g["free"], config)
+    return [groups[k] for k in sorted(groups)]
+
+
+# --------------------------------------------------------------------------- hosts and racks
+
+
+def host_figures(session: Session, config: GanyunConfig, limit: int | None = None) -> list[dict[str, Any]]:
+    """Per hypervisor: physical against what its nodes hold, fullest first."""
+    pools = {pc.name: pc for pc in config.providers}
+    used = (
+        select(
+            NodeRow.provider.label("provider"),
+            NodeRow.host.label("host"),
+            func.count().label("nodes"),
+            func.sum(NodeRow.vcpus).label("vcpus"),
+            func.sum(NodeRow.ram_mb).label("ram_mb"),
+        )
+        .where(allocated_clause())
+        .group_by(NodeRow.provider, NodeRow.host)
+        .subquery()
+    )
+    stmt = select(
+        HostRow.provider, HostRow.name, HostRow.rack, HostRow.vcpus, HostRow.ram_mb, HostRow.disk_gb,
+        func.coalesce(used.c.nodes, 0), func.coalesce(used.c.vcpus, 0), func.coalesce(used.c.ram_mb, 0),
+    ).join(used, and_(used.c.provider == HostRow.provider, used.c.host == HostRow.name), isouter=True)  # fmt: skip
+    out = []
+    for provider, name, rack, vcpus, ram, disk, nodes, v_used, r_used in session.execute(stmt):
+        pc = pools.get(provider)
+        ratio = overcommit_for(config, provider, pc.pool if pc else LEGACY)
+        cpu_cap = vcpus * ratio.cpu
+        ram_cap = ram * ratio.ram
+        out.append(
+            {
+                "provider": provider,
+                "host": name,
+                "center": pc.center if pc else "",
+                "pool": pc.pool if pc else "",
+                "rack": rack or "",
+                "physical": {"vcpus": int(vcpus), "ram_mb": int(ram), "disk_gb": int(disk)},
+                "nodes": int(nodes),
+                "allocated": {"vcpus": int(v_used), "ram_mb": int(r_used)},
+                "used_pct": {"vcpus": _pct(int(v_used), cpu_cap), "ram_mb": _pct(int(r_used), ram_cap)},
+            }
+        )
+    out.sort(key=lambda h: -max(h["used_pct"]["vcpus"] or 0.0, h["used_pct"]["ram_mb"] or 0.0))
+    return out[:limit] if limit else out
+
+
+def rack_fill(session: Session, config: GanyunConfig) -> list[dict[str, Any]]:
+    """Hosts per rack against the standard cabinet (hosts, and kW when the design gives it)."""
+    design = config.capacity.rack
+    centers = {pc.name: pc.center for pc in config.providers}
+    stmt = select(
+        HostRow.provider, HostRow.rack, func.count(), func.sum(HostRow.power_kw), func.count(HostRow.power_kw)
+    ).group_by(HostRow.provider, HostRow.rack)
+    racks: dict[tuple[str, str], dict[str, Any]] = {}
+    for provider, rack, n, kw, with_kw in session.execute(stmt):
+        center = centers.get(provider, "")
+        # Rack labels are per data center; hosts without one are grouped as "(unracked)".
+        key = (center, rack or "")
+        r = racks.setdefault(key, {"center": center, "rack": rack or "", "providers": [], "hosts": 0, "kw": 0.0})
+        r["providers"].append(provider)
+        r["hosts"] += int(n)
+        measured = float(kw or 0.0)
+        estimated = (int(n) - int(with_kw)) * (design.kw_per_host or 0.0)
+        r["kw"] += measured + estimated
+    out = []
+    for (_center, rack), r in sorted(racks.items()):
+        kw = round(r["kw"], 2) if (design.kw_per_host or r["kw"]) else None
+        out.append(
+            {
+                **r,
+                "kw": kw,
+                "design_hosts": design.hosts_per_rack,
+                "fill_pct": _pct(r["hosts"], design.hosts_per_rack),
+                "design_kw": design.kw_per_rack,
+                "kw_fill_pct": _pct(kw, design.kw_per_rack) if kw is not None and design.kw_per_rack else None,
+                "free_slots": max(0, design.hosts_per_rack - r["hosts"]) if rack else None,
+            }
+        )
+    return out
+
+
+def rack_summary(racks: list[dict[str, Any]], config: GanyunConfig) -> dict[str, Any]:
+    racked = [r for r in racks if r["rack"]]
+    hosts = sum(r["hosts"] for r in racked)
+    slots = len(racked) * config.capacity.rack.hosts_per_rack
+    return {
+        "racks": len(racked),
+        "hosts": hosts,
+        "unracked_hosts": sum(r["hosts"] for r in racks if not r["rack"]),
+        "design_slots": slots,
+        "fill_pct": _pct(hosts, slots),
+        "free_slots": max(0, slots - hosts),
+    }
+
+
+# --------------------------------------------------------------------------- showback and Xinchuang
+
+
+def showback(
+    config: GanyunConfig, allocation: Iterable[tuple[str, str, str, int, int, int, int]], by: str
+) -> list[dict[str, Any]]:
+    """Allocated resources per department or per system, with the share on the Xinchuang pool."""
+    pool_of = {pc.name: pc.pool for pc in config.providers}
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for provider, dept, system, n, v, r, d in allocation:
+        key = (dept,) if by == "department" else (dept, system)
+        g = groups.setdefault(
+            key,
+            {"department": dept, **({"system": system} if by == "system" else {}), "nodes": 0, **_zero(),
+             "xc_nodes": 0, "xc_vcpus": 0, "providers": set()},
+        )  # fmt: skip
+        g["nodes"] += n
+        g["vcpus"] += v
+        g["ram_mb"] += r
+        g["disk_gb"] += d
+        g["providers"].add(provider)
+        if pool_of.get(provider) == XINCHUANG:
+            g["xc_nodes"] += n
+            g["xc_vcpus"] += v
+    out = []
+    for g in groups.values():
+        g["providers"] = sorted(g["providers"])
+        g["xc_share"] = round(g["xc_vcpus"] / g["vcpus"], 4) if g["vcpus"] else 0.0
+        g["xc_node_share"] = round(g["xc_nodes"] / g["nodes"], 4) if g["nodes"] else 0.0
+        out.append(g)
+    out.sort(key=lambda g: (-g["vcpus"], g["department"], g.get("system", "")))
+    return out
+
+
+def _share(xc: float, total: float) -> float:
+    return round(xc / total, 4) if total else 0.0
+
+
+def xinchuang_progress(
+    session: Session, config: GanyunConfig, allocation: Iterable[tuple[str, str, str, int, int, int, int]]
+) -> dict[str, Any]:
+    """国产化率: share of allocated vCPU (and of nodes) on Xinchuang pools, now and over time."""
+    pc_of = {pc.name: pc for pc in config.providers}
+    total = {"vcpus": 0, "nodes": 0, "xc_vcpus": 0, "xc_nodes": 0}
+    by_center: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(total, 0))
+    for provider, _dept, _system, n, v, _r, _d in allocation:
+        pc = pc_of.get(provider)
+        center = pc.center if pc else ""
+        for bucket in (total, by_center[center]):
+            bucket["vcpus"] += v
+            bucket["nodes"] += n
+            if pc is not None and pc.pool == XINCHUANG:
+                bucket["xc_vcpus"] += v
+                bucket["xc_nodes"] += n
+    departments = showback(config, allocation, "department")
+    return {
+        "share": _share(total["xc_vcpus"], total["vcpus"]),
+        "node_share": _share(total["xc_nodes"], total["nodes"]),
+        **total,
+        "by_center": [
+            {"center": c, **b, "share": _share(b["xc_vcpus"], b["vcpus"]),
+             "node_share": _share(b["xc_nodes"], b["nodes"])}
+            for c, b in sorted(by_center.items())
+        ],
+        "by_department": [
+            {"department": d["department"], "vcpus": d["vcpus"], "xc_vcpus": d["xc_vcpus"], "share": d["xc_share"],
+             "nodes": d["nodes"], "xc_nodes": d["xc_nodes"], "node_share": d["xc_node_share"]}
+            for d in departments
+        ],
+        "trend": xinchuang_trend(session),
+    }  # fmt: skip
+
+
+def latest_samples_per_day(session: Session) -> Any:
+    """(provider, at) of the last sample of each provider on each day: several syncs a day
+    must count once, and a day's figure is what the provider held at its end."""
+    day = func.date(CapacitySample.at)
+    return (
+        select(CapacitySample.provider.label("provider"), func.max(CapacitySample.at).label("at"))
+        .group_by(CapacitySample.provider, day)
+        .subquery()
+    )
+
+
+def xinchuang_trend(session: Session) -> dict[str, Any]:
+    """Daily share overall, per center and per department from capacity_samples."""
+    last = latest_samples_per_day(session)
+    day = func.date(CapacitySample.at)
+    stmt = (
+        select(day, CapacitySample.center, CapacitySample.department, CapacitySample.pool,
+               func.sum(CapacitySample.vcpus), func.sum(CapacitySample.nodes))
+        .join(last, and_(last.c.provider == CapacitySample.provider, last.c.at == CapacitySample.at))
+        .group_by(day, CapacitySample.center, CapacitySample.department, CapacitySample.pool)
+    )  # fmt: skip
+    overall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    centers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    depts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for d, center, dept, pool, vcpus, nodes in session.execute(stmt):
+        key = str(d)
+        v, n = int(vcpus or 0), int(nodes or 0)
+        xc = pool == XINCHUANG
+        o = overall[key]
+        o[0] += v
+        o[1] += n
+        o[2] += v if xc else 0
+        o[3] += n if xc else 0
+        for table, name in ((centers, center or ""), (depts, dept or "")):
+            cell = table[name][key]
+            cell[0] += v
+            cell[1] += v if xc else 0
+    return {
+        "overall": [
+            {"day": k, "vcpus": o[0], "xc_vcpus": o[2], "share": _share(o[2], o[0]), "node_share": _share(o[3], o[1])}
+            for k, o in sorted(overall.items())
+        ],
+        "by_center": _share_series(centers),
+        "by_department": _share_series(depts),
+    }
+
+
+def _share_series(table: Mapping[str, Mapping[str, list[int]]]) -> dict[str, list[list[Any]]]:
+    """{name: [[day, share], ...]} from {name: {day: [vcpus, xc_vcpus]}}."""
+    return {name: [[k, _share(x, v)] for k, (v, x) in sorted(days.items())] for name, days in sorted(table.items())}
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def stale_section(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in states if s["stale"]]
+
+
+def aggregate(session: Session, config: GanyunConfig, host_limit: int | None = 500) -> dict[str, Any]:
+    """Everything that is a plain aggregate of the current inventory (no forecast)."""
+    states = provider_states(session, config)
+    by_name = {s["provider"]: s for s in states}
+    allocation = allocation_rows(session)
+    pools = pool_figures(config, _host_totals(session), allocation, by_name)
+    racks = rack_fill(session, config)
+    return {
+        "providers": states,
+        "stale": stale_section(states),
+        "pools": pools,
+        "pool_types": rollup(pools, "pool", config),
+        "centers": rollup(pools, "center", config),
+        "totals": rollup([{**p, "all": "all"} for p in pools], "all", config)[0] if pools else {},
+        "hosts": host_figures(session, config, host_limit),
+        "racks": racks,
+        "rack_summary": rack_summary(racks, config),
+        "departments": showback(config, allocation, "department"),
+        "systems": showback(config, allocation, "system"),
+        "xinchuang": xinchuang_progress(session, config, allocation),
+    }
+
+
+def build_report(
+    config: GanyunConfig,
+    store: Any,
+    *,
+    now: datetime | None = None,
+    forecast: bool = True,
+    horizon_weeks: int = 104,
+    headroom_filters: Mapping[str, str] | None = None,
+    rightsizing_level: str = "moderate",
+    import_history: bool = True,
+) -> dict[str, Any]:
+    """The whole capacity report as a JSON-ready dict."""
+    from inventory import forecast as fc
+    from inventory import headroom as hr
+    from inventory import rightsizing as rs
+    from inventory.history import ensure_history
+
+    if import_history:
+        ensure_history(config, store)
+    moment = now or datetime.now(UTC)
+    with store.session() as session:
+        report = aggregate(session, config)
+        forecasts = fc.forecast_pools(session, report["pools"], moment, horizon_weeks) if forecast else []
+        report["rightsizing"] = rs.rightsizing(session, config, rightsizing_level)
+        if headroom_filters is not None:
+            demand = hr.selection_demand(session, headroom_filters)
+            report["headroom"] = hr.migration_headroom(config, report["pools"], forecasts, demand)
+    report["forecast"] = forecasts
+    report["generated_at"] = moment.isoformat(timespec="seconds")
+    report["policy"] = {
+        "overcommit": {k: v.model_dump() for k, v in config.capacity.overcommit.items()},
+        "vm_unit": config.capacity.vm_unit.model_dump(),
+        "rack": config.capacity.rack.model_dump(),
+    }
+    report["warnings"] = [
+        f"{s['provider']}: {s['status']}, figures from {s['last_success'] or 'no successful sync'}"
+        for s in report["stale"]
+    ]
+    return report

@@ -1,0 +1,131 @@
+"""Translate SDK and HTTP errors into the error tree of providers/base.py.
+
+Every adapter call runs inside `boundary(provider, call)`: whatever libcloud, requests,
+urllib3, the kubernetes client or our own parsing raises comes out as one ProviderError
+subclass naming the provider and the call. SDK modules are looked up by class name and
+attributes so this module imports neither libcloud nor kubernetes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from providers.base import (
+    AuthError,
+    BadResponse,
+    GanyunError,
+    NotFound,
+    ProviderError,
+    Throttled,
+    Unavailable,
+)
+
+_MAX_DETAIL = 300
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+def for_status(provider: str, call: str, status: int, detail: str = "") -> ProviderError:
+    """The error for an HTTP status code (only called for non-2xx answers)."""
+    what = _short(f"HTTP {status}" + (f": {detail}" if detail else ""))
+    if status in (401, 403):
+        return AuthError(provider, call, what)
+    if status in (404, 410):
+        return NotFound(provider, call, what)
+    if status == 429:
+        return Throttled(provider, call, what)
+    if status == 408 or status >= 500:
+        return Unavailable(provider, call, what)
+    return ProviderError(provider, call, what)
+
+
+def _class_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
+    """Map one exception raised at the SDK boundary to our error tree."""
+    if isinstance(exc, GanyunError):
+        return exc
+    names = _class_names(exc)
+    text = _short(str(getattr(exc, "value", "") or exc) or type(exc).__name__)
+
+    # kubernetes.client.exceptions.ApiException: .status, .reason
+    if "ApiException" in names or "OpenApiException" in names:
+        status = getattr(exc, "status", None)
+        if isinstance(status, int) and status > 0:
+            return for_status(provider, call, status, str(getattr(exc, "reason", "") or ""))
+        # status 0: urllib3 failed below the client (connection refused, timeout)
+        return Unavailable(provider, call, text)
+
+    # libcloud: BaseHTTPError(.code) for non-2xx; ProviderError(.http_code) incl. InvalidCredsError
+    if "InvalidCredsError" in names:
+        return AuthError(provider, call, "credentials rejected (HTTP 401)")
+    if "RateLimitReachedError" in names:
+        return Throttled(provider, call, "rate limit reached (HTTP 429)")
+    code = getattr(exc, "code", None) if "BaseHTTPError" in names else getattr(exc, "http_code", None)
+    if isinstance(code, int) and 100 <= code <= 599:
+        return for_status(provider, call, code, text)
+    if "MalformedResponseError" in names:
+        # Keystone answers other than 200/201/401 arrive as "Malformed response" with the
+        # status inside the body ("code: 503 body: ..."): an outage, not garbage.
+        status = re.match(r"code: (\d{3})\b", str(getattr(exc, "body", "") or ""))
+        if status and not 200 <= int(status.group(1)) < 300:
+            return for_status(provider, call, int(status.group(1)), "identity service")
+        return BadResponse(provider, call, f"malformed response: {text}")
+
+    # Transport: requests / urllib3 / sockets. Truncated bodies are a bad answer, not an outage.
+    if names & {"ChunkedEncodingError", "ContentDecodingError", "IncompleteRead", "ProtocolError"} and (
+        "ConnectionError" not in names or "ProtocolError" in names
+    ):
+        return BadResponse(provider, call, f"truncated response: {text}")
+    if names & {"Timeout", "ReadTimeout", "ConnectTimeout", "ReadTimeoutError", "ConnectTimeoutError"}:
+        return Unavailable(provider, call, f"timed out: {text}")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return Unavailable(provider, call, f"timed out: {text}")
+    if names & {"ConnectionError", "MaxRetryError", "NewConnectionError", "SSLError"}:
+        return Unavailable(provider, call, f"cannot connect: {text}")
+    if isinstance(exc, ConnectionError | ssl.SSLError | socket.gaierror):
+        return Unavailable(provider, call, f"cannot connect: {text}")
+
+    # Parsing: our mapping of a page that is not what the API documents.
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return BadResponse(provider, call, f"not JSON: {text}")
+    if isinstance(exc, KeyError):
+        return BadResponse(provider, call, f"missing field {text}")
+    if isinstance(exc, TypeError | ValueError | IndexError | AttributeError):
+        return BadResponse(provider, call, f"unexpected response shape: {type(exc).__name__}: {text}")
+
+    if "OpenStackException" in names and "pagination" in text.lower():
+        return BadResponse(provider, call, text)
+    if "LibcloudError" in names:
+        if "could not find specified endpoint" in text.lower():
+            return NotFound(provider, call, "service not in the catalog")
+        return ProviderError(provider, call, text)
+    if isinstance(exc, OSError):
+        return Unavailable(provider, call, text)
+    return ProviderError(provider, call, f"{type(exc).__name__}: {text}")
+
+
+def raise_translated(provider: str, call: str, exc: BaseException) -> NoReturn:
+    raise translate(provider, call, exc) from exc
+
+
+@contextmanager
+def boundary(provider: str, call: str) -> Iterator[None]:
+    """Run SDK calls; re-raise anything as a ProviderError naming provider and call."""
+    try:
+        yield
+    except GanyunError:
+        raise
+    except Exception as exc:
+        raise translate(provider, call, exc) from exc

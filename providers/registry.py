@@ -1,0 +1,31 @@
+"""Config entry -> adapter, imported lazily by driver name.
+
+`kubernetes` gets the kubernetes client adapter, `openstack` the OpenStack-aware libcloud
+adapter, any other name the generic libcloud adapter for that compute driver. SDKs are
+imported only when a provider of that kind is actually built.
+"""
+
+from __future__ import annotations
+
+from providers.base import ConfigError, Provider, ProviderSpec
+
+
+def create_provider(spec: ProviderSpec) -> Provider:
+    """Build the adapter for one provider; an unknown driver is a ConfigError naming it."""
+    driver = spec.driver.strip().lower()
+    if not driver:
+        raise ConfigError(f"providers[{spec.name}].driver: empty driver name")
+    if driver in ("kubernetes", "k8s", "kubevirt"):
+        from providers.kubernetes_adapter import KubernetesAdapter
+
+        adapter: Provider = KubernetesAdapter(spec)
+        return adapter
+    from providers.libcloud_adapter import LibcloudAdapter, load_driver_class
+
+    cls = load_driver_class(driver)  # raises ConfigError for names libcloud does not know
+    if driver == "openstack":
+        from providers.libcloud_openstack import OpenStackAdapter
+
+        return OpenStackAdapter(spec)
+    del cls
+    return LibcloudAdapter(spec)

@@ -1,0 +1,70 @@
+"""Discover the checks: checks/<id>/<id>.py (an `execute(ctx)` generator) beside
+checks/<id>/<id>.metadata.json. Metadata is validated so a broken check fails loudly."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from providers.base import ConfigError
+from security.compliance.facts import AuditContext
+from security.compliance.types import SEVERITIES, Result
+
+CHECKS_DIR = Path(__file__).with_name("checks")
+_REQUIRED = ("id", "title", "severity", "min_level", "resource_type", "frameworks", "risk", "remediation")
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    title: dict[str, str]
+    severity: str
+    min_level: int
+    resource_type: str
+    frameworks: dict[str, list[str]]
+    risk: dict[str, str]
+    remediation: dict[str, str]
+
+    def text(self, field: str, lang: str) -> str:
+        values: dict[str, str] = getattr(self, field)
+        return values["en" if lang.startswith("en") else "zh"]
+
+
+@dataclass(frozen=True)
+class Check:
+    meta: CheckMeta
+    execute: Callable[[AuditContext], Iterable[Result]]
+
+
+def _meta(path: Path) -> CheckMeta:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise ConfigError(f"{path.name}: missing {', '.join(missing)}")
+    if data["severity"] not in SEVERITIES:
+        raise ConfigError(f"{path.name}: severity must be one of {', '.join(SEVERITIES)}")
+    for field in ("title", "risk", "remediation"):
+        if set(data[field]) != {"zh", "en"}:
+            raise ConfigError(f"{path.name}: {field} needs zh and en")
+    return CheckMeta(**{k: data[k] for k in _REQUIRED})
+
+
+@cache
+def load_checks() -> dict[str, Check]:
+    checks: dict[str, Check] = {}
+    for folder in sorted(p for p in CHECKS_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        name = folder.name
+        meta_path = folder / f"{name}.metadata.json"
+        if not (folder / f"{name}.py").exists() or not meta_path.exists():
+            raise ConfigError(f"check folder {name} needs {name}.py and {name}.metadata.json")
+        meta = _meta(meta_path)
+        if meta.id != name:
+            raise ConfigError(f"{meta_path.name}: id '{meta.id}' differs from its folder")
+        module = importlib.import_module(f"security.compliance.checks.{name}.{name}")
+        checks[name] = Check(meta=meta, execute=module.execute)
+    return checks

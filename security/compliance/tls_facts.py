@@ -1,0 +1,152 @@
+"""Certificates and TLS/TLCP endpoints, read from the certificate area's tables
+(security/cert_models.py: certificates, endpoints, certificate_sightings).
+
+Kept apart from facts.py because those tables belong to another area: this is the one place
+that knows their shape. Each table is read once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from security.compliance.types import CertFact, EndpointFact, Owner
+
+if TYPE_CHECKING:
+    from security.compliance.facts import AuditContext
+
+# Suites a scan may report as negotiated that no longer protect anything.
+WEAK_SUITE_MARKERS = ("RC4", "3DES", "DES-CBC", "_DES_", "NULL", "EXPORT", "EXP-", "ANON", "ADH", "MD5")
+
+
+def _hash_of(algorithm: str) -> str:
+    name = algorithm.lower().replace("-", "").replace("_", "")
+    if "md5" in name:
+        return "md5"
+    if "sm3" in name:
+        return "sm3"
+    for digest in ("sha512", "sha384", "sha256", "sha224"):
+        if digest in name:
+            return digest
+    if "sha1" in name or name.endswith("sha"):
+        return "sha1"
+    return name
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _chain_ok(info: dict[str, Any]) -> bool | None:
+    for key in ("chain_ok", "chain_valid", "verified"):
+        if isinstance(info.get(key), bool):
+            return bool(info[key])
+    verify = info.get("verify")
+    if isinstance(verify, dict) and isinstance(verify.get("valid"), bool):
+        return bool(verify["valid"])
+    return None
+
+
+def _weak_suites(result: dict[str, Any]) -> tuple[str, ...]:
+    listed = [str(s) for s in result.get("weak_suites", []) or []]
+    tls = result.get("tls") if isinstance(result.get("tls"), dict) else {}
+    cipher = str((tls or {}).get("cipher") or "")
+    if cipher and any(marker in cipher.upper() for marker in WEAK_SUITE_MARKERS):
+        listed.append(cipher)
+    return tuple(dict.fromkeys(listed))
+
+
+def load(session: Session, ctx: AuditContext) -> None:
+    try:
+        from security.cert_models import Certificate, CertificateSighting, Endpoint
+    except ImportError:
+        return  # certificate records not available: the TLS checks have nothing to check
+    if not inspect(session.connection()).has_table(Certificate.__tablename__):
+        return  # the certificate area's tables are not migrated in this database
+    cert_rows = session.execute(
+            select(
+                Certificate.id, Certificate.sha256, Certificate.subject, Certificate.issuer, Certificate.not_after,
+                Certificate.signature_algorithm, Certificate.key_type, Certificate.key_size, Certificate.role,
+                Certificate.info,
+            )
+    ).all()  # fmt: skip
+    ctx.tls_available = True
+    by_id: dict[int, CertFact] = {}
+    for cid, sha, subject, issuer, not_after, sig_alg, key_type, key_size, role, info in cert_rows:
+        info = info or {}
+        fact = CertFact(
+            key=sha,
+            subject=subject or sha[:16],
+            issuer=issuer or "",
+            key_type=(key_type or "").upper(),
+            key_bits=int(key_size or 0),
+            signature_hash=_hash_of(sig_alg or ""),
+            not_after=_aware(not_after),
+            self_signed=bool(info.get("self_signed", bool(subject) and subject == issuer)),
+            chain_ok=_chain_ok(info),
+            usage=role or "",
+        )
+        by_id[cid] = fact
+        ctx.certs[sha] = fact
+
+    # endpoint id -> [leaf, ...], sign, enc
+    served: dict[int, dict[str, Any]] = {}
+    for cert_id, endpoint_id, location, role in session.execute(
+        select(
+            CertificateSighting.certificate_id, CertificateSighting.endpoint_id, CertificateSighting.location,
+            CertificateSighting.role,
+        ).where(CertificateSighting.endpoint_id.is_not(None))
+    ):  # fmt: skip
+        seen = by_id.get(cert_id)
+        if seen is None or endpoint_id is None:
+            continue
+        fact = seen
+        slot = served.setdefault(endpoint_id, {"leaf": [], "sign": "", "enc": ""})
+        if str(location).startswith("tlcp://"):
+            kind = role if role in ("sign", "enc") else fact.usage if fact.usage in ("sign", "enc") else ""
+            if not kind and role == "leaf":
+                kind = "sign"
+            if kind and not slot[kind]:
+                slot[kind] = fact.key
+            if kind == "sign" and fact.key not in slot["leaf"]:
+                slot["leaf"].append(fact.key)
+        elif role in ("leaf", "") and fact.key not in slot["leaf"]:
+            slot["leaf"].append(fact.key)
+
+    for row in session.execute(
+        select(
+            Endpoint.id, Endpoint.host, Endpoint.port, Endpoint.system, Endpoint.department, Endpoint.reachable,
+            Endpoint.tls_versions, Endpoint.tlcp, Endpoint.rfc8998, Endpoint.result,
+        )
+    ):  # fmt: skip
+        node_owner = ctx.ip_owner.get(row.host)
+        if node_owner is not None:
+            owner = node_owner
+        else:
+            owner = Owner(system=row.system or "", department=row.department or "")
+        protocols = [str(v) for v in row.tls_versions or ()]
+        if row.tlcp:
+            protocols.append("TLCP")
+        if row.rfc8998:
+            protocols.append("RFC8998")
+        slot = served.get(row.id, {"leaf": [], "sign": "", "enc": ""})
+        key = f"[{row.host}]:{row.port}" if ":" in row.host else f"{row.host}:{row.port}"
+        ctx.endpoints.append(
+            EndpointFact(
+                key=key,
+                host=row.host,
+                port=int(row.port),
+                owner=owner,
+                reachable=bool(row.reachable),
+                protocols=tuple(protocols),
+                weak_suites=_weak_suites(row.result or {}),
+                cert_keys=tuple(slot["leaf"]),
+                tlcp_sign_cert=slot["sign"],
+                tlcp_enc_cert=slot["enc"],
+            )
+        )

@@ -1,0 +1,77 @@
+"""Frameworks as data, and check metadata: every mapping names a real check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from providers.base import ConfigError
+from security.compliance import frameworks
+from security.compliance.registry import CHECKS_DIR, load_checks
+from security.compliance.types import SEVERITIES
+
+
+def test_no_framework_names_a_missing_check() -> None:
+    assert frameworks.unknown_checks(set(load_checks())) == []
+
+
+def test_a_missing_check_is_reported() -> None:
+    known = set(load_checks()) - {"volume_unencrypted"}
+    missing = frameworks.unknown_checks(known)
+    assert "gbt39786-2021:6.4.e -> volume_unencrypted" in missing
+
+
+def test_every_check_decides_some_clause_of_both_frameworks_or_one() -> None:
+    for check_id in load_checks():
+        assert frameworks.clauses_of(check_id), f"{check_id} is mapped to no requirement"
+
+
+def test_gbt39786_has_its_eight_sections_and_four_levels() -> None:
+    fw = frameworks.load_frameworks()["gbt39786-2021"]
+    titles = [title["zh"] for sid, title in fw.sections() if sid != "5"]
+    assert titles == ["物理和环境安全", "网络和通信安全", "设备和计算安全", "应用和数据安全",
+                      "管理制度", "人员管理", "建设运行", "应急处置"]  # fmt: skip
+    for req in fw.requirements:
+        assert set(req.strength) == {1, 2, 3, 4}
+        assert all(v in (None, "应", "宜", "可") for v in req.strength.values())
+    # Requirements tighten with the level: never weaker at a higher one.
+    order = {None: 0, "可": 1, "宜": 2, "应": 3}
+    for req in fw.requirements:
+        ranks = [order[req.strength[level]] for level in (1, 2, 3, 4)]
+        assert ranks == sorted(ranks), req.id
+    assert fw.requirements and any(r.manual for r in fw.requirements)
+    remote = next(r for r in fw.requirements if r.id == "6.3.b")
+    assert remote.strength[3] == "应" and "sg_remote_admin_open" in remote.checks
+
+
+def test_framework_requirement_without_check_or_manual_is_refused() -> None:
+    bad = {"id": "x", "title": {}, "sections": [{"id": "1", "title": {}, "requirements": [
+        {"id": "1.a", "title": {}, "strength": {"1": "应"}}]}]}  # fmt: skip
+    with pytest.raises(ConfigError, match="manual"):
+        frameworks._parse(bad, "x.json")
+
+
+def test_check_folders_follow_the_house_layout() -> None:
+    folders = sorted(p.name for p in CHECKS_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    assert folders == sorted(load_checks())
+    assert len(folders) >= 15
+    for name in folders:
+        meta = json.loads((CHECKS_DIR / name / f"{name}.metadata.json").read_text(encoding="utf-8"))
+        assert meta["id"] == name
+        assert meta["severity"] in SEVERITIES
+        for field in ("title", "risk", "remediation"):
+            assert meta[field]["zh"] and meta[field]["en"]
+        for fw_id, clauses in meta["frameworks"].items():
+            ids = {r.id for r in frameworks.load_frameworks()[fw_id].requirements}
+            assert set(clauses) <= ids, f"{name}: unknown clauses {set(clauses) - ids}"
+
+
+def test_metadata_missing_a_field_is_refused(tmp_path: Path) -> None:
+    from security.compliance.registry import _meta
+
+    path = tmp_path / "x.metadata.json"
+    path.write_text(json.dumps({"id": "x", "severity": "high"}))
+    with pytest.raises(ConfigError, match="missing"):
+        _meta(path)

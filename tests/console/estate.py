@@ -1,0 +1,90 @@
+"""A small fixed estate for console tests: three centers, four clouds (one failing), users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from console import auth
+from inventory.config import GanyunConfig, parse_config
+from inventory.store import Store, open_store
+from inventory.sync import sync_all
+from providers.base import Host, State
+from tests.inventory.fakes import UNAVAILABLE, FakeCloud, factory, make_node
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ROOT / "console" / "app_pages"
+APP = ROOT / "console" / "app.py"
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Estate:
+    config: GanyunConfig
+    store: Store
+    clouds: dict[str, FakeCloud]
+    dir: Path
+
+
+def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> Estate:
+    data: dict[str, Any] = {
+        "database": "sqlite:///inv.db",
+        "centers": [
+            {"id": "gz-prod", "name": "赣州政务云生产中心", "role": "production", "site": "ganzhou"},
+            {"id": "gz-dr", "name": "同城灾备中心", "role": "same-city-dr", "site": "ganzhou"},
+            {"id": "nc-dr", "name": "异地灾备中心", "role": "remote-dr", "site": "nanchang"},
+        ],
+        "providers": [
+            {"name": "hw-gov", "driver": "fake", "center": "gz-prod"},
+            {"name": "xc-pool", "driver": "fake", "center": "gz-prod", "pool": "xinchuang"},
+            {"name": "dr-cloud", "driver": "fake", "center": "gz-dr"},
+            {"name": "ali-gov", "driver": "fake", "center": "nc-dr"},
+        ],
+        "systems": [{"name": "社保系统", "center": "gz-prod", "rto_s": 10}],
+    }
+    if dr:
+        data["dr"] = {"rto_target_s": 10}
+    config = parse_config(data, base_dir=str(tmp_path))
+    clouds = {
+        "hw-gov": FakeCloud(nodes=[make_node("hw-gov", i) for i in range(nodes_per_cloud)],
+                            hosts=[Host(provider="hw-gov", id="h1", name="host-1", state=State.RUNNING, vcpus=64,
+                                        ram_mb=262144, disk_gb=4000)]),
+        "xc-pool": FakeCloud(nodes=[make_node("xc-pool", i, arch="aarch64", cpu_vendor="Kunpeng",
+                                              os_family="Kylin") for i in range(nodes_per_cloud // 2)]),
+        "dr-cloud": FakeCloud(nodes=[make_node("dr-cloud", i) for i in range(2)]),
+        "ali-gov": FakeCloud(nodes=[make_node("ali-gov", i) for i in range(3)]),
+    }
+    store = open_store(config.database_url)
+    sync_all(config, store, factory=factory(clouds))
+    # Second sync: one VM resized (change history) and one cloud down (red, stale).
+    clouds["hw-gov"].nodes[0] = replace(clouds["hw-gov"].nodes[0], vcpus=8)
+    clouds["ali-gov"].fail_nodes = UNAVAILABLE
+    sync_all(config, store, factory=factory(clouds))
+    for role in auth.ROLES:
+        auth.set_user(store, role, PASSWORD, role)
+    return Estate(config, store, clouds, tmp_path)
+
+
+def session_for(at: Any, estate: Estate, role: str | None) -> None:
+    """What the router leaves in session state after a login."""
+    at.session_state["ganyun_config"] = estate.config
+    if role is not None:
+        at.session_state["user"] = {"name": role, "role": role, "display_name": role, "source": "local"}
+
+
+def texts(at: Any, kind: str = "markdown") -> list[str]:
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def audit_entries(estate: Estate, action: str) -> list[dict[str, Any]]:
+    from security import audit
+
+    _, rows = audit.search(estate.store, action=action, limit=1000)
+    return rows
+
+
+def button(at: Any, label: str) -> Any:
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} in {[b.label for b in at.button]}"
+    return matches[0]

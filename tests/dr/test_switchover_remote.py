@@ -1,0 +1,67 @@
+"""Planned switchover, remote failover (both Ganzhou centers lost) and failback from the
+remote center, on real PostgreSQL; then `lab down` stops exactly those clusters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from playbooks.drill import appfiles, engine
+from providers.lab import dr
+from tests.dr.conftest import data_dir, roles
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("dr_switchover")]
+
+SAME_CITY = engine.DrillTargets(rto_s=10.0, rpo_rows=0, rpo_s=None)
+REMOTE = engine.DrillTargets(rto_s=60.0, rpo_rows=None, rpo_s=30.0)
+
+
+def test_switchover_rewinds_the_old_primary_into_a_standby(dr_lab: dict[str, Any]) -> None:
+    section = dr_lab["section"]
+    report = engine.run_drill(section, "switchover", SAME_CITY)
+    assert report["status"] == "passed", report["message"]
+    assert roles(section) == {"gz-prod": "standby", "gz-dr": "primary", "nc-dr": "standby"}
+    m = report["measurements"]
+    assert m["rows_lost"] == 0
+    assert m["rto_s"] is not None and m["rto_s"] <= 10.0
+    assert report["verification"]["compared"] == ["gz-dr", "gz-prod", "nc-dr"]
+    assert report["verification"]["equal"]
+    st = dr.cluster_status(section["clusters"]["gz-dr"])
+    assert st["synchronous_standby_names"] == "FIRST 1 (site_a)"
+    assert report["steps"] and all(s["status"] != "failed" for s in report["steps"])
+
+
+def test_remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab: dict[str, Any]) -> None:
+    section = dr_lab["section"]
+    # A file written in production after the last sync must show up as a difference later.
+    report = engine.run_drill(section, "remote-failover", REMOTE)
+    assert report["plan"]["lost"] == ["gz-dr", "gz-prod"]
+    assert roles(section) == {"gz-prod": "fenced", "gz-dr": "fenced", "nc-dr": "primary"}
+    m = report["measurements"]
+    assert isinstance(m["rows_lost"], int) and m["rows_lost"] >= 0
+    assert m["remote_lag_bytes"] is not None
+    assert m["rto_s"] is not None
+    assert report["verification"]["compared"] == ["nc-dr"]
+    assert report["status"] in ("passed", "failed")
+    assert {c["name"] for c in report["checks"]} >= {"rto", "rpo_s", "data_equal"}
+
+
+def test_failback_from_remote_restores_every_center(dr_lab: dict[str, Any]) -> None:
+    section = dr_lab["section"]
+    report = engine.run_drill(section, "failback", SAME_CITY)
+    assert report["status"] == "passed", report["message"]
+    assert roles(section) == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
+    assert report["verification"]["equal"]
+    digests = {appfiles.digest(__import__("pathlib").Path(p)) for p in section["appdata"].values()}
+    assert len(digests) == 1
+    assert not any(dr.is_fenced(c) for c in section["clusters"].values())
+
+
+def test_lab_stop_stops_exactly_the_three_clusters(dr_lab: dict[str, Any]) -> None:
+    section = dr_lab["section"]
+    stopped = dr.stop(dr_lab["root"])
+    assert sorted(stopped) == ["gz-dr", "gz-prod", "nc-dr"]
+    assert all(dr.postmaster_pid(data_dir(section, c)) is None for c in section["clusters"])
+    assert set(roles(section).values()) == {"down"}
+    assert dr.stop(dr_lab["root"]) == []

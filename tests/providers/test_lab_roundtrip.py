@@ -1,0 +1,60 @@
+"""Lab round trip through the adapters: every seeded node comes back with its facts filled.
+
+The lab (providers/lab) serves the deterministic estate of `seed.build_estate("small")`;
+the expected values are read from that estate, not written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from providers import mapping
+
+control = pytest.importorskip("providers.lab.control")
+seed = pytest.importorskip("providers.lab.seed")
+
+pytestmark = pytest.mark.xdist_group("adapter-lab")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    lab_dir = tmp_path_factory.mktemp("adapter-lab")
+    config_path = control.up(lab_dir, scale="small")
+    try:
+        yield Path(config_path)
+    finally:
+        control.down(lab_dir)
+
+
+def test_every_seeded_node_comes_back_with_its_facts(lab: Path) -> None:
+    from inventory.config import load_config
+    from inventory.credentials import provider_spec
+    from providers.registry import create_provider
+
+    config = load_config(lab)
+    estate = seed.build_estate("small")
+    assert {p.name for p in config.providers} == {c.name for c in estate.clouds}
+    for pc in config.providers:
+        cloud = estate.cloud(pc.name)
+        adapter = create_provider(provider_spec(config, pc))
+        nodes = {n.id: n for n in adapter.list_nodes()}
+        assert set(nodes) == {s.id for s in cloud.servers}, pc.name
+        flavors = {f.id: f for f in cloud.flavors}
+        images = {i.id: i for i in cloud.images}
+        for server in cloud.servers:
+            node = nodes[server.id]
+            flavor, image = flavors[server.flavor_id], images[server.image_id]
+            assert node.arch == mapping.normalize_arch(flavor.extra_specs["capabilities:cpu_info:arch"])
+            assert node.cpu_vendor == mapping.normalize_vendor(flavor.extra_specs["capabilities:cpu_info:vendor"])
+            assert node.os_family == mapping.normalize_os(image.os_distro) != ""
+            assert (node.department, node.system) == (server.metadata["department"], server.metadata["system"])
+            assert node.department and node.system and node.mlps_level in (1, 2, 3, 4)
+            assert (node.host, node.vcpus, node.ram_mb) == (server.host, flavor.vcpus, flavor.ram_mb)
+        hosts = adapter.list_hosts()
+        assert {h.name for h in hosts} == {h.hostname for h in cloud.hypervisors}
+        assert all(h.arch and h.cpu_vendor and h.rack for h in hosts), pc.name
+    archs = {n.arch for pc in config.providers for n in create_provider(provider_spec(config, pc)).list_nodes()}
+    assert {"x86_64", "aarch64"} <= archs

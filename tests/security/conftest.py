@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.security import opensslchains as oc
+
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
+
+
+@pytest.fixture(scope="session")
+def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """SM2, RSA and ECDSA chains plus bad variants, made once per session with the openssl CLI."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl CLI")
+    base = tmp_path_factory.mktemp("chains")
+    return {
+        "sm2": oc.make_chain(base / "sm2", oc.SM2, "sm2"),
+        "rsa": oc.make_chain(base / "rsa", oc.RSA, "rsa"),
+        "ec": oc.make_chain(base / "ec", oc.ECDSA, "ec"),
+    }
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run the real `ganyun` app in-process: (exit code, stdout, stderr)."""
+    from console.cli import app
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            # standalone_mode=False: click returns typer.Exit's code instead of raising it.
+            result = app(args=list(args), prog_name="ganyun")
+            code = result if isinstance(result, int) else 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
