@@ -462,6 +462,7 @@ def build_report(
     headroom_filters: Mapping[str, str] | None = None,
     rightsizing_level: str = "moderate",
     import_history: bool = True,
+    method: str = "ets",
 ) -> dict[str, Any]:
     """The whole capacity report as a JSON-ready dict."""
     from inventory import forecast as fc
@@ -474,7 +475,9 @@ def build_report(
     moment = now or datetime.now(UTC)
     with store.session() as session:
         report = aggregate(session, config)
-        forecasts = fc.forecast_pools(session, report["pools"], moment, horizon_weeks) if forecast else []
+        forecasts = (
+            fc.forecast_pools(session, report["pools"], moment, horizon_weeks, method=method) if forecast else []
+        )
         report["rightsizing"] = rs.rightsizing(session, config, rightsizing_level)
         if headroom_filters is not None:
             demand = hr.selection_demand(session, headroom_filters)

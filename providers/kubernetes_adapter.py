@@ -11,8 +11,9 @@ kubeconfig (`kubeconfig`, optional `context`). Mapping:
 Labels `ganyun.io/department`, `ganyun.io/system`, `ganyun.io/mlps-level`, `ganyun.io/owner`
 become the estate's tags.
 
-Lists are read in chunks (`limit` + `continue`) as raw JSON (`_preload_content=False`): the
-generated model classes cost more than the mapping and drop fields of custom resources.
+Lists are read in chunks (`limit` + `continue`) as raw JSON through the client's
+`param_serialize`/`call_api`: the generated model classes cost more than the mapping and
+drop fields of custom resources.
 
 Honesty note: no kube-apiserver can run on the machines this was written on. The adapter
 is tested against recorded API-server responses (tests/fixtures/kubernetes/) served over
@@ -25,7 +26,7 @@ import base64
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from providers import mapping
@@ -159,18 +160,51 @@ class KubernetesAdapter:
             conf.retries = 0  # sync decides about retries; a dead API server must fail fast
             return client.ApiClient(conf)
 
-    def _raw(self, fn: Callable[..., Any], **kwargs: Any) -> Json:
-        resp = fn(_preload_content=False, _request_timeout=self.spec.timeout_s, **kwargs)
-        body = json.loads(resp.data)
-        if not isinstance(body, dict):
-            raise ValueError("expected a JSON object")
-        return body
+    def _request(self, method: str, path: str, query: Sequence[tuple[str, Any]] = (), body: Any = None) -> Json:
+        """One API call through the client's own request path (auth, TLS, timeout), raw JSON back.
 
-    def _items(self, fn: Callable[..., Any], **kwargs: Any) -> Iterator[Json]:
+        The generated per-operation methods validate every argument with pydantic and build
+        those validators on first use (seconds per method on a busy machine); list calls
+        need none of that, so we serialize with `param_serialize` and send with `call_api`.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/merge-patch+json"
+        req_method, url, req_headers, req_body, post = self.client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=[(k, v) for k, v in query if v is not None],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        resp = self.client.call_api(
+            req_method,
+            url,
+            header_params=req_headers,
+            body=req_body,
+            post_params=post,
+            _request_timeout=self.spec.timeout_s,
+        )
+        data = resp.read()
+        if not 200 <= resp.status < 300:
+            try:
+                reason = str(json.loads(data).get("message") or resp.reason)
+            except (ValueError, AttributeError):
+                reason = str(resp.reason)
+            raise ApiException(status=resp.status, reason=reason)
+        parsed = json.loads(data)
+        if not isinstance(parsed, dict):
+            raise ValueError("expected a JSON object")
+        return parsed
+
+    def _items(self, path: str, *query: tuple[str, Any]) -> Iterator[Json]:
         """Every item of a list call, following `metadata.continue` chunk by chunk."""
         token: str | None = None
         while True:
-            page = self._raw(fn, limit=PAGE, _continue=token, **kwargs)
+            page = self._request("GET", path, [*query, ("limit", PAGE), ("continue", token)])
             items = page.get("items")
             if not isinstance(items, list):
                 raise ValueError("list answer without items")
@@ -182,28 +216,11 @@ class KubernetesAdapter:
             if not token:
                 return
 
-    def _core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self.client)
-
-    def _apps(self) -> Any:
-        from kubernetes import client
-
-        return client.AppsV1Api(self.client)
-
-    def _custom(self) -> Any:
-        from kubernetes import client
-
-        return client.CustomObjectsApi(self.client)
-
     def _custom_items(self, group: str, version: str, plural: str) -> list[Json]:
         """All objects of a custom resource; a resource the cluster does not serve -> []."""
         try:
             with boundary(self.name, f"list {plural}.{group}"):
-                return list(
-                    self._items(self._custom().list_cluster_custom_object, group=group, version=version, plural=plural)
-                )
+                return list(self._items(f"/apis/{group}/{version}/{plural}"))
         except NotFound:
             return []
 
@@ -211,13 +228,13 @@ class KubernetesAdapter:
 
     def _nodes_raw(self) -> dict[str, Json]:
         if self._node_info is None:
-            self._node_info = {_meta(n)["name"]: n for n in self._items(self._core().list_node)}
+            self._node_info = {_meta(n)["name"]: n for n in self._items("/api/v1/nodes")}
         return self._node_info
 
     def _requests_by_host(self) -> dict[str, tuple[float, float]]:
         """Sum of running pods' CPU and memory requests per node: the cluster's "used"."""
         used: dict[str, list[float]] = {}
-        for pod in self._items(self._core().list_pod_for_all_namespaces, field_selector="status.phase=Running"):
+        for pod in self._items("/api/v1/pods", ("fieldSelector", "status.phase=Running")):
             host = (pod.get("spec") or {}).get("nodeName")
             if not host:
                 continue
@@ -291,12 +308,8 @@ class KubernetesAdapter:
                 for i in self._custom_items("kubevirt.io", "v1", "virtualmachineinstances")
             }
             out = [self._vm(vm, vmis, hosts) for vm in vms]
-            apps = self._apps()
-            for kind, fn in (
-                ("deployment", apps.list_deployment_for_all_namespaces),
-                ("statefulset", apps.list_stateful_set_for_all_namespaces),
-            ):
-                out.extend(self._workload(kind, w, hosts) for w in self._items(fn))
+            for kind, plural in (("deployment", "deployments"), ("statefulset", "statefulsets")):
+                out.extend(self._workload(kind, w, hosts) for w in self._items(f"/apis/apps/v1/{plural}"))
             return out
 
     def _vm(self, vm: Json, vmis: Mapping[tuple[str, str], Json], hosts: Mapping[str, Json]) -> Node:
@@ -416,7 +429,7 @@ class KubernetesAdapter:
     def list_volumes(self) -> Sequence[Volume]:
         with boundary(self.name, "list_volumes"):
             out = []
-            for pvc in self._items(self._core().list_persistent_volume_claim_for_all_namespaces):
+            for pvc in self._items("/api/v1/persistentvolumeclaims"):
                 meta = _meta(pvc)
                 spec = pvc.get("spec") or {}
                 status = pvc.get("status") or {}
@@ -482,9 +495,7 @@ class KubernetesAdapter:
         """(namespace/name, PEM of tls.crt) of every `kubernetes.io/tls` secret."""
         with boundary(self.name, "list_tls_secrets"):
             out = []
-            for secret in self._items(
-                self._core().list_secret_for_all_namespaces, field_selector="type=kubernetes.io/tls"
-            ):
+            for secret in self._items("/api/v1/secrets", ("fieldSelector", "type=kubernetes.io/tls")):
                 meta = _meta(secret)
                 crt = (secret.get("data") or {}).get("tls.crt")
                 if secret.get("type") == "kubernetes.io/tls" and crt:
@@ -508,7 +519,7 @@ class KubernetesAdapter:
                 mem = sum(quantity((c.get("usage") or {}).get("memory", 0)) for c in m.get("containers") or [])
                 usage[(str(meta.get("namespace", "")), str(meta["name"]))] = (cpu, mem)
             totals: dict[str, list[float]] = {}
-            for pod in self._items(self._core().list_pod_for_all_namespaces, field_selector="status.phase=Running"):
+            for pod in self._items("/api/v1/pods", ("fieldSelector", "status.phase=Running")):
                 meta = _meta(pod)
                 key = (str(meta.get("namespace", "")), str(meta["name"]))
                 if key not in usage:
@@ -554,14 +565,10 @@ class KubernetesAdapter:
         if kind != "kubevirt" or not name:
             raise self._not_supported(call)
         with boundary(self.name, call):
-            self._custom().patch_namespaced_custom_object(
-                group="kubevirt.io",
-                version="v1",
-                namespace=ns,
-                plural="virtualmachines",
-                name=name,
+            self._request(
+                "PATCH",
+                f"/apis/kubevirt.io/v1/namespaces/{ns}/virtualmachines/{name}",
                 body={"spec": {"runStrategy": strategy}},
-                _request_timeout=self.spec.timeout_s,
             )
 
     def start_node(self, node_id: str) -> None:

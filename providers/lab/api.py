@@ -51,6 +51,7 @@ _VM_STATE = {
     "SUSPENDED": ("suspended", 7),
     "ERROR": ("error", 0),
     "BUILD": ("building", 0),
+    "DELETED": ("deleted", 0),
 }
 
 
@@ -164,6 +165,8 @@ class CloudRuntime:
         self.images: dict[str, Image] = {i.id: i for i in cloud.images}
         self.volumes: dict[str, Volume] = {v.id: v for v in cloud.volumes}
         self.build_until: dict[str, tuple[float, str]] = {}
+        # Deleted servers, kept as Nova keeps soft-deleted rows: `changes-since` reports them.
+        self.tombstones: dict[str, Server] = {}
         self._apply_overlay(lab.state)
         self._server_order: list[str] | None = None
         self._usage: dict[str, tuple[int, int, int, int]] | None = None
@@ -181,13 +184,14 @@ class CloudRuntime:
             ("servers", self.servers, Server),
             ("images", self.images, Image),
             ("volumes", self.volumes, Volume),
+            ("tombstones", self.tombstones, Server),
         ):
             target: dict[str, Any] = table
             for record_id, record in state.overlay(self.name, kind).items():
                 if record is None:
                     target.pop(record_id, None)
                 else:
-                    if kind == "servers":
+                    if kind in ("servers", "tombstones"):
                         record = {**record, "security_groups": tuple(record.get("security_groups", ()))}
                     target[record_id] = cls(**record)
         for server in self.servers.values():
@@ -814,16 +818,28 @@ def _servers(lab: LabRuntime, rt: CloudRuntime, parts: list[str], req: Request) 
     if parts in ([], ["detail"]) and method == "GET":
         order = rt.server_order()
         status, name = req.arg("status").upper(), req.arg("name")
+        since = req.arg("changes-since")
+        tombs: dict[str, Server] = {}
+        if since:
+            cutoff = _cutoff(since)
+            order = [i for i in order if (rt.servers[i].updated or rt.servers[i].created) >= cutoff]
+            tombs = {t.id: t for t in list(rt.tombstones.values()) if t.updated >= cutoff}
+            order = order + list(tombs)
         if status or name:
             order = [
                 i
                 for i in order
-                if (not status or rt.servers[i].status == status) and (not name or name in rt.servers[i].name)
+                if i in rt.servers
+                and (not status or rt.servers[i].status == status)
+                and (not name or name in rt.servers[i].name)
             ]
         page, marker = _paginate(req, order, NOVA_MAX_LIMIT)
-        servers = [s for s in (rt.servers.get(i) for i in page) if s is not None]
+        servers = [s for s in (rt.servers.get(i) or tombs.get(i) for i in page) if s is not None]
         if parts:
-            items = [rt.server_bytes(s) for s in servers]
+            vols = rt.volumes_of()
+            items = [
+                rt.server_bytes(s) if s.id in rt.servers else _dumps(_server_json(lab, rt, s, vols)) for s in servers
+            ]
         else:
             items = [_dumps({"id": s.id, "name": s.name}) for s in servers]
         path = "compute/v2.1/servers" + ("/detail" if parts else "")
@@ -929,9 +945,23 @@ def _server_action(lab: LabRuntime, rt: CloudRuntime, server: Server, req: Reque
     return Reply(202)
 
 
+def _cutoff(since: str) -> str:
+    """`changes-since` as our timestamp format, so that the strings compare in time order."""
+    try:
+        moment = datetime.fromisoformat(since.replace(" ", "+"))
+    except ValueError:
+        raise ApiError(400, f"Invalid changes-since value: {since}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _ts(moment)
+
+
 def _delete_server(rt: CloudRuntime, server: Server) -> None:
     with rt.lock:
         rt.servers.pop(server.id, None)
+        tomb = dataclasses.replace(server, status="DELETED", updated=_now(), metadata=dict(server.metadata))
+        rt.tombstones[server.id] = tomb
+        rt._persist("tombstones", server.id, tomb)
         rt.build_until.pop(server.id, None)
         for volume in rt.volumes.values():
             if volume.server_id == server.id:

@@ -43,6 +43,8 @@ class AuditContext:
     # which certificates each endpoint serves: cert key -> endpoint keys
     served: dict[str, list[str]] = field(default_factory=dict)
     endpoint_by_key: dict[str, EndpointFact] = field(default_factory=dict)
+    # highest MLPS level among each system's nodes: the level of endpoints declared by system
+    system_level: dict[str, int] = field(default_factory=dict)
     tls_available: bool = False
     # The config's `compliance:` section: declarations about key custody and the like.
     declarations: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +82,8 @@ def _load_nodes(session: Session, ctx: AuditContext, centers: dict[str, str]) ->
     for provider, node_id, department, system, level, ips in session.execute(stmt):
         owner = Owner(provider, centers.get(provider, ""), department or "", system or "", level)
         ctx.node_owner[(provider, node_id)] = owner
+        if system and level is not None and level > ctx.system_level.get(system, 0):
+            ctx.system_level[system] = level
         for ip in ips or ():
             ctx.ip_owner.setdefault(str(ip), owner)
 

@@ -7,12 +7,14 @@ that knows their shape. Each table is read once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from providers.base import CryptoError
 from security.compliance.types import CertFact, EndpointFact, Owner
 
 if TYPE_CHECKING:
@@ -106,7 +108,7 @@ def load(session: Session, ctx: AuditContext) -> None:
         if seen is None or endpoint_id is None:
             continue
         fact = seen
-        slot = served.setdefault(endpoint_id, {"leaf": [], "sign": "", "enc": ""})
+        slot = served.setdefault(endpoint_id, {"leaf": [], "sign": "", "enc": "", "chain": []})
         if str(location).startswith("tlcp://"):
             kind = role if role in ("sign", "enc") else fact.usage if fact.usage in ("sign", "enc") else ""
             if not kind and role == "leaf":
@@ -117,6 +119,8 @@ def load(session: Session, ctx: AuditContext) -> None:
                 slot["leaf"].append(fact.key)
         elif role in ("leaf", "") and fact.key not in slot["leaf"]:
             slot["leaf"].append(fact.key)
+        elif role == "chain" and fact.key not in slot["chain"]:
+            slot["chain"].append(fact.key)
 
     for row in session.execute(
         select(
@@ -128,7 +132,9 @@ def load(session: Session, ctx: AuditContext) -> None:
         if node_owner is not None:
             owner = node_owner
         else:
-            owner = Owner(system=row.system or "", department=row.department or "")
+            # An endpoint declared in the config: its level is its system's, as the nodes say.
+            system = row.system or ""
+            owner = Owner(system=system, department=row.department or "", mlps_level=ctx.system_level.get(system))
         protocols = [str(v) for v in row.tls_versions or ()]
         if row.tlcp:
             protocols.append("TLCP")
@@ -150,3 +156,49 @@ def load(session: Session, ctx: AuditContext) -> None:
                 tlcp_enc_cert=slot["enc"],
             )
         )
+    _verify_chains(session, ctx, list(served.values()), {fact.key: cid for cid, fact in by_id.items()})
+
+
+def _anchors(ctx: AuditContext) -> list[Any]:
+    """Trust anchors: the `tls.trust_anchors` files and `compliance.trust_anchors`."""
+    from security import certs
+
+    paths = [str(p) for p in ctx.config.tls.get("trust_anchors", []) or []]
+    paths += [str(p) for p in ctx.declarations.get("trust_anchors", []) or []]
+    anchors: list[Any] = []
+    for path in paths:
+        try:
+            anchors += certs.load_file(ctx.config.resolve_path(path))
+        except (OSError, CryptoError):
+            continue  # a missing anchor leaves its chains unverified, which the check reports
+    return anchors
+
+
+def _verify_chains(session: Session, ctx: AuditContext, slots: list[dict[str, Any]], ids: dict[str, int]) -> None:
+    """Verify every served certificate against the trust anchors, with the intermediates its
+    endpoint sent. Without anchors nothing can be decided and chain_ok stays None (MANUAL)."""
+    anchors = _anchors(ctx)
+    if not anchors or not slots:
+        return
+    from cryptography import x509
+
+    from security import certs
+    from security.cert_models import Certificate
+
+    needed = {ids[k] for slot in slots for k in (*slot["leaf"], slot["enc"], *slot["chain"]) if k in ids}
+    parsed: dict[str, Any] = {}
+    for sha, pem in session.execute(select(Certificate.sha256, Certificate.pem).where(Certificate.id.in_(needed))):
+        try:
+            parsed[sha] = x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            continue
+    verifier = certs.ChainVerifier(anchors, at=ctx.now)
+    outcome: dict[str, tuple[bool, str]] = {}
+    for slot in slots:
+        chain = [parsed[k] for k in slot["chain"] if k in parsed]
+        for key in dict.fromkeys([*slot["leaf"], slot["enc"]]):
+            if not key or key not in parsed or outcome.get(key, (True, ""))[0] is False:
+                continue
+            outcome[key] = verifier.check(parsed[key], chain)
+    for key, (ok, error) in outcome.items():
+        ctx.certs[key] = replace(ctx.certs[key], chain_ok=ok, chain_error=error)

@@ -57,6 +57,7 @@ class CertFact:
     self_signed: bool
     chain_ok: bool | None  # None: not verified yet
     usage: str = ""  # sign | enc | "" (TLCP dual pairs)
+    chain_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,3 +80,59 @@ def test_signature_digest_names() -> None:
     assert _hash_of("md5WithRSAEncryption") == "md5"
     assert _hash_of("sha256WithRSAEncryption") == "sha256"
     assert _hash_of("sm2-with-sm3") == "sm3"
+
+
+def _x509(subject: str, issuer: str, key: object, issuer_key: object, ca: bool) -> object:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(name(issuer))
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=100))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+
+
+def test_chains_are_verified_against_the_trust_anchors(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    root_key, leaf_key, rogue_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _x509("Root", "Root", root_key, root_key, True)
+    leaf = _x509("good.gz.gov.cn", "Root", leaf_key, root_key, False)
+    rogue = _x509("rogue.gz.gov.cn", "rogue.gz.gov.cn", rogue_key, rogue_key, False)
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(Encoding.PEM))  # type: ignore[attr-defined]
+    config, store = small_estate(tmp_path, compliance={"trust_anchors": ["root.pem"]})
+    with store.session() as s:
+        rows = [
+            _cert(name, key_type="ECDSA", pem=c.public_bytes(Encoding.PEM).decode())  # type: ignore[attr-defined]
+            for name, c in (("good", leaf), ("rogue", rogue), ("root", root))
+        ]
+        s.add_all(rows)
+        eps = [Endpoint(host="10.1.0.1", port=p, reachable=True, tls_versions=["TLSv1.3"]) for p in (443, 8443)]
+        s.add_all(eps)
+        s.flush()
+        s.add_all(
+            [
+                CertificateSighting(certificate_id=rows[0].id, endpoint_id=eps[0].id, location="tls://a", role="leaf"),
+                CertificateSighting(certificate_id=rows[2].id, endpoint_id=eps[0].id, location="tls://a", role="chain"),
+                CertificateSighting(certificate_id=rows[1].id, endpoint_id=eps[1].id, location="tls://b", role="leaf"),
+            ]
+        )
+    ctx = load_context(config, store, 3, NOW)
+    assert ctx.certs["good"].chain_ok is True
+    assert ctx.certs["rogue"].chain_ok is False and ctx.certs["rogue"].chain_error
+    assert ctx.certs["root"].chain_ok is None  # not served as a leaf: not judged
+    # Without anchors nothing is decided: the check says MANUAL rather than guessing.
+    unanchored = load_context(config.model_copy(update={"compliance": {}}), store, 3, NOW)
+    assert unanchored.certs["rogue"].chain_ok is None

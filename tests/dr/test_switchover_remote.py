@@ -3,6 +3,7 @@ remote center, on real PostgreSQL; then `lab down` stops exactly those clusters.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,15 @@ SAME_CITY = engine.DrillTargets(rto_s=10.0, rpo_rows=0, rpo_s=None)
 REMOTE = engine.DrillTargets(rto_s=60.0, rpo_rows=None, rpo_s=30.0)
 
 
-def test_switchover_rewinds_the_old_primary_into_a_standby(dr_lab: dict[str, Any]) -> None:
+def test_switchover_remote_failover_failback_then_lab_stop(dr_lab: dict[str, Any]) -> None:
+    """One sequence: each scenario starts from the state the previous one left."""
+    _switchover_rewinds_the_old_primary_into_a_standby(dr_lab)
+    _remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab)
+    _failback_from_remote_restores_every_center(dr_lab)
+    _lab_stop_stops_exactly_the_three_clusters(dr_lab)
+
+
+def _switchover_rewinds_the_old_primary_into_a_standby(dr_lab: dict[str, Any]) -> None:
     section = dr_lab["section"]
     report = engine.run_drill(section, "switchover", SAME_CITY)
     assert report["status"] == "passed", report["message"]
@@ -32,9 +41,8 @@ def test_switchover_rewinds_the_old_primary_into_a_standby(dr_lab: dict[str, Any
     assert report["steps"] and all(s["status"] != "failed" for s in report["steps"])
 
 
-def test_remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab: dict[str, Any]) -> None:
+def _remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab: dict[str, Any]) -> None:
     section = dr_lab["section"]
-    # A file written in production after the last sync must show up as a difference later.
     report = engine.run_drill(section, "remote-failover", REMOTE)
     assert report["plan"]["lost"] == ["gz-dr", "gz-prod"]
     assert roles(section) == {"gz-prod": "fenced", "gz-dr": "fenced", "nc-dr": "primary"}
@@ -47,18 +55,18 @@ def test_remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab: dict[
     assert {c["name"] for c in report["checks"]} >= {"rto", "rpo_s", "data_equal"}
 
 
-def test_failback_from_remote_restores_every_center(dr_lab: dict[str, Any]) -> None:
+def _failback_from_remote_restores_every_center(dr_lab: dict[str, Any]) -> None:
     section = dr_lab["section"]
     report = engine.run_drill(section, "failback", SAME_CITY)
     assert report["status"] == "passed", report["message"]
     assert roles(section) == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
     assert report["verification"]["equal"]
-    digests = {appfiles.digest(__import__("pathlib").Path(p)) for p in section["appdata"].values()}
+    digests = {appfiles.digest(Path(p)) for p in section["appdata"].values()}
     assert len(digests) == 1
     assert not any(dr.is_fenced(c) for c in section["clusters"].values())
 
 
-def test_lab_stop_stops_exactly_the_three_clusters(dr_lab: dict[str, Any]) -> None:
+def _lab_stop_stops_exactly_the_three_clusters(dr_lab: dict[str, Any]) -> None:
     section = dr_lab["section"]
     stopped = dr.stop(dr_lab["root"])
     assert sorted(stopped) == ["gz-dr", "gz-prod", "nc-dr"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -180,6 +181,15 @@ def test_bad_scale_is_a_config_error(tmp_path: Path) -> None:
     assert control.running_pid(tmp_path) is None
 
 
+def _cmdlines() -> list[tuple[int, str]]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # the process may be gone meanwhile
+                out.append((int(entry.name), (entry / "cmdline").read_bytes().decode(errors="replace")))
+    return out
+
+
 def test_racing_ups_start_one_server(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -189,9 +199,8 @@ def test_racing_ups_start_one_server(tmp_path: Path) -> None:
         assert len(set(paths)) == 1
         pid = control.running_pid(tmp_path)
         servers = [
-            p for p in Path("/proc").iterdir()
-            if p.name.isdigit() and str(tmp_path.resolve()) in (p / "cmdline").read_bytes().decode(errors="replace")
-        ]  # fmt: skip
-        assert [int(p.name) for p in servers] == [pid]
+            pid_ for pid_, cmd in _cmdlines() if str(tmp_path.resolve()) in cmd and "providers.lab.server" in cmd
+        ]
+        assert servers == [pid]
     finally:
         control.down(tmp_path)

@@ -281,3 +281,32 @@ def test_seeded_image_file_is_made_lazily_in_its_format(clean_faults: Lab) -> No
     assert path.read_bytes() == body
     info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(path)], capture_output=True).stdout)
     assert info["format"] == "vmdk"
+
+
+def test_changes_since_reports_changed_and_deleted_servers(clean_faults: Lab) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    lab = clean_faults
+    driver = lab.driver("gov-inspur")
+    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat(timespec="seconds")
+    assert (
+        call(lab, "gov-inspur", "GET", "compute/v2.1/servers/detail", params={"changes-since": since}).json()["servers"]
+        == []
+    )
+    size = next(s for s in driver.list_sizes() if s.id == "c2m4")
+    node = driver.create_node(name="delta-01", size=size, image=driver.list_images()[0])
+    touched = next(n for n in driver.list_nodes() if n.id != node.id)
+    call(lab, "gov-inspur", "POST", f"compute/v2.1/servers/{touched.id}/metadata", json={"metadata": {"wave": "2"}})
+    driver.destroy_node(node)
+    got = call(lab, "gov-inspur", "GET", "compute/v2.1/servers/detail", params={"changes-since": since}).json()[
+        "servers"
+    ]
+    assert {s["id"]: s["status"] for s in got} == {
+        touched.id: touched.extra["vm_state"] and next(s["status"] for s in got if s["id"] == touched.id),
+        node.id: "DELETED",
+    }
+    assert len(driver.list_nodes()) == 45, "a full listing never shows the deleted one"
+    assert (
+        call(lab, "gov-inspur", "GET", "compute/v2.1/servers/detail", params={"changes-since": "yesterday"}).status_code
+        == 400
+    )

@@ -46,7 +46,9 @@ def playbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_successful_run_reports_stats_stages_and_masks_secrets(playbook: Path) -> None:
     seen: list[runner.RunEvent] = []
     result = runner.run(
-        playbook, {"target_hosts": "localhost", "who": "赣州", "token": SECRET}, on_event=seen.append,
+        playbook,
+        {"target_hosts": "localhost", "who": "赣州", "token": SECRET},
+        on_event=seen.append,
         secret_vars=["token"],
     )
     assert result.ok and result.rc == 0 and result.status == "successful"
@@ -55,7 +57,7 @@ def test_successful_run_reports_stats_stages_and_masks_secrets(playbook: Path) -
     assert result.stats["localhost"]["skipped"] == 1
     stages = [e.stage for e in result.events if e.event == "runner_on_ok"]
     assert stages == ["prepare", "prepare", "secret", "secret"]
-    assert [e.task for e in seen if e.event == "runner_on_ok"][0] == "say hello"
+    assert next(e.task for e in seen if e.event == "runner_on_ok") == "say hello"
     assert any("hello 赣州" in e.msg for e in result.events)
     dumped = json.dumps(result.to_dict(), ensure_ascii=False)
     assert SECRET not in dumped
@@ -78,7 +80,10 @@ def test_missing_playbook_is_a_playbook_error() -> None:
 
 
 def test_to_event_drops_no_log_results() -> None:
-    raw = {"event": "runner_on_ok", "created": "2026-01-01T00:00:00",
-           "event_data": {"task": "[x] t", "host": "h", "res": {"censored": "hidden", "_ansible_no_log": True}}}
+    raw = {
+        "event": "runner_on_ok",
+        "created": "2026-01-01T00:00:00",
+        "event_data": {"task": "[x] t", "host": "h", "res": {"censored": "hidden", "_ansible_no_log": True}},
+    }
     event = runner.to_event(raw, [])
     assert event.result == {} and event.stage == "x" and event.task == "t"

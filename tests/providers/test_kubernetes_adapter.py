@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from providers.base import AuthError, BadResponse, NotFound, ProviderSpec, State, Unavailable
+from providers.base import AuthError, BadResponse, NotFound, Provider, ProviderSpec, State, Unavailable
 from providers.kubernetes_adapter import KubernetesAdapter, quantity
 from providers.registry import create_provider
 
@@ -95,7 +95,7 @@ def _adapter(server: HTTPServer, token: str = TOKEN, timeout_s: float = 5.0) -> 
         options={"host": server.url_for("").rstrip("/"), "verify_ssl": False},
     )
     adapter = create_provider(spec)
-    assert isinstance(adapter, KubernetesAdapter)
+    assert isinstance(adapter, KubernetesAdapter) and isinstance(adapter, Provider)
     return adapter
 
 

@@ -94,16 +94,20 @@ def make_chain(d: Path, algo: Algo, prefix: str) -> dict[str, Path]:
     inter = issue(d, f"{prefix}-int", algo, root, ext=CA_EXT, days=1800, serial=2)
     leaf = issue(d, f"{prefix}-leaf", algo, inter, serial=3)
     other_root = make_root(d, f"{prefix}-other-root", algo)
+    # Bad variants reuse the leaf's key: key generation is the slow part, and what is wrong with
+    # each variant is its signature, dates or issuer, not its key.
+    lk = leaf[1]
     out = {
-        "root": root[0], "root_key": root[1], "int": inter[0], "int_key": inter[1], "leaf": leaf[0], "leaf_key": leaf[1],
+        "root": root[0], "root_key": root[1], "int": inter[0], "int_key": inter[1], "leaf": leaf[0], "leaf_key": lk,
         "other_root": other_root[0],
-        "expired": issue(d, f"{prefix}-expired", algo, inter, days=-1, serial=4)[0],
-        "wrong_issuer": issue(d, f"{prefix}-stranger", algo, other_root, serial=5)[0],
+        "expired": issue(d, f"{prefix}-expired", algo, inter, days=-1, serial=4, key=lk)[0],
+        "wrong_issuer": issue(d, f"{prefix}-stranger", algo, other_root, serial=5, key=lk)[0],
         "tampered": tamper(leaf[0], d / f"{prefix}-tampered.der"),
     }
     if algo.name == "sm2":
-        out["empty_id"] = issue(d, f"{prefix}-emptyid", algo, inter, distid=None, serial=6)[0]
-        out["wrong_id"] = issue(d, f"{prefix}-wrongid", algo, inter, distid="distid:1111111111111111", serial=7)[0]
+        out["empty_id"] = issue(d, f"{prefix}-emptyid", algo, inter, distid=None, serial=6, key=lk)[0]
+        out["wrong_id"] = issue(d, f"{prefix}-wrongid", algo, inter, distid="distid:1111111111111111", serial=7,
+                                key=lk)[0]
         out["sign"] = issue(d, f"{prefix}-dual", algo, inter, ext=SIGN_EXT, serial=8, cn="dual.gz.gov.cn")[0]
         out["enc"] = issue(d, f"{prefix}-dual-enc", algo, inter, ext=ENC_EXT, serial=9, cn="dual.gz.gov.cn")[0]
     # The leaf followed by its intermediate, as servers usually deploy it.

@@ -90,7 +90,7 @@ def test_missing_file_exit_2(cli, tmp_path: Path) -> None:
     assert code == 2 and "cannot read" in err
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600))
 def test_fuzz_random_bytes(blob: bytes) -> None:
     try:
@@ -101,7 +101,7 @@ def test_fuzz_random_bytes(blob: bytes) -> None:
         assert out
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_mutated_certificates(chains, data: st.DataObject) -> None:

@@ -1,6 +1,7 @@
 """No secret ever appears in what a full lab run writes: logs, reports, the inventory DB,
 the audit log, Ansible inventory output, CLI output. The lab's secrets are its cloud
-passwords (read back from the vault) and its token-signing secrets (lab.json)."""
+passwords (read back from the vault), its token-signing secrets (lab.json) and the private
+keys of its TLS/TLCP endpoints (--tls)."""
 
 from __future__ import annotations
 
@@ -48,12 +49,13 @@ def _run_all(lab: Path, *commands: tuple[str, ...]) -> str:
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     lab = tmp_path_factory.mktemp("lab")
-    up = subprocess.run([GANYUN, "lab", "up", "--dir", str(lab), "--scale", "small"], capture_output=True, text=True,
+    up = subprocess.run([GANYUN, "lab", "up", "--dir", str(lab), "--scale", "small", "--tls"], capture_output=True, text=True,
                         timeout=300, check=False)  # fmt: skip
     if up.returncode != 0:
         pytest.fail(f"lab up failed: {up.stderr}")
     try:
         outputs = [up.stdout + up.stderr, _run_all(lab, ("sync", "--json"))]
+        outputs.append(_run_all(lab, ("certs", "scan", "--from-inventory")))
         outputs.append(
             _run_all(
                 lab,
@@ -80,6 +82,8 @@ def _secrets(lab: Path) -> list[str]:
     found = [vault.get(name)[1] for name in vault.names()]
     state = json.loads((lab / "lab.json").read_text())
     found += [state["token_secret"], state["admin_token"]]
+    # A private key's third PEM line is deep in the key material: unique to that key.
+    found += [p.read_text().splitlines()[3] for p in sorted(lab.rglob("*.key")) if "PRIVATE KEY" in p.read_text()]
     assert len(found) >= 5 and all(len(s) >= 16 for s in found)
     return found
 
@@ -88,7 +92,7 @@ def _secrets(lab: Path) -> list[str]:
 def test_no_secret_in_anything_the_lab_run_wrote(lab_run: tuple[Path, str]) -> None:
     lab, outputs = lab_run
     secrets = _secrets(lab)
-    files = [p for p in lab.rglob("*") if p.is_file() and p.name not in SECRET_HOLDERS]
+    files = [p for p in lab.rglob("*") if p.is_file() and p.name not in SECRET_HOLDERS and p.suffix != ".key"]
     names = {p.name for p in files}
     # The run really wrote what we grep: reports, the database (and its WAL), logs.
     assert {"audit.json", "audit.html", "audit.xlsx", "audit.csv", "ganyun.yaml"} <= names
@@ -108,6 +112,9 @@ def test_lab_audit_at_level_3_finds_the_planted_problems(lab_run: tuple[Path, st
     failed = {(f["check_id"], f["resource_name"]) for f in report["findings"] if f["status"] == "FAIL"}
     checks = {c for c, _ in failed}
     assert {"volume_unencrypted", "sg_remote_admin_open"} <= checks
+    # The TLS lab's planted certificates and endpoints (providers/lab/tls.py).
+    assert {"cert_expired", "cert_self_signed_served", "cert_rsa_weak", "cert_weak_signature_hash",
+            "cert_expiring_30d", "tls_endpoint_weak_protocol", "tls_endpoint_no_sm_protocol"} <= checks  # fmt: skip
     open_groups = {name for c, name in failed if c == "sg_remote_admin_open"}
     assert open_groups <= {"ssh-open", "db-open", "rdp-open"} and {"ssh-open", "db-open"} <= open_groups
     assert report["counts"]["MANUAL"] > 0 and report["level"] == 3

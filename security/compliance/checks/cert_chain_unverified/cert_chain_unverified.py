@@ -19,5 +19,5 @@ def execute(ctx: AuditContext) -> Iterator[Result]:
             cert.subject,
             status,
             ctx.cert_owner(key),
-            {"issuer": cert.issuer, "chain_ok": cert.chain_ok},
+            {"issuer": cert.issuer, "chain_ok": cert.chain_ok, "error": cert.chain_error},
         )
