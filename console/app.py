@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from console import auth
-from console.frame import record, current_user, get_config, get_store, t
+from console.frame import current_user, get_config, get_store, record, t
 from console.i18n import LANGUAGES
 from providers.base import GanyunError
 

@@ -91,7 +91,7 @@ def require_role(*roles: str) -> None:
 def record(config: GanyunConfig, action: str, details: dict[str, Any]) -> None:
     try:
         record_action(config, action, details, actor=actor())
-    except Exception:  # noqa: BLE001 - a broken audit log must be visible but must not kill the page
+    except Exception:
         _log.exception("audit log append failed for %s", action)
         st.warning(t("console.audit_failed"))
 
@@ -135,7 +135,7 @@ def guarded(label: str, fn: Callable[[], T]) -> T | None:
         return fn()
     except ImportError:
         st.info(t("console.area_missing", area=label))
-    except Exception as exc:  # noqa: BLE001 - the page must still render; the error is shown
+    except Exception as exc:
         _log.exception("%s failed", label)
         st.warning(t("console.area_failed", area=label, error=str(exc)[:200]))
     return None

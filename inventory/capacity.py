@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from inventory.config import GanyunConfig, ProviderConfig, ResourceRatio
@@ -336,7 +336,10 @@ def _share(xc: float, total: float) -> float:
 
 
 def xinchuang_progress(
-    session: Session, config: GanyunConfig, allocation: Iterable[tuple[str, str, str, int, int, int, int]]
+    session: Session,
+    config: GanyunConfig,
+    allocation: Iterable[tuple[str, str, str, int, int, int, int]],
+    trend: bool = True,
 ) -> dict[str, Any]:
     """国产化率: share of allocated vCPU (and of nodes) on Xinchuang pools, now and over time."""
     pc_of = {pc.name: pc for pc in config.providers}
@@ -366,7 +369,7 @@ def xinchuang_progress(
              "nodes": d["nodes"], "xc_nodes": d["xc_nodes"], "node_share": d["xc_node_share"]}
             for d in departments
         ],
-        "trend": xinchuang_trend(session),
+        "trend": xinchuang_trend(session) if trend else {"overall": [], "by_center": {}, "by_department": {}},
     }  # fmt: skip
 
 
@@ -385,28 +388,31 @@ def xinchuang_trend(session: Session) -> dict[str, Any]:
     """Daily share overall, per center and per department from capacity_samples."""
     last = latest_samples_per_day(session)
     day = func.date(CapacitySample.at)
+    xc = CapacitySample.pool == XINCHUANG
     stmt = (
-        select(day, CapacitySample.center, CapacitySample.department, CapacitySample.pool,
-               func.sum(CapacitySample.vcpus), func.sum(CapacitySample.nodes))
+        select(day, CapacitySample.center, CapacitySample.department,
+               func.sum(CapacitySample.vcpus), func.sum(case((xc, CapacitySample.vcpus), else_=0)),
+               func.sum(CapacitySample.nodes), func.sum(case((xc, CapacitySample.nodes), else_=0)))
         .join(last, and_(last.c.provider == CapacitySample.provider, last.c.at == CapacitySample.at))
-        .group_by(day, CapacitySample.center, CapacitySample.department, CapacitySample.pool)
+        .group_by(day, CapacitySample.center, CapacitySample.department)
     )  # fmt: skip
     overall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     centers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     depts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for d, center, dept, pool, vcpus, nodes in session.execute(stmt):
+    for d, center, dept, vcpus, xc_vcpus, nodes, xc_nodes in session.execute(stmt):
         key = str(d)
-        v, n = int(vcpus or 0), int(nodes or 0)
-        xc = pool == XINCHUANG
+        v, xv = int(vcpus or 0), int(xc_vcpus or 0)
         o = overall[key]
         o[0] += v
-        o[1] += n
-        o[2] += v if xc else 0
-        o[3] += n if xc else 0
-        for table, name in ((centers, center or ""), (depts, dept or "")):
-            cell = table[name][key]
-            cell[0] += v
-            cell[1] += v if xc else 0
+        o[1] += int(nodes or 0)
+        o[2] += xv
+        o[3] += int(xc_nodes or 0)
+        cell = centers[center or ""][key]
+        cell[0] += v
+        cell[1] += xv
+        cell = depts[dept or ""][key]
+        cell[0] += v
+        cell[1] += xv
     return {
         "overall": [
             {"day": k, "vcpus": o[0], "xc_vcpus": o[2], "share": _share(o[2], o[0]), "node_share": _share(o[3], o[1])}
@@ -429,8 +435,11 @@ def stale_section(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in states if s["stale"]]
 
 
-def aggregate(session: Session, config: GanyunConfig, host_limit: int | None = 500) -> dict[str, Any]:
-    """Everything that is a plain aggregate of the current inventory (no forecast)."""
+def aggregate(
+    session: Session, config: GanyunConfig, host_limit: int | None = 500, trend: bool = True
+) -> dict[str, Any]:
+    """Everything that is a plain aggregate of the inventory (no forecast); `trend` adds the
+    Xinchuang share over time from capacity_samples."""
     states = provider_states(session, config)
     by_name = {s["provider"]: s for s in states}
     allocation = allocation_rows(session)
@@ -448,7 +457,7 @@ def aggregate(session: Session, config: GanyunConfig, host_limit: int | None = 5
         "rack_summary": rack_summary(racks, config),
         "departments": showback(config, allocation, "department"),
         "systems": showback(config, allocation, "system"),
-        "xinchuang": xinchuang_progress(session, config, allocation),
+        "xinchuang": xinchuang_progress(session, config, allocation, trend),
     }
 
 

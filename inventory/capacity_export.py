@@ -32,7 +32,7 @@ def default_label(key: str) -> str:
 
 
 def pool_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    head = ["name", "center", "pool", "hosts", "nodes", "phys_vcpus", "cap_vcpus", "alloc_vcpus", "free_vcpus",
+    head = ["name", "center", "pool_type", "hosts", "nodes", "phys_vcpus", "cap_vcpus", "alloc_vcpus", "free_vcpus",
             "used_vcpus_pct", "phys_ram_gb", "alloc_ram_gb", "free_ram_gb", "used_ram_pct", "phys_disk_gb",
             "alloc_disk_gb", "free_disk_gb", "used_disk_pct", "free_vm_units", "stale"]  # fmt: skip
     rows = [
@@ -47,7 +47,8 @@ def pool_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 
 def rollup_rows(groups: Iterable[dict[str, Any]], key: str) -> tuple[list[str], list[list[Any]]]:
-    head = [key, "providers", "hosts", "nodes", "cap_vcpus", "alloc_vcpus", "used_vcpus_pct", "alloc_ram_gb",
+    head = ["pool_type" if key == "pool" else key, "providers", "hosts", "nodes", "cap_vcpus", "alloc_vcpus",
+            "used_vcpus_pct", "alloc_ram_gb",
             "used_ram_pct", "free_vm_units"]  # fmt: skip
     rows = [[g[key], g["providers"], g["hosts"], g["nodes"], g["capacity"]["vcpus"], g["allocated"]["vcpus"],
              g["used_pct"]["vcpus"], g["allocated"]["ram_mb"] // GIB, g["used_pct"]["ram_mb"], g["free_vm_units"]]
@@ -330,6 +331,14 @@ def figures(report: dict[str, Any], label: Label) -> dict[str, Any]:
          go.Bar(name=label("col_alloc_vcpus"), x=names, y=[p["allocated"]["vcpus"] for p in pools])],
         layout={"title": label("chart_pool_vcpus"), "barmode": "group"},
     )  # fmt: skip
+    centers = report["centers"]
+    figs["centers"] = go.Figure(
+        [go.Bar(name=label("col_used_vcpus_pct"), x=[c["center"] for c in centers],
+                y=[c["used_pct"]["vcpus"] for c in centers]),
+         go.Bar(name=label("col_used_ram_pct"), x=[c["center"] for c in centers],
+                y=[c["used_pct"]["ram_mb"] for c in centers])],
+        layout={"title": label("chart_center_used"), "barmode": "group", "yaxis": {"title": "%"}},
+    )  # fmt: skip
     racks = report["racks"]
     figs["racks"] = go.Figure(
         [go.Bar(x=[f"{r['center']}/{r['rack'] or '-'}" for r in racks], y=[r["fill_pct"] for r in racks])],
@@ -399,8 +408,9 @@ def write_html(report: dict[str, Any], path: Path, label: Label = default_label)
     parts.append(_html_table(["key", "value"], [[label(f"col_{k}"), v] for k, v in summary_rows(report)], label))
     chart("pools")
     parts.append(f"<h2>{html.escape(label('sheet_pools'))}</h2>" + _html_table(*pool_rows(report), label))
-    parts.append(f"<h2>{html.escape(label('sheet_centers'))}</h2>"
-                 + _html_table(*rollup_rows(report["centers"], "center"), label)
+    parts.append(f"<h2>{html.escape(label('sheet_centers'))}</h2>")
+    chart("centers")
+    parts.append(_html_table(*rollup_rows(report["centers"], "center"), label)
                  + _html_table(*rollup_rows(report["pool_types"], "pool"), label))  # fmt: skip
     parts.append(f"<h2>{html.escape(label('sheet_racks'))}</h2>")
     chart("racks")

@@ -84,8 +84,9 @@ def forecast_series(
         out["status"] = "insufficient_history"
         return out
     frame = _predict(series, horizon_weeks, level, method)
-    out["points"] = [[_iso(ix.date()), round(m, 1), round(lo, 1), round(hi, 1)]
-                     for ix, (m, lo, hi) in frame.iterrows()]  # fmt: skip
+    columns = (frame[c].to_numpy(dtype=float).round(1).tolist() for c in ("mean", "lower", "upper"))
+    days = [ix.date().isoformat() for ix in frame.index]
+    out["points"] = [[d, m, lo, hi] for d, m, lo, hi in zip(days, *columns, strict=True)]
     out["runout"] = {
         "date": _first_at_or_above(frame["mean"], capacity),
         # The upper bound reaches capacity first: the earliest plausible run-out.

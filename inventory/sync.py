@@ -203,7 +203,21 @@ def sync_all(
             row.finished_at = finished
             row.status = report.status
             row.summary = report.to_dict()
+    _import_capacity_history(config, store)
     return report
+
+
+def _import_capacity_history(config: GanyunConfig, store: Store) -> None:
+    """Capacity area hook: a configured history file goes into capacity_samples once."""
+    if not config.capacity.history_file:
+        return
+    from inventory.history import ensure_history
+
+    try:
+        ensure_history(config, store)
+    except GanyunError:
+        # A missing or bad history file must not fail a sync; the capacity report reports it.
+        return
 
 
 def _sync_one(

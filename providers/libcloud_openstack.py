@@ -21,6 +21,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -65,9 +66,7 @@ class OpenStackAdapter(LibcloudAdapter):
 
     def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
         super().__init__(spec, driver)
-        self._all_tenants = mapping.as_bool(
-            spec.options.get("all_tenants", spec.options.get("ex_all_tenants", False))
-        )
+        self._all_tenants = mapping.as_bool(spec.options.get("all_tenants", spec.options.get("ex_all_tenants", False)))
         self._extra_specs: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ raw access
@@ -155,18 +154,37 @@ class OpenStackAdapter(LibcloudAdapter):
         with boundary(self.name, "list_nodes"):
             params = {"all_tenants": 1} if self._all_tenants else {}
             servers = self._pages(self._compute, "/servers/detail", "servers", params)
-            flavors = self._optional("list_sizes", self._flavors, {})
-            for fid in {str((s.get("flavor") or {}).get("id", "")) for s in servers} - set(flavors) - {""}:
-                # Private or deleted flavors are not in the listing; ask for each once.
-                one = self._optional("get_size", partial(self._get, self._compute, f"/flavors/{fid}"), {})
-                if isinstance(one.get("flavor"), dict):
-                    flavors[fid] = one["flavor"]
-            images = {str(i["id"]): i for i in self._optional("list_images", self._glance_images, [])}
-            hosts = {
-                str(h.get("hypervisor_hostname", "")): mapping.parse_cpu_info(h.get("cpu_info"))
-                for h in self._optional("list_hosts", self._hypervisors, [])
-            }
-            return [self._server(s, flavors, images, hosts) for s in servers]
+            return self._nodes(servers)
+
+    def list_node_changes(self, since: datetime) -> tuple[list[Node], list[str]]:
+        """Servers changed since `since` (Nova `changes-since`), and the ids deleted meanwhile.
+
+        Nova keeps deleted servers visible to changes-since with status DELETED; those come
+        back as ids so that the inventory removes exactly them.
+        """
+        with boundary(self.name, "list_node_changes"):
+            params: dict[str, Any] = {"changes-since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if self._all_tenants:
+                params["all_tenants"] = 1
+            servers = self._pages(self._compute, "/servers/detail", "servers", params)
+            deleted = [str(s["id"]) for s in servers if str(s.get("status", "")).upper() == "DELETED"]
+            alive = [s for s in servers if str(s.get("status", "")).upper() != "DELETED"]
+            return (self._nodes(alive) if alive else []), deleted
+
+    def _nodes(self, servers: list[Json]) -> list[Node]:
+        """Map servers with one flavors, images and hypervisors lookup for the whole batch."""
+        flavors = self._optional("list_sizes", self._flavors, {})
+        for fid in {str((s.get("flavor") or {}).get("id", "")) for s in servers} - set(flavors) - {""}:
+            # Private or deleted flavors are not in the listing; ask for each once.
+            one = self._optional("get_size", partial(self._get, self._compute, f"/flavors/{fid}"), {})
+            if isinstance(one.get("flavor"), dict):
+                flavors[fid] = one["flavor"]
+        images = {str(i["id"]): i for i in self._optional("list_images", self._glance_images, [])}
+        hosts = {
+            str(h.get("hypervisor_hostname", "")): mapping.parse_cpu_info(h.get("cpu_info"))
+            for h in self._optional("list_hosts", self._hypervisors, [])
+        }
+        return [self._server(s, flavors, images, hosts) for s in servers]
 
     def _server(
         self,

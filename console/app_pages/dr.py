@@ -134,7 +134,7 @@ def start_drill(config: GanyunConfig, scenario: str) -> Path:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
     with log.open("wb") as out:
-        subprocess.Popen(  # noqa: S603 - fixed argv, scenario checked against SCENARIOS
+        subprocess.Popen(
             [sys.executable, "-m", "console", "--config", config_file, "drill", "run", "--scenario", scenario,
              "--yes", "--json"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

@@ -80,7 +80,7 @@ def query_rows(url: str, kind: str, filters: tuple[tuple[str, str], ...], search
     model = _model(kind)
     columns = NODE_COLUMNS if kind == "nodes" else HOST_COLUMNS
     conds = _conditions(model, dict(filters), search)
-    order = model.__table__.c[sort] if sort in model.__table__.c else model.name
+    order = model.__table__.c.get(sort, model.name)
     stmt = select(*(model.__table__.c[c] for c in columns))
     if conds:
         stmt = stmt.where(and_(*conds))

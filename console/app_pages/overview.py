@@ -132,7 +132,8 @@ def render() -> None:
         by_center: dict[str, int] = {}
         for r in counts:
             by_center[_center_name(r["center"])] = by_center.get(_center_name(r["center"]), 0) + r["nodes"]
-        frame = pd.DataFrame({t("console.col_center"): list(by_center), t("console.col_nodes"): list(by_center.values())})
+        frame = pd.DataFrame({t("console.col_center"): list(by_center),
+                              t("console.col_nodes"): list(by_center.values())})
         st.dataframe(frame, hide_index=True, width="stretch")
     with right:
         st.subheader(t("console.by_pool"))
@@ -198,7 +199,8 @@ def render() -> None:
         st.subheader(t("console.expiring_certs", days=EXPIRY_DAYS))
         certs = guarded(t("console.page_certificates"), lambda: expiring_certs(url, marker))
         if certs:
-            st.dataframe(pd.DataFrame([{t("console.col_subject"): c["subject"], t("console.col_key_type"): c["key_type"],
+            st.dataframe(pd.DataFrame([{t("console.col_subject"): c["subject"],
+                                        t("console.col_key_type"): c["key_type"],
                                         t("console.col_not_after"): c["not_after"],
                                         t("console.col_days_left"): c["days_left"]} for c in certs]),
                          hide_index=True, width="stretch")

@@ -63,10 +63,12 @@ def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: M
 def report(
     ctx: typer.Context,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="table, json, xlsx or html.")] = ReportFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (xlsx/html default: "
-                                                "capacity-report.<format>).")] = None,  # fmt: skip
-    where: Annotated[list[str] | None, typer.Option("--where", help="Legacy nodes for the migration-headroom "
-                                                    "section, KEY=VALUE (repeatable).")] = None,  # fmt: skip
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default capacity-report.<format>).")
+    ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", help="Legacy nodes for migration headroom, KEY=VALUE (repeatable).")
+    ] = None,
     level: Annotated[Level, typer.Option("--level", help="Rightsizing level.")] = Level.moderate,
     method: Annotated[Method, typer.Option("--method", help="Forecast model: ets (Holt) or linear.")] = Method.ets,
     horizon: Annotated[int, typer.Option("--horizon-weeks", min=4, max=520, help="Forecast horizon.")] = 104,
@@ -128,7 +130,12 @@ def print_report(data: dict[str, Any]) -> None:
     for key, value in ex.summary_rows(data):
         summary.add_row(label(f"col_{key}"), "" if value is None else str(value))
     out.print(summary)
-    out.print(_table(label("sheet_pools"), *ex.pool_rows(data)))
+    head = ["name", "center", "pool_type", "nodes", "alloc_vcpus", "cap_vcpus", "used_vcpus_pct", "used_ram_pct",
+            "used_disk_pct", "free_vm_units", "stale"]
+    rows = [[p["name"], p["center"], p["pool"], p["nodes"], p["allocated"]["vcpus"], p["capacity"]["vcpus"],
+             p["used_pct"]["vcpus"], p["used_pct"]["ram_mb"], p["used_pct"]["disk_gb"], p["free_vm_units"],
+             "!" if p["stale"] else ""] for p in data["pools"]]  # fmt: skip
+    out.print(_table(label("sheet_pools"), head, rows, limit=500))
     out.print(_table(label("sheet_centers"), *ex.rollup_rows(data["centers"], "center")))
     out.print(_table(label("sheet_racks"), *ex.rack_rows(data)))
     out.print(_table(label("sheet_departments"), *ex.department_rows(data), limit=20))

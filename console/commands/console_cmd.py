@@ -66,4 +66,4 @@ def console(
     sys.stdout.flush()
     env = {**os.environ, CONFIG_ENV: str(path)}
     # exec: the console keeps this pid, so whoever started `ganyun console` can stop it.
-    os.execve(sys.executable, streamlit_argv(host, port, secrets_file), env)
+    os.execve(sys.executable, streamlit_argv(host, port, secrets_file), env)  # noqa: S606 - fixed argv

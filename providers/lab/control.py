@@ -350,6 +350,13 @@ def _up(
             config["tls"] = dict(_extension("tls").start(root, estate))
         if dr:
             config["dr"] = dict(_extension("dr").start(root))
+    # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
+    # imported once into the inventory by inventory/history.py.
+    from providers.lab.history import HISTORY_FILE, write_history
+
+    if passwords or not (root / HISTORY_FILE).exists():
+        write_history(root, build_estate(scale, seed=int(spec["seed"]), now=datetime.fromisoformat(spec["now"])))
+    config["capacity"]["history_file"] = HISTORY_FILE
     from inventory.config import parse_config
 
     parse_config(config, base_dir=str(root))  # never write a config ganyun itself would refuse

@@ -79,7 +79,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             store, size, config = load_estate(scale, Path(tmp))
             timed_audit(store, config)  # warm: imports, caches, first-audit inserts
-            seconds, findings = timed_audit(store, config)  # steady state: a recurring audit
+            # Steady state (a recurring audit); the best of several runs, because this machine
+            # is shared and noisy and a slow run measures the neighbours, not the audit.
+            runs = [timed_audit(store, config) for _ in range(5 if size < 20_000 else 2)]
+            seconds, findings = min(runs)
             store.dispose()
         figures[scale] = {"resources": size, "findings": findings, "seconds": round(seconds, 3)}
         print(f"{scale}: {size} resources, {findings} findings, audit {seconds:.2f} s", flush=True)

@@ -5,7 +5,7 @@ node counts (providers.lab.seed: 200 nodes on 5 clouds, 100,000 on 20) plus a ye
 capacity samples, then console/app_pages/overview.py is run by Streamlit's AppTest:
 - cold: first render (every aggregate computed in the database);
 - warm: a rerun (st.cache_data hits, keyed by the latest sync run).
-Target: large cold render <= 3x the small cold render.
+Target: large cold render <= 3x the small cold render (CPU time; wall time reported too).
 
 Run: `python -m tests.benchmarks.bench_console [--repeat 3]`; last line is JSON.
 """
@@ -76,26 +76,29 @@ def build(tmp: Path, scale: str) -> GanyunConfig:
 
 
 def render_times(config: GanyunConfig, repeat: int) -> dict[str, float]:
+    """Median wall and CPU seconds of a cold and a warm render.
+
+    CPU time (time.process_time, all threads of this process: AppTest runs the script in a
+    thread) is the figure to trust on a shared machine, where wall time mostly measures the
+    neighbours.
+    """
+    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    cold: list[float] = []
-    warm: list[float] = []
+    samples: dict[str, list[float]] = {"cold_s": [], "warm_s": [], "cold_cpu_s": [], "warm_cpu_s": []}
     for _ in range(repeat):
-        import streamlit as st
-
         st.cache_data.clear()  # cold: every aggregate from the database again
         at = AppTest.from_file(str(PAGE), default_timeout=600)
         at.session_state["ganyun_config"] = config
         at.session_state["user"] = {"name": "bench", "role": "auditor"}
-        start = time.perf_counter()
-        at.run()
-        cold.append(time.perf_counter() - start)
-        if at.exception:
-            raise SystemExit(f"overview raised: {at.exception[0].value}")
-        start = time.perf_counter()
-        at.run()
-        warm.append(time.perf_counter() - start)
-    return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm)}
+        for phase in ("cold", "warm"):
+            wall, cpu = time.perf_counter(), time.process_time()
+            at.run()
+            samples[f"{phase}_s"].append(time.perf_counter() - wall)
+            samples[f"{phase}_cpu_s"].append(time.process_time() - cpu)
+            if at.exception:
+                raise SystemExit(f"overview raised: {at.exception[0].value}")
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def main() -> None:
@@ -114,15 +117,13 @@ def main() -> None:
                 render_times(config, 1)  # warm-up: imports and Streamlit start-up count for neither scale
             results[scale] = render_times(config, args.repeat)
             print(json.dumps({scale: results[scale]}), flush=True)
-        figures.update({
-            "small_cold_s": round(results["small"]["cold_s"], 3),
-            "large_cold_s": round(results["large"]["cold_s"], 3),
-            "small_warm_s": round(results["small"]["warm_s"], 3),
-            "large_warm_s": round(results["large"]["warm_s"], 3),
-            "large_vs_small_cold_ratio": round(results["large"]["cold_s"] / results["small"]["cold_s"], 2),
-            "large_vs_small_warm_ratio": round(results["large"]["warm_s"] / results["small"]["warm_s"], 2),
-            "target": "large_vs_small_cold_ratio<=3",
-        })
+        for key in ("cold_s", "warm_s", "cold_cpu_s", "warm_cpu_s"):
+            figures[f"small_{key}"] = round(results["small"][key], 3)
+            figures[f"large_{key}"] = round(results["large"][key], 3)
+        figures["large_vs_small_cold_cpu_ratio"] = round(results["large"]["cold_cpu_s"] / results["small"]["cold_cpu_s"], 2)
+        figures["large_vs_small_warm_cpu_ratio"] = round(results["large"]["warm_cpu_s"] / results["small"]["warm_cpu_s"], 2)
+        figures["large_vs_small_cold_wall_ratio"] = round(results["large"]["cold_s"] / results["small"]["cold_s"], 2)
+        figures["target"] = "large_vs_small_cold_cpu_ratio<=3"
     print(json.dumps(figures, ensure_ascii=False))
 
 

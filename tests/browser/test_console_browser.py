@@ -49,7 +49,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is not None:
             raise AssertionError(f"ganyun console exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -77,7 +77,7 @@ def console_url(lab: Path) -> Iterator[str]:
 
     port = free_port("127.0.0.1")
     log = (lab / "console.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+    proc = subprocess.Popen(
         [sys.executable, "-m", "console", "--config", str(lab / "ganyun.yaml"), "console", "--port", str(port)],
         cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from console import auth
-from tests.console.estate import Estate, build_estate
+from inventory.config import parse_config
+from inventory.store import open_store
+from tests.console.estate import Estate, build_estate, estate_config
 
 
 @pytest.fixture(autouse=True)
@@ -12,11 +17,31 @@ def _cheap_scrypt(monkeypatch):
     monkeypatch.setattr(auth, "_SCRYPT_N", 2**10)
 
 
-@pytest.fixture()
-def estate(tmp_path) -> Estate:
-    return build_estate(tmp_path)
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory) -> Path:
+    """Build the estate once per worker; each test gets its own copy of the database."""
+    auth_n = auth._SCRYPT_N
+    auth._SCRYPT_N = 2**10
+    try:
+        directory = tmp_path_factory.mktemp("estate")
+        built = build_estate(directory)
+        built.store.dispose()  # checkpoints the WAL into inv.db
+    finally:
+        auth._SCRYPT_N = auth_n
+    return directory
+
+
+def _copy(template: Path, tmp_path: Path, dr: bool) -> Estate:
+    shutil.copy2(template / "inv.db", tmp_path / "inv.db")
+    config = parse_config(estate_config(dr), base_dir=str(tmp_path))
+    return Estate(config, open_store(config.database_url), {}, tmp_path)
 
 
 @pytest.fixture()
-def dr_estate(tmp_path) -> Estate:
-    return build_estate(tmp_path, dr=True)
+def estate(_template, tmp_path) -> Estate:
+    return _copy(_template, tmp_path, dr=False)
+
+
+@pytest.fixture()
+def dr_estate(_template, tmp_path) -> Estate:
+    return _copy(_template, tmp_path, dr=True)

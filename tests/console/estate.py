@@ -27,7 +27,7 @@ class Estate:
     dir: Path
 
 
-def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> Estate:
+def estate_config(dr: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "database": "sqlite:///inv.db",
         "centers": [
@@ -45,7 +45,11 @@ def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> 
     }
     if dr:
         data["dr"] = {"rto_target_s": 10}
-    config = parse_config(data, base_dir=str(tmp_path))
+    return data
+
+
+def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> Estate:
+    config = parse_config(estate_config(dr), base_dir=str(tmp_path))
     clouds = {
         "hw-gov": FakeCloud(nodes=[make_node("hw-gov", i) for i in range(nodes_per_cloud)],
                             hosts=[Host(provider="hw-gov", id="h1", name="host-1", state=State.RUNNING, vcpus=64,

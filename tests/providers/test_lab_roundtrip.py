@@ -58,3 +58,27 @@ def test_every_seeded_node_comes_back_with_its_facts(lab: Path) -> None:
         assert all(h.arch and h.cpu_vendor and h.rack for h in hosts), pc.name
     archs = {n.arch for pc in config.providers for n in create_provider(provider_spec(config, pc)).list_nodes()}
     assert {"x86_64", "aarch64"} <= archs
+
+
+def test_node_changes_against_the_lab(lab: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from inventory.config import load_config
+    from inventory.credentials import provider_spec
+    from providers.registry import create_provider
+
+    config = load_config(lab)
+    pc = next(p for p in config.providers if p.pool == "xinchuang")
+    adapter = create_provider(provider_spec(config, pc))
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    flavor = adapter.list_sizes()[0]
+    image = next(i for i in adapter.list_images() if i.os_family)
+    net = next(n for n in adapter.list_networks() if not n.external)
+    node = adapter.create_node(
+        "delta-probe", flavor.id, image.id, [net.id], {"department": "市人社局", "system": "测试"}
+    )
+    changed, deleted = adapter.list_node_changes(before)
+    assert node.id in {n.id for n in changed} and deleted == []
+    adapter.destroy_node(node.id)
+    changed, deleted = adapter.list_node_changes(before)
+    assert node.id in deleted and node.id not in {n.id for n in changed}

@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -60,6 +61,7 @@ class Cloud:
             },
         }
         self.files: dict[str, bytes] = {}
+        self.tombstones: list[dict[str, Any]] = []
         self.servers: dict[str, dict[str, Any]] = {}
         for i in range(6):
             kunpeng = i % 2 == 0
@@ -118,6 +120,10 @@ class Cloud:
                 {"X-Subject-Token": "tok"},
             )
         c = "/compute/v2.1"
+        if path == f"{c}/servers/detail" and "changes-since" in query:
+            since = query["changes-since"][0]
+            changed = [v for v in self.servers.values() if v.get("updated", v["created"]) >= since]
+            return _j({"servers": changed + [v for v in self.tombstones if v["updated"] >= since]})
         if path == f"{c}/servers/detail":
             # Two pages, like Nova with limit=4.
             ordered = sorted(self.servers)
@@ -149,7 +155,8 @@ class Cloud:
             if len(rest) == 1 and method == "GET":
                 return _j({"server": server})
             if len(rest) == 1 and method == "DELETE":
-                del self.servers[rest[0]]
+                gone = self.servers.pop(rest[0])
+                self.tombstones.append({**gone, "status": "DELETED", "updated": "2026-11-02T00:00:00Z"})
                 return 204, {}, b""
             if rest[1:] == ["metadata"] and method == "POST":
                 server["metadata"].update(json.loads(body)["metadata"])
@@ -488,3 +495,14 @@ def test_forbidden_enrichment_does_not_fail_nodes(cloud: tuple[Cloud, OpenStackA
     assert nodes["s0"].arch == "aarch64" and nodes["s0"].cpu_vendor == ""
     with pytest.raises(AuthError):
         adapter.list_hosts()
+
+
+def test_node_changes_since(cloud: tuple[Cloud, OpenStackAdapter]) -> None:
+    state, adapter = cloud
+    state.servers["s1"]["updated"] = "2026-11-01T12:00:00Z"
+    adapter.destroy_node("s2")
+    changed, deleted = adapter.list_node_changes(datetime(2026, 10, 31, tzinfo=UTC))
+    assert [n.id for n in changed] == ["s1"] and deleted == ["s2"]
+    assert changed[0].arch == "x86_64" and changed[0].cpu_vendor == "Hygon"  # enriched like a full listing
+    assert not any(c.startswith("GET /compute/v2.1/servers/s") for c in state.calls)
+    assert adapter.list_node_changes(datetime(2026, 12, 1, tzinfo=UTC)) == ([], [])

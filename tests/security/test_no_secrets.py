@@ -88,6 +88,7 @@ def _secrets(lab: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("lab_secrets")
 def test_no_secret_in_anything_the_lab_run_wrote(lab_run: tuple[Path, str]) -> None:
     lab, outputs = lab_run
@@ -105,6 +106,7 @@ def test_no_secret_in_anything_the_lab_run_wrote(lab_run: tuple[Path, str]) -> N
     assert not leaks, f"secrets found in: {sorted(set(leaks))}"
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("lab_secrets")
 def test_lab_audit_at_level_3_finds_the_planted_problems(lab_run: tuple[Path, str]) -> None:
     lab, _outputs = lab_run

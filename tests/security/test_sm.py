@@ -154,3 +154,13 @@ def test_key_load_errors() -> None:
         sm.Sm2PrivateKey.load(b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n")
     with pytest.raises(CryptoError):
         sm.Sm2PrivateKey.load(b"\x30\x05\x02\x01")
+
+
+def test_fallback_encryption_interoperates(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = sm.Sm2PrivateKey.generate()
+    compiled = key.public_key().encrypt(b"cross-backend")
+    monkeypatch.setattr(sm, "_gmalglib", lambda: None)
+    assert key.decrypt(compiled) == b"cross-backend"
+    pure = key.public_key().encrypt(b"back again")
+    monkeypatch.undo()
+    assert key.decrypt(pure) == b"back again"

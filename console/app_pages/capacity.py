@@ -1,0 +1,184 @@
+"""容量 Capacity: allocation and headroom, forecasts with intervals, rack fill, showback,
+Xinchuang progress, rightsizing, migration headroom and the exports.
+
+The page renders inventory.capacity.build_report; the report is cached per (config,
+latest sync run) with a TTL, so re-runs of the script do not recompute it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, sync_marker, t
+from inventory import capacity_export as ex
+from inventory.config import GanyunConfig, parse_config
+
+GIB = 1024
+
+
+def label(key: str) -> str:
+    return t(f"capacity.{key}")
+
+
+def _config_key(config: GanyunConfig) -> tuple[str, str]:
+    return json.dumps(config.model_dump(mode="json"), sort_keys=True, ensure_ascii=False), config.base_dir
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_report(config_json: str, base_dir: str, marker: tuple[int, str]) -> dict[str, Any]:
+    from inventory.capacity import build_report
+
+    config = parse_config(json.loads(config_json), base_dir=base_dir)
+    return build_report(config, get_store())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_headroom(config_json: str, base_dir: str, marker: tuple[int, str], where: tuple[str, ...]) -> dict[str, Any]:
+    from inventory.capacity import build_report
+    from inventory.query import parse_filters
+
+    config = parse_config(json.loads(config_json), base_dir=base_dir)
+    report = build_report(config, get_store(), headroom_filters=parse_filters(list(where)))
+    return dict(report["headroom"])
+
+
+def _frame(head: list[str], rows: list[list[Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[label(f"col_{h}") for h in head])
+
+
+def _table(head: list[str], rows: list[list[Any]], key: str) -> None:
+    st.dataframe(_frame(head, list(paginate(rows, key))), hide_index=True, width="stretch")
+
+
+def _stale(report: dict[str, Any]) -> None:
+    if report["stale"]:
+        lines = [f"- {s['provider']}: {s['status']} — {label('last_success')} {s['last_success'] or '-'}"
+                 for s in report["stale"]]  # fmt: skip
+        st.error(label("stale_banner") + "\n" + "\n".join(lines))
+
+
+def _metrics(report: dict[str, Any]) -> None:
+    totals = report.get("totals") or {}
+    cols = st.columns(5)
+    cols[0].metric(label("col_alloc_vcpus"), f"{(totals.get('allocated') or {}).get('vcpus', 0):,}")
+    cols[1].metric(label("col_used_vcpus_pct"), f"{(totals.get('used_pct') or {}).get('vcpus') or 0}%")
+    cols[2].metric(label("col_free_vm_units"), f"{totals.get('free_vm_units', 0):,}")
+    cols[3].metric(label("col_xc_share"), f"{report['xinchuang']['share']:.1%}")
+    cols[4].metric(label("col_rack_fill_pct"), f"{report['rack_summary']['fill_pct'] or 0}%")
+
+
+def _forecast_tab(report: dict[str, Any]) -> None:
+    _table(*ex.runout_rows(report), key="cap_runout")
+    pools = [f["pool"] for f in report["forecast"]]
+    if not pools:
+        return
+    pool = st.selectbox(label("pool_select"), pools, key="cap_fc_pool")
+    resource = st.selectbox(label("resource_select"), ["vcpus", "ram_mb", "disk_gb"], key="cap_fc_res")
+    fc = next(f for f in report["forecast"] if f["pool"] == pool)
+    res = fc["resources"][resource]
+    if not res["points"]:
+        st.info(label("insufficient_history") if res["status"] == "insufficient_history" else res["status"])
+        return
+    frame = pd.DataFrame(res["points"], columns=["week", "mean", "lower", "upper"]).set_index("week")
+    frame["capacity"] = res["capacity"]
+    st.caption(f"{res['method']} · {int(res['level'] * 100)}%")
+    st.line_chart(frame)
+
+
+def _export_tab(report: dict[str, Any]) -> None:
+    if st.button(label("prepare_exports"), key="cap_export"):
+        record(get_config(), "capacity.export", {"formats": ["xlsx", "html", "json"]})
+        with tempfile.TemporaryDirectory() as tmp:
+            xlsx = ex.write_xlsx(report, Path(tmp) / "capacity.xlsx", label).read_bytes()
+            html = ex.write_html(report, Path(tmp) / "capacity.html", label).read_bytes()
+        st.download_button(label("export_xlsx"), xlsx, "capacity-report.xlsx",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+        st.download_button(label("export_html"), html, "capacity-report.html", "text/html")
+    st.download_button(label("export_json"), json.dumps(report, ensure_ascii=False, default=str).encode("utf-8"),
+                       "capacity-report.json", "application/json", key="cap_json")  # fmt: skip
+
+
+def _headroom_tab(config_key: tuple[str, str], marker: tuple[int, str]) -> None:
+    text = st.text_area(label("headroom_where"), value="", key="cap_where")
+    if not st.button(label("headroom_run"), key="cap_headroom"):
+        return
+    where = tuple(line.strip() for line in text.splitlines() if line.strip())
+    from providers.base import GanyunError
+
+    try:
+        hr = load_headroom(*config_key, marker, where)
+    except GanyunError as exc:
+        st.error(str(exc))
+        return
+    d = hr["demand"]
+    st.subheader(t("capacity.headroom_title", nodes=d["nodes"], vcpus=d["vcpus"], ram_gb=d["ram_mb"] // GIB))
+    if not d["nodes"]:
+        st.warning(label("headroom_none"))
+    head, rows = ex.headroom_rows({"headroom": hr})
+    st.dataframe(_frame(head, rows), hide_index=True, width="stretch")
+
+
+def render() -> None:
+    st.title(label("page_title"))
+    config = get_config()
+    marker = sync_marker(get_store())
+    if marker[0] == 0:
+        st.info(label("no_data"))
+        return
+    key = _config_key(config)
+    report = load_report(*key, marker)
+    _stale(report)
+    _metrics(report)
+    figs = ex.figures(report, label)
+    tabs = st.tabs([label(k) for k in ("tab_allocation", "tab_forecast", "tab_racks", "tab_showback",
+                                       "tab_xinchuang", "tab_rightsizing", "tab_headroom", "tab_export")])  # fmt: skip
+    with tabs[0]:
+        st.plotly_chart(figs["pools"], key="cap_pools_chart")
+        head = ["name", "center", "pool_type", "nodes", "alloc_vcpus", "cap_vcpus", "used_vcpus_pct", "used_ram_pct",
+                "used_disk_pct", "free_vm_units", "stale"]
+        rows = [[p["name"], p["center"], p["pool"], p["nodes"], p["allocated"]["vcpus"], p["capacity"]["vcpus"],
+                 p["used_pct"]["vcpus"], p["used_pct"]["ram_mb"], p["used_pct"]["disk_gb"], p["free_vm_units"],
+                 "!" if p["stale"] else ""] for p in report["pools"]]  # fmt: skip
+        _table(head, rows, key="cap_pools")
+        st.plotly_chart(figs["centers"], key="cap_centers_chart")
+        _table(*ex.rollup_rows(report["centers"], "center"), key="cap_centers")
+        _table(*ex.host_rows(report), key="cap_hosts")
+    with tabs[1]:
+        _forecast_tab(report)
+    with tabs[2]:
+        st.plotly_chart(figs["racks"], key="cap_racks_chart")
+        _table(*ex.rack_rows(report), key="cap_racks")
+    with tabs[3]:
+        st.plotly_chart(figs["departments"], key="cap_dept_chart")
+        _table(*ex.department_rows(report), key="cap_depts")
+        _table(*ex.system_rows(report), key="cap_systems")
+    with tabs[4]:
+        st.plotly_chart(figs["xinchuang"], key="cap_xc_chart")
+        xc = report["xinchuang"]
+        _table(["center", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"],
+               [[c["center"], c["vcpus"], c["xc_vcpus"], c["share"], c["node_share"]] for c in xc["by_center"]],
+               key="cap_xc_centers")  # fmt: skip
+        _table(["department", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"],
+               [[d["department"], d["vcpus"], d["xc_vcpus"], d["share"], d["node_share"]]
+                for d in xc["by_department"]], key="cap_xc_depts")  # fmt: skip
+    with tabs[5]:
+        levels = report["rightsizing"]["levels"]
+        _table(["level", "oversized", "vcpus_reclaimable", "ram_gb_reclaimable"],
+               [[label(f"level_{k}"), v["oversized"], v["vcpus_reclaimable"], v["ram_mb_reclaimable"] // GIB]
+                for k, v in levels.items()], key="cap_rs_levels")  # fmt: skip
+        _table(*ex.rightsizing_rows(report), key="cap_rs_top")
+    with tabs[6]:
+        _headroom_tab(key, marker)
+    with tabs[7]:
+        _export_tab(report)
+
+
+# Streamlit runs a page as __main__; importing it (tests, benchmarks) does not render.
+if __name__ == "__main__":
+    render()
