@@ -48,12 +48,19 @@ class GanyunApp(typer.Typer):
         except KeyboardInterrupt:
             print(i18n.t("common.interrupted"), file=sys.stderr)
             sys.exit(130)
-        except Exception as exc:  # click usage errors carry their own exit codes
+        except Exception as exc:  # usage errors carry their own exit codes
             import click
 
-            if isinstance(exc, click.ClickException):
-                exc.show()
-                sys.exit(exc.exit_code)
+            usage_errors: tuple[type[BaseException], ...] = (click.ClickException,)
+            try:
+                from typer._click.exceptions import ClickException as TyperClickException
+
+                usage_errors += (TyperClickException,)
+            except ImportError:
+                pass
+            if isinstance(exc, usage_errors):
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(EXIT_BAD_INPUT)
             raise
 
 

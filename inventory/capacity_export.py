@@ -66,8 +66,18 @@ def host_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 
 def rack_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    head = ["rack_id", "center", "rack", "hosts", "design_hosts", "fill_pct", "kw", "design_kw", "kw_fill_pct",
-            "providers"]
+    head = [
+        "rack_id",
+        "center",
+        "rack",
+        "hosts",
+        "design_hosts",
+        "fill_pct",
+        "kw",
+        "design_kw",
+        "kw_fill_pct",
+        "providers",
+    ]
     rows = [[f"{r['center']}/{r['rack'] or '-'}", r["center"], r["rack"] or "-", r["hosts"], r["design_hosts"],
              r["fill_pct"], r["kw"], r["design_kw"], r["kw_fill_pct"], ", ".join(r["providers"])]
             for r in report["racks"]]  # fmt: skip

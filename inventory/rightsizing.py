@@ -63,9 +63,11 @@ def _suggested(level: Level) -> tuple[Any, Any]:
 
 
 def _measured(stmt: Any) -> Any:
-    return stmt.select_from(NodeRow).join(
-        UtilizationRow, and_(UtilizationRow.provider == NodeRow.provider, UtilizationRow.node_id == NodeRow.id)
-    ).where(allocated_clause())
+    return (
+        stmt.select_from(NodeRow)
+        .join(UtilizationRow, and_(UtilizationRow.provider == NodeRow.provider, UtilizationRow.node_id == NodeRow.id))
+        .where(allocated_clause())
+    )
 
 
 def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate", top: int = TOP) -> dict[str, Any]:

@@ -104,11 +104,13 @@ class _X509Maker:
         self.roots: dict[str, tuple[Any, Any]] = {}
 
     def _name(self, cn: str) -> Any:
-        return self.x509.Name([
-            self.x509.NameAttribute(self.NameOID.COUNTRY_NAME, "CN"),
-            self.x509.NameAttribute(self.NameOID.ORGANIZATION_NAME, "赣州市政务云实验环境"),
-            self.x509.NameAttribute(self.NameOID.COMMON_NAME, cn),
-        ])
+        return self.x509.Name(
+            [
+                self.x509.NameAttribute(self.NameOID.COUNTRY_NAME, "CN"),
+                self.x509.NameAttribute(self.NameOID.ORGANIZATION_NAME, "赣州市政务云实验环境"),
+                self.x509.NameAttribute(self.NameOID.COMMON_NAME, cn),
+            ]
+        )
 
     def _key(self, kind: str) -> Any:
         if kind == "ecdsa":
@@ -121,15 +123,21 @@ class _X509Maker:
             key = self._key(family)
             name = self._name(f"Lab {family.upper()} Root CA")
             cert = (
-                self.x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                self.x509.CertificateBuilder()
+                .subject_name(name)
+                .issuer_name(name)
+                .public_key(key.public_key())
                 .serial_number(self.x509.random_serial_number())
-                .not_valid_before(self.now - dt.timedelta(days=365)).not_valid_after(self.now + dt.timedelta(days=3650))
+                .not_valid_before(self.now - dt.timedelta(days=365))
+                .not_valid_after(self.now + dt.timedelta(days=3650))
                 .add_extension(self.x509.BasicConstraints(ca=True, path_length=None), critical=True)
                 .sign(key, self.hashes.SHA256())
             )
             (self.dir / f"root-{family}.pem").write_bytes(cert.public_bytes(self.ser.Encoding.PEM))
-            _write_key(self.dir / f"root-{family}.key", key.private_bytes(
-                self.ser.Encoding.PEM, self.ser.PrivateFormat.PKCS8, self.ser.NoEncryption()))
+            _write_key(
+                self.dir / f"root-{family}.key",
+                key.private_bytes(self.ser.Encoding.PEM, self.ser.PrivateFormat.PKCS8, self.ser.NoEncryption()),
+            )
             self.roots[family] = (cert, key)
         return self.roots[family]
 
@@ -146,20 +154,46 @@ class _X509Maker:
             root_cert, signer = self.root(kind)
             issuer_name = root_cert.subject
         cert_path, key_path = self.dir / f"{name}.pem", self.dir / f"{name}.key"
-        _write_key(key_path, key.private_bytes(self.ser.Encoding.PEM, self.ser.PrivateFormat.PKCS8,
-                                               self.ser.NoEncryption()))
+        _write_key(
+            key_path, key.private_bytes(self.ser.Encoding.PEM, self.ser.PrivateFormat.PKCS8, self.ser.NoEncryption())
+        )
         if expect == "sha1":
             # cryptography refuses to sign with SHA-1; the openssl command line still does.
-            csr = (self.x509.CertificateSigningRequestBuilder().subject_name(self._name(cn))
-                   .sign(key, self.hashes.SHA256()))
+            csr = (
+                self.x509.CertificateSigningRequestBuilder()
+                .subject_name(self._name(cn))
+                .sign(key, self.hashes.SHA256())
+            )
             (self.dir / f"{name}.csr").write_bytes(csr.public_bytes(self.ser.Encoding.PEM))
-            _openssl(["x509", "-req", "-in", f"{name}.csr", "-CA", "root-rsa.pem", "-CAkey", "root-rsa.key",
-                      "-sha1", "-days", "365", "-set_serial", "4242", "-out", cert_path.name], self.dir)
+            _openssl(
+                [
+                    "x509",
+                    "-req",
+                    "-in",
+                    f"{name}.csr",
+                    "-CA",
+                    "root-rsa.pem",
+                    "-CAkey",
+                    "root-rsa.key",
+                    "-sha1",
+                    "-days",
+                    "365",
+                    "-set_serial",
+                    "4242",
+                    "-out",
+                    cert_path.name,
+                ],
+                self.dir,
+            )
             return cert_path, key_path
         cert = (
-            self.x509.CertificateBuilder().subject_name(self._name(cn)).issuer_name(issuer_name)
-            .public_key(key.public_key()).serial_number(self.x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
+            self.x509.CertificateBuilder()
+            .subject_name(self._name(cn))
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(self.x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(self.x509.SubjectAlternativeName([self.x509.DNSName(cn)]), critical=False)
             .sign(signer, self.hashes.SHA256())
         )
@@ -178,22 +212,79 @@ def _sm2_certs(directory: Path, cn: str, name: str) -> dict[str, str]:
     root = directory / "root-sm2.pem"
     if not root.exists():
         _openssl(["genpkey", "-algorithm", "SM2", "-out", "root-sm2.key"], directory)
-        _openssl(["req", "-x509", "-new", "-key", "root-sm2.key", "-sm3", "-sigopt", DISTID, "-days", "3650",
-                  "-subj", "/C=CN/O=Ganzhou Lab/CN=Lab SM2 Root CA", "-out", "root-sm2.pem",
-                  "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-                 directory)
+        _openssl(
+            [
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "root-sm2.key",
+                "-sm3",
+                "-sigopt",
+                DISTID,
+                "-days",
+                "3650",
+                "-subj",
+                "/C=CN/O=Ganzhou Lab/CN=Lab SM2 Root CA",
+                "-out",
+                "root-sm2.pem",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            directory,
+        )
     out: dict[str, str] = {}
     usages = {"sign": "digitalSignature,nonRepudiation", "enc": "keyEncipherment,dataEncipherment,keyAgreement"}
     for role, usage in usages.items():
         base = f"{name}-{role}"
         (directory / f"{base}.ext").write_text(
-            f"basicConstraints=CA:FALSE\nkeyUsage=critical,{usage}\nsubjectAltName=DNS:{cn}\n")
+            f"basicConstraints=CA:FALSE\nkeyUsage=critical,{usage}\nsubjectAltName=DNS:{cn}\n"
+        )
         _openssl(["genpkey", "-algorithm", "SM2", "-out", f"{base}.key"], directory)
-        _openssl(["req", "-new", "-key", f"{base}.key", "-sm3", "-sigopt", DISTID,
-                  "-subj", f"/C=CN/O=Ganzhou Lab/CN={cn}", "-out", f"{base}.csr"], directory)
-        _openssl(["x509", "-req", "-in", f"{base}.csr", "-CA", "root-sm2.pem", "-CAkey", "root-sm2.key", "-sm3",
-                  "-sigopt", DISTID, "-vfyopt", DISTID, "-days", "365", "-set_serial", str(abs(hash(base)) % 10**9),
-                  "-extfile", f"{base}.ext", "-out", f"{base}.pem"], directory)
+        _openssl(
+            [
+                "req",
+                "-new",
+                "-key",
+                f"{base}.key",
+                "-sm3",
+                "-sigopt",
+                DISTID,
+                "-subj",
+                f"/C=CN/O=Ganzhou Lab/CN={cn}",
+                "-out",
+                f"{base}.csr",
+            ],
+            directory,
+        )
+        _openssl(
+            [
+                "x509",
+                "-req",
+                "-in",
+                f"{base}.csr",
+                "-CA",
+                "root-sm2.pem",
+                "-CAkey",
+                "root-sm2.key",
+                "-sm3",
+                "-sigopt",
+                DISTID,
+                "-vfyopt",
+                DISTID,
+                "-days",
+                "365",
+                "-set_serial",
+                str(abs(hash(base)) % 10**9),
+                "-extfile",
+                f"{base}.ext",
+                "-out",
+                f"{base}.pem",
+            ],
+            directory,
+        )
         (directory / f"{base}.key").chmod(0o600)
         out[f"{role}_cert"], out[f"{role}_key"] = str(directory / f"{base}.pem"), str(directory / f"{base}.key")
     return out
@@ -212,8 +303,15 @@ def build_specs(directory: Path, estate: Any = None, now: dt.datetime | None = N
         system, department = systems[i % len(systems)]
         name = f"ep{i:02d}-{expect}-{kind}"
         cn = f"{name}.lab.gz.gov.cn"
-        spec: dict[str, Any] = {"name": name, "host": "127.0.0.1", "port": 0, "system": system,
-                                "department": department, "expect": expect, "key": kind}
+        spec: dict[str, Any] = {
+            "name": name,
+            "host": "127.0.0.1",
+            "port": 0,
+            "system": system,
+            "department": department,
+            "expect": expect,
+            "key": kind,
+        }
         if kind == "sm2":
             if not tongsuo_path():
                 continue  # no Tongsuo, no SM endpoints: the others still make sense
@@ -226,8 +324,14 @@ def build_specs(directory: Path, estate: Any = None, now: dt.datetime | None = N
                 family = "ecdsa" if kind == "ecdsa" else "rsa"
                 chain.append((directory / f"root-{family}.pem").read_text())
             (directory / f"{name}-chain.pem").write_text("".join(chain))
-            spec.update({"server": "python", "cert": str(directory / f"{name}-chain.pem"), "keyfile": str(key),
-                         "legacy": expect in ("legacy-tls", "weak-key", "sha1")})
+            spec.update(
+                {
+                    "server": "python",
+                    "cert": str(directory / f"{name}-chain.pem"),
+                    "keyfile": str(key),
+                    "legacy": expect in ("legacy-tls", "weak-key", "sha1"),
+                }
+            )
         specs.append(spec)
     return specs
 
@@ -250,16 +354,27 @@ class _Tongsuo:
         lib = ctypes.CDLL(tongsuo_path())
         vp, i, cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
         for name, res, args in (
-            ("SSL_CTX_new", vp, [vp]), ("TLS_server_method", vp, []), ("SSL_CTX_enable_ntls", None, [vp]),
+            ("SSL_CTX_new", vp, [vp]),
+            ("TLS_server_method", vp, []),
+            ("SSL_CTX_enable_ntls", None, [vp]),
             ("SSL_CTX_enable_sm_tls13_strict", None, [vp]),
-            ("SSL_CTX_use_sign_certificate_file", i, [vp, cp, i]), ("SSL_CTX_use_sign_PrivateKey_file", i, [vp, cp, i]),
-            ("SSL_CTX_use_enc_certificate_file", i, [vp, cp, i]), ("SSL_CTX_use_enc_PrivateKey_file", i, [vp, cp, i]),
-            ("SSL_CTX_use_certificate_file", i, [vp, cp, i]), ("SSL_CTX_use_PrivateKey_file", i, [vp, cp, i]),
-            ("SSL_CTX_set_cipher_list", i, [vp, cp]), ("SSL_CTX_set_ciphersuites", i, [vp, cp]),
+            ("SSL_CTX_use_sign_certificate_file", i, [vp, cp, i]),
+            ("SSL_CTX_use_sign_PrivateKey_file", i, [vp, cp, i]),
+            ("SSL_CTX_use_enc_certificate_file", i, [vp, cp, i]),
+            ("SSL_CTX_use_enc_PrivateKey_file", i, [vp, cp, i]),
+            ("SSL_CTX_use_certificate_file", i, [vp, cp, i]),
+            ("SSL_CTX_use_PrivateKey_file", i, [vp, cp, i]),
+            ("SSL_CTX_set_cipher_list", i, [vp, cp]),
+            ("SSL_CTX_set_ciphersuites", i, [vp, cp]),
             ("SSL_CTX_ctrl", ctypes.c_long, [vp, i, ctypes.c_long, vp]),
-            ("SSL_new", vp, [vp]), ("SSL_free", None, [vp]), ("SSL_set_fd", i, [vp, i]), ("SSL_accept", i, [vp]),
-            ("SSL_write", i, [vp, cp, i]), ("SSL_shutdown", i, [vp]),
-            ("ERR_get_error", ctypes.c_ulong, []), ("ERR_error_string_n", None, [ctypes.c_ulong, cp, ctypes.c_size_t]),
+            ("SSL_new", vp, [vp]),
+            ("SSL_free", None, [vp]),
+            ("SSL_set_fd", i, [vp, i]),
+            ("SSL_accept", i, [vp]),
+            ("SSL_write", i, [vp, cp, i]),
+            ("SSL_shutdown", i, [vp]),
+            ("ERR_get_error", ctypes.c_ulong, []),
+            ("ERR_error_string_n", None, [ctypes.c_ulong, cp, ctypes.c_size_t]),
             ("ERR_clear_error", None, []),
         ):
             func = getattr(lib, name)
@@ -281,8 +396,12 @@ class _Tongsuo:
         self._check(lib.SSL_CTX_use_sign_PrivateKey_file(ctx, spec["sign_key"].encode(), pem), "sign key")
         self._check(lib.SSL_CTX_use_enc_certificate_file(ctx, spec["enc_cert"].encode(), pem), "enc cert")
         self._check(lib.SSL_CTX_use_enc_PrivateKey_file(ctx, spec["enc_key"].encode(), pem), "enc key")
-        self._check(lib.SSL_CTX_set_cipher_list(
-            ctx, b"ECC-SM2-SM4-GCM-SM3:ECC-SM2-SM4-CBC-SM3:ECDHE-SM2-SM4-GCM-SM3:ECDHE-SM2-SM4-CBC-SM3"), "ciphers")
+        self._check(
+            lib.SSL_CTX_set_cipher_list(
+                ctx, b"ECC-SM2-SM4-GCM-SM3:ECC-SM2-SM4-CBC-SM3:ECDHE-SM2-SM4-GCM-SM3:ECDHE-SM2-SM4-CBC-SM3"
+            ),
+            "ciphers",
+        )
         return int(ctx)
 
     def rfc8998_context(self, spec: dict[str, Any]) -> int:
@@ -406,7 +525,10 @@ def start_server(directory: Path, specs: list[dict[str, Any]], wait: float = 30.
     log = (directory / "server.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "providers.lab.tls", "serve", str(directory)],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
         cwd=str(Path(__file__).resolve().parents[2]),
     )
     (directory / PID_FILE).write_text(str(proc.pid))
@@ -456,9 +578,16 @@ def start(lab_dir: Path, estate: Any = None) -> dict[str, Any]:
     specs = build_specs(directory, estate)
     ports = start_server(directory, specs)
     endpoints = [
-        {"host": s["host"], "port": ports[s["name"]], "system": s["system"], "department": s["department"],
-         "expect": s["expect"], "key": s["key"]}
-        for s in specs if s["name"] in ports
+        {
+            "host": s["host"],
+            "port": ports[s["name"]],
+            "system": s["system"],
+            "department": s["department"],
+            "expect": s["expect"],
+            "key": s["key"],
+        }
+        for s in specs
+        if s["name"] in ports
     ]
     anchors = sorted(str(p) for p in directory.glob("root-*.pem"))
     return {"endpoints": endpoints, "ca_dir": str(Path(lab_dir) / "ca"), "trust_anchors": anchors}
