@@ -316,23 +316,42 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int) 
 
 
 def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> None:
-    from sqlalchemy import delete, insert
+    """Make the stored samples equal to `samples`, touching only the nodes whose figures moved:
+    an unchanged estate then costs one read instead of rewriting every node's row per sync."""
+    from sqlalchemy import delete, insert, select
 
-    session.execute(delete(UtilizationRow).where(UtilizationRow.provider == provider))
+    table = UtilizationRow.__table__
+    fresh = {
+        str(s.node_id): (float(s.cpu_avg_pct), float(s.cpu_p95_pct), float(s.ram_avg_pct), int(s.window_days))
+        for s in samples
+    }
+    stored = {
+        node_id: tuple(figures)
+        for node_id, *figures in session.execute(
+            select(
+                table.c.node_id, table.c.cpu_avg_pct, table.c.cpu_p95_pct, table.c.ram_avg_pct, table.c.window_days
+            ).where(table.c.provider == provider)
+        )
+    }
+    stale = [i for i, figures in stored.items() if fresh.get(i) != figures]
+    for start in range(0, len(stale), 500):
+        chunk = stale[start : start + 500]
+        session.execute(delete(table).where(table.c.provider == provider, table.c.node_id.in_(chunk)))
     rows = [
         {
             "provider": provider,
-            "node_id": s.node_id,
-            "cpu_avg_pct": float(s.cpu_avg_pct),
-            "cpu_p95_pct": float(s.cpu_p95_pct),
-            "ram_avg_pct": float(s.ram_avg_pct),
-            "window_days": int(s.window_days),
+            "node_id": node_id,
+            "cpu_avg_pct": cpu_avg,
+            "cpu_p95_pct": cpu_p95,
+            "ram_avg_pct": ram_avg,
+            "window_days": window,
             "sampled_at": now,
         }
-        for s in samples
+        for node_id, (cpu_avg, cpu_p95, ram_avg, window) in fresh.items()
+        if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window)
     ]
     if rows:
-        session.execute(insert(UtilizationRow), rows)
+        session.execute(insert(table), rows)
 
 
 def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:

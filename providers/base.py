@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import orjson
+
 
 class State(StrEnum):
     """Normalized resource state, with libcloud's NodeState names."""
@@ -107,9 +109,21 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as strings, datetimes as ISO 8601)."""
         out: dict[str, Any] = {"kind": self.KIND.value}
-        for f in dataclasses.fields(self):
-            out[f.name] = _jsonable(getattr(self, f.name))
+        try:
+            # orjson walks the dataclass in C; sync turns every listed record into this dict.
+            out.update(orjson.loads(orjson.dumps(self, default=_orjson_default, option=orjson.OPT_NON_STR_KEYS)))
+        except orjson.JSONEncodeError:
+            for f in dataclasses.fields(self):
+                out[f.name] = _jsonable(getattr(self, f.name))
         return out
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(type(value).__name__)
 
 
 def _jsonable(value: Any) -> Any:

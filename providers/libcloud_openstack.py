@@ -242,7 +242,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(s["id"]),
             name=str(s.get("name") or s["id"]),
             state=state,
-            extra=_plain(extra),
+            extra=_present(extra),
             vcpus=mapping.as_int(flavor.get("vcpus")),
             ram_mb=mapping.as_int(flavor.get("ram")),
             disk_gb=mapping.as_int(flavor.get("disk")),
@@ -430,7 +430,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(v["id"]),
             name=str(v.get("name") or v.get("displayName") or v["id"]),
             state=mapping.normalize_state(v.get("status")),
-            extra=_plain(
+            extra=_present(
                 {
                     "status": v.get("status"),
                     "availability_zone": v.get("availability_zone"),
@@ -710,3 +710,9 @@ class OpenStackAdapter(LibcloudAdapter):
 
 
 __all__ = ["SPEC_ARCH", "SPEC_VENDOR", "OpenStackAdapter"]
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """Extras built from parsed API JSON are JSON-ready already: only drop the absent ones.
+    (The generic `_plain` walks SDK objects and costs a recursion per value on every record.)"""
+    return {k: v for k, v in values.items() if v is not None}

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from inventory.config import load_config
-from inventory.diff import apply_listing, node_row
+from inventory.diff import apply_listing, layout_for
 from inventory.store import open_store
 from inventory.sync import sync_all
 from providers.base import Kind, Node, State
@@ -63,7 +63,7 @@ def store_write_ratio(tmp: Path, n: int = 100_000) -> dict[str, float]:
 
     # The baseline starts from the same records: any raw-SQL writer has to turn them into
     # tuples and serialize the JSON columns before executemany.
-    columns = list(node_row(nodes[0]))
+    columns = list(layout_for(Kind.NODE).columns)
     raw = sqlite3.connect(tmp / "raw.db")
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
