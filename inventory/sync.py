@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Table
+
 from inventory import diff
 from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, provider_spec
@@ -320,7 +322,7 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
     an unchanged estate then costs one read instead of rewriting every node's row per sync."""
     from sqlalchemy import delete, insert, select
 
-    table = UtilizationRow.__table__
+    table: Table = UtilizationRow.__table__  # type: ignore[assignment]
     fresh = {
         str(s.node_id): (float(s.cpu_avg_pct), float(s.cpu_p95_pct), float(s.ram_avg_pct), int(s.window_days))
         for s in samples
