@@ -162,9 +162,7 @@ class _Recorder:
 
     def _vm(self, item: PlanItem, **fields: Any) -> MigrationVm | None:
         with self.store.write_lock, self.store.session() as session:
-            vm = session.scalars(
-                select(MigrationVm).where(MigrationVm.run_id == self.run_id, MigrationVm.item_key == item.key)
-            ).first()
+            vm = self._vm_row(session, item)
             if vm is None:
                 return None
             for name, value in fields.items():
@@ -179,6 +177,11 @@ class _Recorder:
         if self.on_progress is not None:
             self.on_progress(VmProgress(vm.item_key, vm.name, vm.strategy, vm.status, vm.current_step, vm.message))
 
+    def _vm_row(self, session: Any, item: PlanItem) -> MigrationVm | None:
+        return session.scalars(
+            select(MigrationVm).where(MigrationVm.run_id == self.run_id, MigrationVm.item_key == item.key)
+        ).first()
+
     def _steps(self, session: Any, item: PlanItem) -> list[MigrationStep]:
         return list(
             session.scalars(
@@ -192,9 +195,7 @@ class _Recorder:
         now = _now()
         new_state = dict(state) if isinstance(state, Mapping) else None
         with self.store.write_lock, self.store.session() as session:
-            vm = session.scalars(
-                select(MigrationVm).where(MigrationVm.run_id == self.run_id, MigrationVm.item_key == item.key)
-            ).first()
+            vm = self._vm_row(session, item)
             if vm is None:
                 return
             if new_state is not None:
@@ -236,9 +237,7 @@ class _Recorder:
     def _failed(self, item: PlanItem, step: str, message: str, state: Any) -> None:
         now = _now()
         with self.store.write_lock, self.store.session() as session:
-            vm = session.scalars(
-                select(MigrationVm).where(MigrationVm.run_id == self.run_id, MigrationVm.item_key == item.key)
-            ).first()
+            vm = self._vm_row(session, item)
             if vm is None:
                 return
             if isinstance(state, Mapping):
@@ -365,6 +364,16 @@ def _set_run(store: Store, run_id: int, status: str, summary: dict[str, Any] | N
                 run.summary = summary
 
 
+def _extravars(config: GanyunConfig, config_file: Path, run_id: int) -> dict[str, Any]:
+    """What every migration playbook (move, revert, finalize) needs to find the run and its files."""
+    return {
+        "ganyun_config": str(config_file.resolve()),
+        "ganyun_run_id": run_id,
+        "ganyun_workdir": str(_workdir(config)),
+        "ganyun_hosts": "migrate_vms",
+    }
+
+
 def execute(
     config: GanyunConfig,
     config_file: Path,
@@ -381,10 +390,7 @@ def execute(
     _set_run(store, run_id, "running")
     recorder = _Recorder(store, run_id, {i.key: i for i in items}, on_progress)
     extravars = {
-        "ganyun_config": str(config_file.resolve()),
-        "ganyun_run_id": run_id,
-        "ganyun_workdir": str(_workdir(config)),
-        "ganyun_hosts": "migrate_vms",
+        **_extravars(config, config_file, run_id),
         "ganyun_faults": [f for f in faults if config.lab],  # fault injection is a lab feature only
     }
     for strategy in ("rehost", "replatform"):
@@ -430,13 +436,7 @@ def _single(
     if not items:
         raise ConfigError(f"run {run_id}: no VM in state {' or '.join(wanted)} to {action}")
     recorder = _Recorder(store, run_id, {i.key: i for i in items}, on_progress)
-    extravars = {
-        "ganyun_config": str(config_file.resolve()),
-        "ganyun_run_id": run_id,
-        "ganyun_workdir": str(_workdir(config)),
-        "ganyun_hosts": "migrate_vms",
-    }
-    _run_playbook(PLAYBOOKS[action], extravars, _inventory(items, vms, done), recorder)
+    _run_playbook(PLAYBOOKS[action], _extravars(config, config_file, run_id), _inventory(items, vms, done), recorder)
     summary = _finish(store, run_id)
     if action == "revert" and any(v.status == "rollback_failed" for v in _vms(store, run_id)[0].values()):
         raise PlaybookError(f"run {run_id}: rollback failed for some VMs (see `ganyun migrate status`)")

@@ -167,6 +167,17 @@ def _qemu_img() -> str:
     return exe
 
 
+def _run_qemu_img(*args: str) -> subprocess.CompletedProcess[str]:
+    """qemu-img with its output kept: the caller words the failure for the step record."""
+    return subprocess.run(
+        [_qemu_img(), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,  # a whole disk image: bounded, but generously
+        check=False,
+    )
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -195,23 +206,11 @@ def step_convert(ctx: StepContext) -> dict[str, Any]:
     src = Path(str(ctx.state["export_path"]))
     fmt = str(ctx.state.get("snapshot_format") or "qcow2")
     dest = src.with_name("target.qcow2")
-    proc = subprocess.run(
-        [_qemu_img(), "convert", "-f", fmt, "-O", "qcow2", str(src), str(dest)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = _run_qemu_img("convert", "-f", fmt, "-O", "qcow2", str(src), str(dest))
     if proc.returncode != 0:
         raise ctx.fail("convert", f"qemu-img convert: {proc.stderr.strip()[:200]}")
     # Same guest bytes after conversion, or the rehost would boot a different disk.
-    check = subprocess.run(
-        [_qemu_img(), "compare", "-f", fmt, "-F", "qcow2", str(src), str(dest)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    check = _run_qemu_img("compare", "-f", fmt, "-F", "qcow2", str(src), str(dest))
     if check.returncode != 0:
         raise ctx.fail("convert", f"qemu-img compare: images differ ({check.stdout.strip()[:120]})")
     return {"converted_path": str(dest), "converted_sm3": sm3_digest(dest.read_bytes())}

@@ -27,11 +27,19 @@ from OpenSSL import SSL
 from providers.base import ConfigError
 from security import certs, sm
 
-TLCP_SUITES = {0xE013: "ECC_SM4_CBC_SM3", 0xE011: "ECDHE_SM4_CBC_SM3", 0xE053: "ECC_SM4_GCM_SM3",
-               0xE051: "ECDHE_SM4_GCM_SM3"}
+TLCP_SUITES = {
+    0xE013: "ECC_SM4_CBC_SM3",
+    0xE011: "ECDHE_SM4_CBC_SM3",
+    0xE053: "ECC_SM4_GCM_SM3",
+    0xE051: "ECDHE_SM4_GCM_SM3",
+}
 # Tongsuo / OpenSSL names of the same suites.
-TLCP_OPENSSL_NAMES = {0xE013: "ECC-SM2-SM4-CBC-SM3", 0xE011: "ECDHE-SM2-SM4-CBC-SM3", 0xE053: "ECC-SM2-SM4-GCM-SM3",
-                      0xE051: "ECDHE-SM2-SM4-GCM-SM3"}
+TLCP_OPENSSL_NAMES = {
+    0xE013: "ECC-SM2-SM4-CBC-SM3",
+    0xE011: "ECDHE-SM2-SM4-CBC-SM3",
+    0xE053: "ECC-SM2-SM4-GCM-SM3",
+    0xE051: "ECDHE-SM2-SM4-GCM-SM3",
+}
 TLS_SM4_GCM_SM3 = 0x00C6
 CURVE_SM2 = 0x0029
 SM2SIG_SM3 = 0x0708
@@ -160,8 +168,10 @@ def _hello(version: int, record_version: int, suites: Sequence[int], extensions:
     body = (
         struct.pack(">H", version)
         + os.urandom(32)
-        + bytes([len(session_id)]) + session_id
-        + struct.pack(">H", 2 * len(suites)) + b"".join(struct.pack(">H", s) for s in suites)
+        + bytes([len(session_id)])
+        + session_id
+        + struct.pack(">H", 2 * len(suites))
+        + b"".join(struct.pack(">H", s) for s in suites)
         + b"\x01\x00"
     )
     if extensions:
@@ -208,26 +218,45 @@ def _certificate_list(body: bytes) -> list[bytes]:
 # --------------------------------------------------------------------------- probes
 
 
-def probe_tlcp(target: Target, timeout: float) -> dict[str, Any]:
-    """TLCP: ClientHello 0x0101 with the four SM suites; certificates from the clear handshake."""
+def _exchange_hellos(
+    target: Target, timeout: float, client_hello: bytes, stop: set[int]
+) -> tuple[dict[int, bytes], tuple[int, int, bytes]] | str:
+    """Send one ClientHello; (handshake messages, parsed ServerHello), or why there is none.
+
+    A probe never completes the handshake, so any failure up to the ServerHello just means
+    "not supported" with a reason for the report, never an exception.
+    """
     try:
         with _connect(target, timeout) as sock:
-            sock.sendall(_hello(0x0101, 0x0101, list(TLCP_SUITES), b"", b""))
-            messages, _, alert = _handshake_messages(sock, stop={11, 14})
+            sock.sendall(client_hello)
+            messages, _, alert = _handshake_messages(sock, stop=stop)
     except (OSError, ConnectionError, ValueError, IndexError) as exc:
-        return {"supported": False, "error": _short(exc)}
+        return _short(exc)
     hello = messages.get(2)
     if hello is None:
-        return {"supported": False, "error": alert or "no ServerHello"}
+        return alert or "no ServerHello"
     try:
-        version, suite, _ = _server_hello(hello)
+        return messages, _server_hello(hello)
     except (IndexError, struct.error):
-        return {"supported": False, "error": "malformed ServerHello"}
+        return "malformed ServerHello"
+
+
+def probe_tlcp(target: Target, timeout: float) -> dict[str, Any]:
+    """TLCP: ClientHello 0x0101 with the four SM suites; certificates from the clear handshake."""
+    answer = _exchange_hellos(target, timeout, _hello(0x0101, 0x0101, list(TLCP_SUITES), b"", b""), stop={11, 14})
+    if isinstance(answer, str):
+        return {"supported": False, "error": answer}
+    messages, (version, suite, _) = answer
     if version != 0x0101 or suite not in TLCP_SUITES:
         return {"supported": False, "error": f"server answered version 0x{version:04x} suite 0x{suite:04x}"}
-    out: dict[str, Any] = {"supported": True, "protocol": "TLCP", "version": "TLCP 1.1 (0x0101)",
-                           "cipher_suite": f"0x{suite:04X}", "cipher_name": TLCP_SUITES[suite],
-                           "openssl_name": TLCP_OPENSSL_NAMES[suite]}
+    out: dict[str, Any] = {
+        "supported": True,
+        "protocol": "TLCP",
+        "version": "TLCP 1.1 (0x0101)",
+        "cipher_suite": f"0x{suite:04X}",
+        "cipher_name": TLCP_SUITES[suite],
+        "openssl_name": TLCP_OPENSSL_NAMES[suite],
+    }
     chain = []
     for blob in _certificate_list(messages.get(11, b"\x00\x00\x00")):
         try:
@@ -249,32 +278,33 @@ _SM2_SHARE = sm.Sm2PrivateKey.generate  # a fresh point per probe; the handshake
 def probe_rfc8998(target: Target, timeout: float) -> dict[str, Any]:
     """RFC 8998: a TLS 1.3 ClientHello offering only TLS_SM4_GCM_SM3 with curveSM2 and sm2sig_sm3."""
     point = _SM2_SHARE().public_key().point
-    exts = b"".join([
-        _ext(0, _sni(target.host)) if not _is_ip(target.host) else b"",
-        _ext(43, b"\x02\x03\x04"),  # supported_versions: TLS 1.3
-        _ext(10, struct.pack(">HH", 2, CURVE_SM2)),  # supported_groups
-        _ext(13, struct.pack(">HH", 2, SM2SIG_SM3)),  # signature_algorithms
-        _ext(51, struct.pack(">HHH", 4 + len(point), CURVE_SM2, len(point)) + point),  # key_share
-    ])
-    try:
-        with _connect(target, timeout) as sock:
-            sock.sendall(_hello(0x0303, 0x0301, [TLS_SM4_GCM_SM3], exts, os.urandom(32)))
-            messages, _, alert = _handshake_messages(sock, stop={2})
-    except (OSError, ConnectionError, ValueError, IndexError) as exc:
-        return {"supported": False, "error": _short(exc)}
-    hello = messages.get(2)
-    if hello is None:
-        return {"supported": False, "error": alert or "no ServerHello"}
-    try:
-        _, suite, raw_ext = _server_hello(hello)
-    except (IndexError, struct.error):
-        return {"supported": False, "error": "malformed ServerHello"}
+    exts = b"".join(
+        [
+            _ext(0, _sni(target.host)) if not _is_ip(target.host) else b"",
+            _ext(43, b"\x02\x03\x04"),  # supported_versions: TLS 1.3
+            _ext(10, struct.pack(">HH", 2, CURVE_SM2)),  # supported_groups
+            _ext(13, struct.pack(">HH", 2, SM2SIG_SM3)),  # signature_algorithms
+            _ext(51, struct.pack(">HHH", 4 + len(point), CURVE_SM2, len(point)) + point),  # key_share
+        ]
+    )
+    answer = _exchange_hellos(
+        target, timeout, _hello(0x0303, 0x0301, [TLS_SM4_GCM_SM3], exts, os.urandom(32)), stop={2}
+    )
+    if isinstance(answer, str):
+        return {"supported": False, "error": answer}
+    _, (_, suite, raw_ext) = answer
     chosen = _extensions(raw_ext).get(43, b"")
     if suite != TLS_SM4_GCM_SM3 or chosen != b"\x03\x04":
         return {"supported": False, "error": f"server chose suite 0x{suite:04x}"}
-    return {"supported": True, "protocol": "RFC8998", "version": "TLSv1.3", "cipher_suite": "0x00C6",
-            "cipher_name": "TLS_SM4_GCM_SM3",
-            "group": "curveSM2", "signature_algorithm": "sm2sig_sm3"}
+    return {
+        "supported": True,
+        "protocol": "RFC8998",
+        "version": "TLSv1.3",
+        "cipher_suite": "0x00C6",
+        "cipher_name": "TLS_SM4_GCM_SM3",
+        "group": "curveSM2",
+        "signature_algorithm": "sm2sig_sm3",
+    }
 
 
 def _sni(host: str) -> bytes:

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import func, select
 
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, paginate, run_action, sync_marker, t
 from inventory.config import CONFIG_ENV, GanyunConfig
+from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
 from providers.base import ConfigError
 
@@ -30,14 +31,17 @@ _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def providers_by_center(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
     with _store(url).session() as session:
-        rows = session.execute(select(ProviderStatus.center, ProviderStatus.pool, func.count())
-                               .group_by(ProviderStatus.center, ProviderStatus.pool))
+        rows = session.execute(
+            select(ProviderStatus.center, ProviderStatus.pool, func.count()).group_by(
+                ProviderStatus.center, ProviderStatus.pool
+            )
+        )
         return [{"center": c, "pool": p, "providers": int(n)} for c, p, n in rows]
 
 
 def topology_dot(config: GanyunConfig, providers: list[dict[str, Any]]) -> str:
     """Graphviz DOT: one cluster per site, a node per center, sync/async replication edges."""
-    lines = ['digraph G {', 'rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif"];']
+    lines = ["digraph G {", 'rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif"];']
     sites: dict[str, list[Any]] = {}
     for center in config.centers:
         sites.setdefault(center.site, []).append(center)
@@ -66,59 +70,76 @@ def _q(text: str) -> str:
     return str(text).replace('"', "'")
 
 
+# The drill's own checks that the RTO/RPO columns summarise (playbooks/drill/engine.py::_checks).
+_RTO_RPO_CHECKS = ("rto", "rpo_rows", "rpo_s")
+
+
 @st.cache_data(ttl=10, show_spinner=False)
 def drill_history(url: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Rows of the DR area's drill_runs table, newest first; [] while that area has not landed.
+    """Recorded drills (inventory/drill_models.py, written by playbooks/drill/history.py), newest first."""
+    with _store(url).session() as session:
+        runs = session.scalars(select(DrillRun).order_by(DrillRun.started_at.desc()).limit(limit)).all()
+        return [_history_row(run) for run in runs]
 
-    Read by reflection so that this page does not depend on that area's model names.
+
+def _history_row(run: DrillRun) -> dict[str, Any]:
+    """One drill judged by what it recorded, not by today's config: targets may have changed since.
+
+    Same-city drills allow no acknowledged row lost (rpo_rows); a remote failover may lose rows
+    and is held to its data-loss window in seconds instead (rpo_s), so the RPO unit follows
+    whichever target the drill was run with.
     """
-    store = _store(url)
-    if not inspect(store.engine).has_table("drill_runs"):
-        return []
-    table = Table("drill_runs", MetaData(), autoload_with=store.engine)
-    order = table.c.id.desc() if "id" in table.c else None
-    stmt = select(table)
-    if order is not None:
-        stmt = stmt.order_by(order)
-    with store.engine.connect() as conn:
-        return [{k: _plain(v) for k, v in row._mapping.items()} for row in conn.execute(stmt.limit(limit))]
+    report = run.report or {}
+    targets = report.get("targets") or {}
+    if targets.get("rpo_rows") is not None:
+        rpo_unit, rpo, rpo_target = "rows", run.rpo_rows_lost, targets["rpo_rows"]
+    elif targets.get("rpo_s") is not None:
+        rpo_unit, rpo, rpo_target = "s", (report.get("measurements") or {}).get("data_loss_window_s"), targets["rpo_s"]
+    else:
+        rpo_unit, rpo, rpo_target = "", None, None
+    judged_checks = [c for c in report.get("checks") or [] if c.get("name") in _RTO_RPO_CHECKS]
+    names = {c["name"] for c in judged_checks}
+    # Only a drill that reached the fault has both an RTO and an RPO check; for the others
+    # (refused, interrupted before the fault) "met" would be a verdict on half the question.
+    met = all(c.get("met") for c in judged_checks) if "rto" in names and len(names) > 1 else None
+    return {
+        "id": run.id,
+        "scenario": run.scenario,
+        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else None,
+        "status": run.status,
+        "rto_s": run.rto_s,
+        "rto_target_s": run.rto_target_s,
+        "rpo_unit": rpo_unit,
+        "rpo": rpo,
+        "rpo_target": rpo_target,
+        "met": met,
+    }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dict | list):
-        return str(value)[:200]
-    return value
+def _rpo_text(value: Any, unit: str) -> str:
+    if value is None or not unit:
+        return ""
+    # Rows are whole numbers (no exponent for a big loss); seconds without trailing zeros.
+    n = str(value) if isinstance(value, int) else f"{value:g}"
+    return t("console.rpo_rows" if unit == "rows" else "console.rpo_seconds", n=n)
 
 
-def _first(row: dict[str, Any], *names: str) -> Any:
-    return next((row[n] for n in names if n in row and row[n] is not None), None)
-
-
-def judged(rows: list[dict[str, Any]], config: GanyunConfig) -> list[dict[str, Any]]:
-    """Measured RTO/RPO beside their targets (from the run, else dr.rto_target_s, else 10 s / 0)."""
-    default_rto = float(config.dr.get("rto_target_s", 10.0))
-    default_rpo = float(config.dr.get("rpo_target_rows", config.dr.get("rpo_target_s", 0)))
-    out = []
-    for row in rows:
-        rto = _first(row, "rto_s", "rto_seconds", "rto")
-        rpo = _first(row, "rpo_rows", "rpo_rows_lost", "rows_lost", "rpo_s", "rpo")
-        rto_target = _first(row, "rto_target_s", "rto_target") or default_rto
-        rpo_target = _first(row, "rpo_target_rows", "rpo_target_s", "rpo_target") or default_rpo
-        met = None
-        if rto is not None and rpo is not None:
-            met = float(rto) <= float(rto_target) and float(rpo) <= float(rpo_target)
-        out.append({
-            t("console.col_id"): _first(row, "id"),
-            t("console.col_scenario"): _first(row, "scenario", "kind"),
-            t("console.col_started"): _first(row, "started_at", "at"),
-            t("console.col_status"): _first(row, "status", "outcome"),
-            "RTO (s)": rto, t("console.col_rto_target"): rto_target,
-            "RPO": rpo, t("console.col_rpo_target"): rpo_target,
-            t("console.col_met"): "" if met is None else (t("console.yes") if met else t("console.no")),
-        })
-    return out
+def judged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measured RTO/RPO beside the targets each drill was run with, and whether it met them."""
+    return [
+        {
+            t("console.col_id"): row["id"],
+            t("console.col_scenario"): row["scenario"],
+            t("console.col_started"): row["started_at"],
+            t("console.col_status"): row["status"],
+            "RTO (s)": row["rto_s"],
+            t("console.col_rto_target"): row["rto_target_s"],
+            "RPO": _rpo_text(row["rpo"], row["rpo_unit"]),
+            t("console.col_rpo_target"): _rpo_text(row["rpo_target"], row["rpo_unit"]),
+            t("console.col_met"): "" if row["met"] is None else (t("console.yes") if row["met"] else t("console.no")),
+        }
+        for row in rows
+    ]
 
 
 def start_drill(config: GanyunConfig, scenario: str) -> Path:
@@ -135,9 +156,23 @@ def start_drill(config: GanyunConfig, scenario: str) -> Path:
     log = log_dir / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
     with log.open("wb") as out:
         subprocess.Popen(
-            [sys.executable, "-m", "console", "--config", config_file, "drill", "run", "--scenario", scenario,
-             "--yes", "--json"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "--config",
+                config_file,
+                "drill",
+                "run",
+                "--scenario",
+                scenario,
+                "--yes",
+                "--json",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return log
 
@@ -155,23 +190,26 @@ def render() -> None:
     st.subheader(t("console.drill_history"))
     rows = guarded(t("console.page_dr"), lambda: drill_history(url))
     if rows:
-        st.dataframe(pd.DataFrame(paginate(judged(rows, config), "dr_hist")), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(paginate(judged(rows), "dr_hist")), hide_index=True, width="stretch")
     elif rows is not None:
         st.caption(t("console.no_drills"))
 
     st.subheader(t("console.start_drill"))
     # Shown to everyone: the role is checked on the server when the button is pressed.
     with st.form("drill"):
-        scenario = st.selectbox(t("console.col_scenario"), SCENARIOS, key="drill_scenario",
-                                format_func=lambda s: t("console.scenario_" + s.replace("-", "_")))
+        scenario = st.selectbox(
+            t("console.col_scenario"),
+            SCENARIOS,
+            key="drill_scenario",
+            format_func=lambda s: t("console.scenario_" + s.replace("-", "_")),
+        )
         confirm = st.checkbox(t("console.drill_confirm"), key="drill_confirm")
         go = st.form_submit_button(t("console.start_drill"))
     if go:
         if not confirm:
             st.warning(t("console.confirm_first"))
         else:
-            log = run_action("drill.start", ["operator"], {"scenario": scenario},
-                             lambda: start_drill(config, scenario))
+            log = run_action("drill.start", ["operator"], {"scenario": scenario}, lambda: start_drill(config, scenario))
             if log is not None:
                 st.session_state["drill_log"] = str(log)
                 st.success(t("console.drill_started", scenario=scenario))

@@ -26,6 +26,7 @@ app = typer.Typer(no_args_is_help=True)
 WhereOpt = Annotated[list[str] | None, typer.Option("--where", help="Filter KEY=VALUE (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+RunArg = Annotated[int, typer.Argument(help="Run id.")]
 _VM_STYLE = {
     "cut_over": "green",
     "finalized": "green",
@@ -192,13 +193,7 @@ def run_cmd(
         _execute_with_progress(
             err, todo, lambda cb: migration.execute(config, cfg_file, store, run_id, on_progress=cb, faults=fault or ())
         )
-    if sync_after:
-        _sync(config, store, migration.involved_providers(store, run_id), err)
-    report = migration.run_status(store, run_id)
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        _print_status(Console(), report)
+    report = _report_after(config, store, run_id, as_json, err, sync=sync_after)
     if report["status"] not in ("completed", "finalized"):
         err.print(t("migrate.run_failed", run=run_id, status=report["status"]))
         raise typer.Exit(1)
@@ -272,6 +267,30 @@ def _print_status(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _emit_status(report: dict[str, Any], as_json: bool) -> None:
+    """A run's status as JSON or as the table: the one output of status, run, rollback and finalize."""
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_status(Console(), report)
+
+
+def _report_after(
+    config: GanyunConfig, store: Store, run_id: int, as_json: bool, err: Console, *, sync: bool = True
+) -> dict[str, Any]:
+    """After a run, rollback or finalize: resync the clouds it touched, then show where the run is.
+
+    The sync comes first so that the inventory (and the console) already show the moved VMs.
+    """
+    from playbooks import migration
+
+    if sync:
+        _sync(config, store, migration.involved_providers(store, run_id), err)
+    report = migration.run_status(store, run_id)
+    _emit_status(report, as_json)
+    return report
+
+
 @app.command("status", help="Where each VM of a run is (the latest run unless --run).")
 def status_cmd(
     ctx: typer.Context,
@@ -294,17 +313,13 @@ def status_cmd(
             table.add_row(str(r["run_id"]), r["created_at"], r["target"], str(r["wave"] or ""), r["status"])
         Console().print(table)
         return
-    report = migration.run_status(store, run)
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        _print_status(Console(), report)
+    _emit_status(migration.run_status(store, run), as_json)
 
 
 @app.command("rollback", help="Bring the sources of a run back (also after cutover); targets are removed.")
 def rollback_cmd(
     ctx: typer.Context,
-    run: Annotated[int, typer.Argument(help="Run id.")],
+    run: RunArg,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -315,18 +330,13 @@ def rollback_cmd(
     _confirm(yes, t("migrate.rollback_confirm", run=run))
     record_action(config, "migrate.rollback", {"run": run})
     migration.rollback_run(config, cfg_file, store, run)
-    _sync(config, store, migration.involved_providers(store, run), Console(stderr=True))
-    report = migration.run_status(store, run)
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        _print_status(Console(), report)
+    _report_after(config, store, run, as_json, Console(stderr=True))
 
 
 @app.command("finalize", help="Delete the stopped sources of a completed run (only when told).")
 def finalize_cmd(
     ctx: typer.Context,
-    run: Annotated[int, typer.Argument(help="Run id.")],
+    run: RunArg,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -338,9 +348,4 @@ def finalize_cmd(
     _confirm(yes, t("migrate.finalize_confirm", run=run, n=len(ready)))
     record_action(config, "migrate.finalize", {"run": run, "vms": len(ready)})
     migration.finalize_run(config, cfg_file, store, run)
-    _sync(config, store, migration.involved_providers(store, run), Console(stderr=True))
-    report = migration.run_status(store, run)
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        _print_status(Console(), report)
+    _report_after(config, store, run, as_json, Console(stderr=True))

@@ -1,10 +1,14 @@
-"""灾备 page: topology drawn; starting a drill is for operators only, checked on the server."""
+"""灾备 page: topology drawn; recorded drills shown against their own targets; starting a drill is
+for operators only, checked on the server."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from streamlit.testing.v1 import AppTest
 
-from tests.console.estate import PAGES, audit_entries, button, session_for
+from playbooks.drill import engine, history
+from tests.console.estate import PAGES, Estate, audit_entries, button, session_for
 
 
 def _run(estate, role):
@@ -69,3 +73,85 @@ def test_without_dr_section_the_drill_is_refused_with_a_message(estate, monkeypa
     at = _start(_run(estate, "operator"))
     assert any("没有灾备" in e.value for e in at.error)
     assert not (estate.dir / "drills").exists()
+
+
+# --------------------------------------------------------------------------- drill history
+
+
+SAME_CITY = engine.DrillTargets(rto_s=10.0, rpo_rows=0, rpo_s=None)
+REMOTE = engine.DrillTargets(rto_s=60.0, rpo_rows=None, rpo_s=30.0)
+
+
+def _recorded_drill(
+    estate: Estate,
+    scenario: str,
+    targets: engine.DrillTargets,
+    started: float,
+    *,
+    rto_s: float | None,
+    rows_lost: int | None,
+    loss_window_s: float | None,
+    interrupted: bool = False,
+) -> str:
+    """Record a drill the way `ganyun drill run` does: the engine's report through history.save.
+
+    The checks come from the engine itself so that the page is held to the drill's own judgement.
+    """
+    run_id = f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%S}-{scenario}-abc123"
+    plan = engine.DrillPlan(scenario, engine.PLAYBOOKS[scenario], "gz-prod", "gz-dr", ["nc-dr"])
+    measurements = {
+        "fault_at": None if interrupted else started + 5.0,
+        "rto_s": rto_s,
+        "rows_lost": rows_lost,
+        "lost_ids": [],
+        "data_loss_window_s": loss_window_s,
+    }
+    verification = {"equal": not interrupted, "centers": {}}
+    checks = engine._checks(plan, targets, measurements, verification, not interrupted)
+    passed = not interrupted and all(c["met"] for c in checks)
+    report = {
+        "run_id": run_id,
+        "scenario": scenario,
+        "status": "interrupted" if interrupted else "passed" if passed else "failed",
+        "passed": passed,
+        "started_at": started,
+        "finished_at": started + 60.0,
+        "primary_before": plan.primary,
+        "primary_after": "" if interrupted else plan.target,
+        "targets": {"rto_s": targets.rto_s, "rpo_rows": targets.rpo_rows, "rpo_s": targets.rpo_s},
+        "measurements": measurements,
+        "verification": verification,
+        "checks": checks,
+        "steps": [],
+        "message": "",
+    }
+    history.save(estate.store, report)
+    return run_id
+
+
+def test_history_shows_recorded_drills_against_their_own_targets(dr_estate):
+    base = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp()
+    failover = _recorded_drill(dr_estate, "failover", SAME_CITY, base, rto_s=3.2, rows_lost=0, loss_window_s=0.0)
+    # Remote failover loses acknowledged rows by design: its RPO is the loss window in seconds.
+    remote = _recorded_drill(
+        dr_estate, "remote-failover", REMOTE, base + 600, rto_s=12.5, rows_lost=4, loss_window_s=1.2
+    )
+    slow = _recorded_drill(dr_estate, "switchover", SAME_CITY, base + 1200, rto_s=14.0, rows_lost=0, loss_window_s=0.0)
+    stopped = _recorded_drill(
+        dr_estate, "failback", SAME_CITY, base + 1800, rto_s=None, rows_lost=None, loss_window_s=None, interrupted=True
+    )
+
+    at = _run(dr_estate, "auditor")
+    assert not at.exception
+    table = at.dataframe[0].value
+    rows = {r["ID"]: r for r in table.to_dict("records")}
+    assert list(table["ID"]) == [stopped, slow, remote, failover]  # newest first
+
+    assert rows[failover]["RTO (s)"] == 3.2 and rows[failover]["RTO目标(s)"] == 10.0
+    assert (rows[failover]["RPO"], rows[failover]["RPO目标"], rows[failover]["达标"]) == ("0 行", "0 行", "是")
+
+    assert rows[remote]["RTO (s)"] == 12.5 and rows[remote]["RTO目标(s)"] == 60.0
+    assert (rows[remote]["RPO"], rows[remote]["RPO目标"], rows[remote]["达标"]) == ("1.2 秒", "30 秒", "是")
+
+    assert rows[slow]["状态"] == "failed" and rows[slow]["达标"] == "否"  # 14 s against 10 s
+    assert rows[stopped]["状态"] == "interrupted" and rows[stopped]["达标"] == ""

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.compliance.clirun import Cli, cli_runner
 from tests.security import opensslchains as oc
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
@@ -25,19 +26,6 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
     """Run the real `ganyun` app in-process: (exit code, stdout, stderr)."""
-    from console.cli import app
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            # standalone_mode=False: click returns typer.Exit's code instead of raising it.
-            result = app(args=list(args), prog_name="ganyun")
-            code = result if isinstance(result, int) else 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    yield from cli_runner(capsys)

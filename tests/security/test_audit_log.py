@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,6 @@ from providers.base import ConfigError
 from security import audit
 from security.audit_key import CheckpointKey, load_key
 from security.audit_models import AuditCheckpoint, AuditEntry
-from tests.compliance.clirun import Cli, cli_runner
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    yield from cli_runner(capsys)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,8 @@ from inventory.config import GanyunConfig, parse_config
 from inventory.credentials import provider_spec
 from providers.base import ConfigError, CryptoError
 from security.vault import Vault
-from tests.compliance.clirun import Cli, cli_runner
 
 SECRET = "Gz-Cloud#2026!pw"
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    yield from cli_runner(capsys)
 
 
 @pytest.fixture
