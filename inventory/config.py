@@ -101,6 +101,9 @@ class SyncConfig(_Strict):
     workers: int = Field(default=16, ge=1, le=128)
     # Nodes are fetched as changes since the last success; every Nth run lists everything.
     full_every: int = Field(default=12, ge=1)
+    # Worker processes collecting providers (CPU-bound parsing escapes the GIL); unset: one
+    # per core once there are several providers, 0: threads in this process only.
+    processes: int | None = Field(default=None, ge=0, le=64)
 
 
 class GanyunConfig(_Strict):

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from inventory import diff
+from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, provider_spec
 from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationRow
@@ -52,11 +53,18 @@ OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
 class Collected:
     """What one provider returned: complete listings per kind, plus kinds it could not read."""
 
-    listings: dict[Kind, list[Record]] = field(default_factory=dict)
+    listings: dict[Kind, list[Record] | diff.EncodedListing] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     utilization: list[Any] = field(default_factory=list)
     # Set when nodes came as a delta (changes since the last sync): ids the provider deleted.
     deleted_nodes: list[str] | None = None
+
+    def encode(self) -> None:
+        """Turn the listings into database-ready rows here, where they were collected (a worker
+        process, when there is one), so that the writer only compares and writes."""
+        for kind, records in self.listings.items():
+            if not isinstance(records, diff.EncodedListing):
+                self.listings[kind] = diff.encode_listing(kind, records)
 
 
 @dataclass
@@ -190,12 +198,17 @@ def sync_all(
     def work(pc: ProviderConfig) -> ProviderResult:
         return _sync_one(config, store, pc, make, vault, run_id, progress, since.get(pc.name))
 
+    # Injected factories (tests, embedding code) may not survive a trip to another process.
+    processes = process_count(config.sync.processes, len(providers)) if factory is None else 0
     results: list[ProviderResult] = []
-    workers = max(1, min(config.sync.workers, len(providers)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-        futures = [pool.submit(work, pc) for pc in providers]
-        for future in as_completed(futures):
-            results.append(future.result())
+    if processes:
+        results = _sync_in_processes(config, store, providers, vault, run_id, progress, since, processes)
+    else:
+        workers = max(1, min(config.sync.workers, len(providers)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+            futures = [pool.submit(work, pc) for pc in providers]
+            for future in as_completed(futures):
+                results.append(future.result())
     results.sort(key=lambda r: r.name)
     finished = datetime.now(UTC)
     report = SyncReport(run_id=run_id, started_at=started, finished_at=finished, results=results)
@@ -235,29 +248,68 @@ def _sync_one(
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
+    outcome: Collected | str
     try:
-        adapter = make(provider_spec(config, pc, vault))
-        collected = collect(adapter, changes_since)
+        outcome = collect(make(provider_spec(config, pc, vault)), changes_since)
     except GanyunError as exc:
-        result = ProviderResult(pc.name, "failed", error=str(exc), duration_s=time.monotonic() - t0)
-        _mark_failed(store, pc, result)
-        notify(pc.name, "failed")
-        return result
+        outcome = str(exc)
     except Exception as exc:  # an adapter bug must not take the other providers down
-        message = f"{pc.name}: unexpected {type(exc).__name__}: {exc}"
-        result = ProviderResult(pc.name, "failed", error=message, duration_s=time.monotonic() - t0)
+        outcome = f"{pc.name}: unexpected {type(exc).__name__}: {exc}"
+    return _finish(store, pc, outcome, run_id, t0, notify)
+
+
+def _finish(
+    store: Store,
+    pc: ProviderConfig,
+    outcome: Collected | str,
+    run_id: int,
+    t0: float,
+    notify: ProgressCallback,
+) -> ProviderResult:
+    """Write what a provider returned, or mark it failed with the error message."""
+    if isinstance(outcome, str):
+        result = ProviderResult(pc.name, "failed", error=outcome, duration_s=time.monotonic() - t0)
         _mark_failed(store, pc, result)
-        notify(pc.name, "failed")
-        return result
-    notify(pc.name, "writing")
-    result = _write(store, pc, collected, run_id)
-    result.duration_s = time.monotonic() - t0
-    with store.write_lock, store.session() as session:
-        status = session.get(ProviderStatus, pc.name)
-        if status is not None:
-            status.duration_s = result.duration_s
+    else:
+        notify(pc.name, "writing")
+        result = _write(store, pc, outcome, run_id, t0)
     notify(pc.name, result.status)
     return result
+
+
+def _sync_in_processes(
+    config: GanyunConfig,
+    store: Store,
+    providers: Sequence[ProviderConfig],
+    vault: CredentialSource | None,
+    run_id: int,
+    progress: ProgressCallback | None,
+    since: dict[str, datetime],
+    processes: int,
+) -> list[ProviderResult]:
+    """Collect in worker processes; write here, one provider at a time as each arrives."""
+    from inventory.collector import Job, collect_in_processes
+
+    notify = progress or (lambda _name, _phase: None)
+    by_name = {pc.name: pc for pc in providers}
+    started = {pc.name: time.monotonic() for pc in providers}
+    results: list[ProviderResult] = []
+    jobs: list[Job] = []
+    for pc in providers:
+        try:
+            jobs.append(Job(pc.name, provider_spec(config, pc, vault), since.get(pc.name)))
+        except GanyunError as exc:
+            results.append(_finish(store, pc, str(exc), run_id, started[pc.name], notify))
+    if not jobs:
+        return results
+    threads = max(1, -(-config.sync.workers // processes))
+    for message in collect_in_processes(jobs, processes, threads):
+        if message.phase == "collecting":
+            notify(message.name, "collecting")
+            continue
+        pc = by_name[message.name]
+        results.append(_finish(store, pc, message.payload, run_id, started[pc.name], notify))
+    return results
 
 
 def _status_row(session: Any, pc: ProviderConfig) -> ProviderStatus:
@@ -282,7 +334,7 @@ def _mark_failed(store: Store, pc: ProviderConfig, result: ProviderResult) -> No
         row.duration_s = result.duration_s
 
 
-def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int) -> ProviderResult:
+def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, t0: float) -> ProviderResult:
     now = datetime.now(UTC)
     result = ProviderResult(pc.name, "partial" if collected.warnings else "ok", warnings=collected.warnings)
     with store.write_lock, store.session() as session:
@@ -314,6 +366,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int) 
         status.counts = dict(result.counts)
         status.last_attempt = now
         status.last_success = now
+        result.duration_s = status.duration_s = time.monotonic() - t0
     return result
 
 
