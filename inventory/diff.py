@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -250,12 +250,14 @@ def apply_listing(
     run_id: int | None,
     record_added: bool = True,
     deleted: Sequence[str] | None = None,
+    present: Collection[str] | None = None,
 ) -> Outcome:
     """Make the stored rows of (provider, kind) equal to `records`, a complete listing.
 
-    With `deleted` given, `records` is a delta (what changed since the last sync, as Nova's
-    changes-since answers): rows not mentioned stay, and only the ids the provider itself
-    reported deleted are removed.
+    With `deleted` or `present` given, `records` is a delta (what changed since the last sync)
+    and rows it does not mention stay. Removed are then only the ids the provider reported
+    deleted (Nova's changes-since) or the stored ids missing from `present`, the provider's
+    complete list of ids (Cinder's summary listing).
     """
     listing = records if isinstance(records, EncodedListing) else encode_listing(kind, records)
     layout = layout_for(kind)
@@ -267,10 +269,13 @@ def apply_listing(
     position = {rid: i for i, rid in enumerate(listing.ids)}
     added = [i for rid, i in position.items() if rid not in existing]
     changed = [i for rid, i in position.items() if rid in existing and existing[rid] != listing.fingerprints[i]]
-    if deleted is None:
-        removed_ids = [rid for rid in existing if rid not in position]
-    else:
+    if present is not None:
+        alive = set(present)
+        removed_ids = [rid for rid in existing if rid not in alive and rid not in position]
+    elif deleted is not None:
         removed_ids = [rid for rid in dict.fromkeys(deleted) if rid in existing and rid not in position]
+    else:
+        removed_ids = [rid for rid in existing if rid not in position]
     name_at = layout.columns.index("name")
     connection = session.connection()
     events: list[dict[str, Any]] = []
@@ -299,6 +304,16 @@ def apply_listing(
     for chunk in _chunks(events, 5000):
         connection.execute(insert(ChangeEvent), list(chunk))
     return Outcome(added=len(added), changed=len(changed), removed=len(removed_ids))
+
+
+def count_stored(session: Session, provider: str, kind: Kind) -> int:
+    """Rows stored for (provider, kind): the count to report after a delta was applied."""
+    layout = layout_for(kind)
+    table = layout.table
+    scope = [table.c.provider == provider]
+    if layout.per_kind:
+        scope.append(table.c.kind == kind.value)
+    return int(session.scalar(select(func.count()).select_from(table).where(and_(*scope))) or 0)
 
 
 def _update(

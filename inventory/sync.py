@@ -47,6 +47,18 @@ OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
     (Kind.NETWORK, "list_networks"),
     (Kind.SECURITY_GROUP, "list_security_groups"),
 )
+# Kinds an adapter may list as changes since a moment: nodes -> (changed, ids deleted since),
+# volumes -> (changed, ids of every volume present).
+DELTA_METHODS: dict[Kind, str] = {Kind.NODE: "list_node_changes", Kind.VOLUME: "list_volume_changes"}
+
+
+@dataclass(frozen=True)
+class Delta:
+    """How to read a partial listing: Nova names the ids deleted since (`deleted`); Cinder
+    lists every id still present (`present`). Rows neither listed nor gone stay as stored."""
+
+    deleted: list[str] | None = None
+    present: list[str] | None = None
 
 
 @dataclass
@@ -56,8 +68,8 @@ class Collected:
     listings: dict[Kind, list[Record] | diff.EncodedListing] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     utilization: list[Any] = field(default_factory=list)
-    # Set when nodes came as a delta (changes since the last sync): ids the provider deleted.
-    deleted_nodes: list[str] | None = None
+    # Kinds that came as a delta (changes since the last sync) rather than a complete listing.
+    deltas: dict[Kind, Delta] = field(default_factory=dict)
 
     def encode(self) -> None:
         """Turn the listings into database-ready rows here, where they were collected (a worker
@@ -131,19 +143,12 @@ def _default_factory(spec: ProviderSpec) -> Provider:
 def collect(adapter: Provider, changes_since: datetime | None = None) -> Collected:
     """List everything; nodes are required, the other kinds may be forbidden to this account.
 
-    With `changes_since`, nodes are asked as a delta when the adapter can (Nova's
-    changes-since); an adapter that cannot falls back to the complete listing.
+    With `changes_since`, nodes (Nova's changes-since) and volumes (Cinder 3.60's time
+    filters) are asked as a delta when the adapter can; one that cannot (no such method, or
+    NotFound from it) falls back to the complete listing.
     """
     out = Collected()
-    delta = getattr(adapter, "list_node_changes", None)
-    if changes_since is not None and delta is not None:
-        try:
-            changed, deleted = delta(changes_since)
-            out.listings[Kind.NODE] = list(changed)
-            out.deleted_nodes = list(deleted)
-        except NotFound:
-            out.listings[Kind.NODE] = list(adapter.list_nodes())
-    else:
+    if not _collect_delta(adapter, Kind.NODE, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
     for kind, method in OPTIONAL_KINDS:
         lister = getattr(adapter, method, None)
@@ -151,7 +156,8 @@ def collect(adapter: Provider, changes_since: datetime | None = None) -> Collect
             out.warnings.append(f"{kind.value}: not offered by this driver")
             continue
         try:
-            out.listings[kind] = list(lister())
+            if not _collect_delta(adapter, kind, changes_since, out):
+                out.listings[kind] = list(lister())
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"{kind.value}: {exc.detail}")
     utilization = getattr(adapter, "list_utilization", None)
@@ -161,6 +167,21 @@ def collect(adapter: Provider, changes_since: datetime | None = None) -> Collect
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"utilization: {exc.detail}")
     return out
+
+
+def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | None, out: Collected) -> bool:
+    """Ask `kind` as changes since the last sync; False when a complete listing is needed."""
+    method = DELTA_METHODS.get(kind)
+    lister = getattr(adapter, method, None) if method and changes_since is not None else None
+    if lister is None:
+        return False
+    try:
+        changed, ids = lister(changes_since)
+    except NotFound:
+        return False
+    out.listings[kind] = list(changed)
+    out.deltas[kind] = Delta(deleted=list(ids)) if kind is Kind.NODE else Delta(present=list(ids))
+    return True
 
 
 def sync_all(
@@ -341,7 +362,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
         status = _status_row(session, pc)
         initial_import = status.last_success is None
         for kind, records in collected.listings.items():
-            deleted = collected.deleted_nodes if kind is Kind.NODE else None
+            delta = collected.deltas.get(kind)
             outcome = diff.apply_listing(
                 session,
                 pc.name,
@@ -350,9 +371,10 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
                 now=now,
                 run_id=run_id,
                 record_added=not initial_import,
-                deleted=deleted,
+                deleted=delta.deleted if delta else None,
+                present=delta.present if delta else None,
             )
-            result.counts[kind.value] = len(records) if deleted is None else _count_nodes(session, pc.name)
+            result.counts[kind.value] = len(records) if delta is None else diff.count_stored(session, pc.name, kind)
             result.added += outcome.added
             result.changed += outcome.changed
             result.removed += outcome.removed
@@ -441,12 +463,6 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
     ]
     if rows:
         session.execute(insert(CapacitySample), rows)
-
-
-def _count_nodes(session: Any, provider: str) -> int:
-    from sqlalchemy import func, select
-
-    return int(session.scalar(select(func.count()).select_from(NodeRow).where(NodeRow.provider == provider)) or 0)
 
 
 def _last_successes(session: Any) -> dict[str, datetime]:

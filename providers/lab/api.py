@@ -537,6 +537,7 @@ def _identity(lab: LabRuntime, rt: CloudRuntime, req: Request, rest: list[str]) 
         service("compute", "nova", "compute/v2.1"),
         service("image", "glance", "image"),
         service("volumev2", "cinderv2", f"volume/v2/{cloud.project_id}"),
+        service("volumev3", "cinderv3", f"volume/v3/{cloud.project_id}"),
         service("network", "neutron", "network"),
         service("metric", "gnocchi", "metric"),
     ]
@@ -556,6 +557,58 @@ def _identity(lab: LabRuntime, rt: CloudRuntime, req: Request, rest: list[str]) 
     return Reply.json(201, payload, {"X-Subject-Token": token})
 
 
+# --------------------------------------------------------------------------- cinder
+
+_TIME_FILTERS = ("created_at", "updated_at")
+_TIME_OPERATORS: dict[str, Any] = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def _volume_microversion(req: Request) -> tuple[int, int]:
+    """`OpenStack-API-Version: volume 3.60` (the header name is case-insensitive); 3.0 if absent."""
+    value = next((v for k, v in req.headers.items() if k.lower() == "openstack-api-version"), "")
+    service, _, number = value.strip().partition(" ")
+    if service != "volume" or not number:
+        return (3, 0)
+    major, _, minor = number.partition(".")
+    try:
+        return (int(major), int(minor or 0))
+    except ValueError:
+        raise ApiError(400, f"Version {number} is not supported by the API.") from None
+
+
+def _volumes_in_time_window(rt: CloudRuntime, req: Request, version: str) -> list[str]:
+    """Volume ids in listing order, narrowed by Cinder 3.60's `created_at` / `updated_at`
+    filters (`?updated_at=gte:2026-11-29T08:00:00Z`); a volume never updated does not match
+    an `updated_at` filter, as in Cinder where the column is NULL."""
+    asked = [(key, req.arg(key)) for key in _TIME_FILTERS if key in req.query]
+    if not asked:
+        return list(rt.volumes)
+    if version != "v3" or _volume_microversion(req) < (3, 60):
+        keys = ", ".join(key for key, _ in asked)
+        raise ApiError(400, f"Invalid filters {keys} are found in query options.")
+    tests = []
+    for key, raw in asked:
+        operator, _, moment = raw.partition(":")
+        if operator not in _TIME_OPERATORS or not moment:
+            raise ApiError(400, f"Invalid {key} filter: {raw}")
+        tests.append((key, _TIME_OPERATORS[operator], _cutoff(moment)))
+    with rt.lock:
+        volumes = list(rt.volumes.values())
+    out = []
+    for v in volumes:
+        stamps = {"created_at": v.created, "updated_at": v.updated}
+        if all(stamps[key] and compare(stamps[key], cutoff) for key, compare, cutoff in tests):
+            out.append(v.id)
+    return out
+
+
 # --------------------------------------------------------------------------- routing
 
 
@@ -564,10 +617,10 @@ def _route(lab: LabRuntime, rt: CloudRuntime, service: str, rest: list[str], req
         return _compute(lab, rt, rest[1:], req)
     if service == "image" and rest[:1] == ["v2"]:
         return _image(lab, rt, rest[1:], req)
-    if service == "volume" and rest[:1] == ["v2"] and len(rest) >= 2:
+    if service == "volume" and rest[:1] in (["v2"], ["v3"]) and len(rest) >= 2:
         if rest[1] != rt.cloud.project_id:
             raise ApiError(403, "project id in URL does not match the token")
-        return _volume(lab, rt, rest[2:], req)
+        return _volume(lab, rt, rest[2:], req, rest[0])
     if service == "network" and rest[:1] == ["v2.0"]:
         return _network(lab, rt, rest[1:], req)
     if service == "metric" and rest == ["v1", "aggregates", "servers"]:
@@ -601,10 +654,12 @@ def _paginate(
 def _links(lab: LabRuntime, rt: CloudRuntime, path: str, req: Request, marker: str | None, key: str) -> dict[str, Any]:
     if marker is None:
         return {}
-    query = {k: v[0] for k, v in req.query.items() if k != "marker"}
-    query["marker"] = marker
-    query.setdefault("limit", str(NOVA_MAX_LIMIT))
-    return {f"{key}_links": [{"rel": "next", "href": f"{lab.url(rt.name, path)}?{urlencode(query)}"}]}
+    # Every value of repeated parameters (Neutron's `fields=a&fields=b`) carries over.
+    query = {k: v for k, v in req.query.items() if k != "marker"}
+    query["marker"] = [marker]
+    query.setdefault("limit", [str(NOVA_MAX_LIMIT)])
+    href = f"{lab.url(rt.name, path)}?{urlencode(query, doseq=True)}"
+    return {f"{key}_links": [{"rel": "next", "href": href}]}
 
 
 def _filtered(items: Iterable[dict[str, Any]], req: Request, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -967,6 +1022,7 @@ def _delete_server(rt: CloudRuntime, server: Server) -> None:
             if volume.server_id == server.id:
                 volume.server_id = None
                 volume.device = ""
+                volume.updated = _now()
                 rt._persist("volumes", volume.id, volume)
         rt._persist("servers", server.id, None)
         rt._changed()
@@ -1317,7 +1373,7 @@ def _volume_json(rt: CloudRuntime, v: Volume) -> dict[str, Any]:
         "attachments": attachments,
         "metadata": v.metadata,
         "created_at": v.created,
-        "updated_at": None,
+        "updated_at": v.updated or None,
         "description": None,
         "snapshot_id": None,
         "source_volid": None,
@@ -1329,14 +1385,14 @@ def _volume_json(rt: CloudRuntime, v: Volume) -> dict[str, Any]:
     }
 
 
-def _volume(lab: LabRuntime, rt: CloudRuntime, parts: list[str], req: Request) -> Reply:
+def _volume(lab: LabRuntime, rt: CloudRuntime, parts: list[str], req: Request, version: str = "v2") -> Reply:
     if req.method != "GET":
         raise ApiError(405, "The lab's Cinder is read-only")
     head = parts[0] if parts else ""
-    base = f"volume/v2/{rt.cloud.project_id}"
+    base = f"volume/{version}/{rt.cloud.project_id}"
     if head == "volumes":
         if parts[1:] in ([], ["detail"]):
-            order = list(rt.volumes)
+            order = _volumes_in_time_window(rt, req, version)
             page, marker = _paginate(req, order, NOVA_MAX_LIMIT)
             volumes = [v for v in (rt.volumes.get(i) for i in page) if v is not None]
             if parts[1:]:
@@ -1462,12 +1518,15 @@ def _network(lab: LabRuntime, rt: CloudRuntime, parts: list[str], req: Request) 
             raise ApiError(404, f"{key[:-1]} {parts[1]} could not be found.")
         return Reply.json(200, {key[:-1]: found[0]})
     items = _filtered(items, req)
+    # Neutron's `?fields=a&fields=b`: only those attributes of each item.
+    fields = req.query.get("fields")
+    project = (lambda i: {k: i[k] for k in fields if k in i}) if fields else (lambda i: i)
     if "limit" in req.query:
         page, marker = _paginate(req, [i["id"] for i in items], NOVA_MAX_LIMIT)
         wanted = set(page)
-        items = [i for i in items if i["id"] in wanted]
+        items = [project(i) for i in items if i["id"] in wanted]
         return Reply.json(200, {key: items, **_links(lab, rt, f"network/v2.0/{head}", req, marker, key)})
-    return Reply.json(200, {key: items})
+    return Reply.json(200, {key: [project(i) for i in items]})
 
 
 def _offset(cidr: str, k: int) -> str:

@@ -119,6 +119,7 @@ class Volume:
     created: str
     az: str
     metadata: dict[str, str]
+    updated: str = ""  # set when the lab changes the volume (detach), as Cinder's updated_at
 
 
 @dataclass(slots=True)

@@ -120,3 +120,17 @@ class DeltaProvider(FakeProvider):
     def list_node_changes(self, since: datetime) -> tuple[list[Node], list[str]]:
         self.since.append(since)
         return self.delta
+
+
+class VolumeDeltaProvider(FakeProvider):
+    """A provider that answers volume changes like Cinder 3.60: changed volumes, ids present."""
+
+    def __init__(self, name: str, cloud: FakeCloud, changed: list[Volume]) -> None:
+        super().__init__(name, cloud)
+        self.changed = changed
+        self.since: list[datetime] = []
+
+    def list_volume_changes(self, since: datetime) -> tuple[list[Volume], list[str]]:
+        self._guard("volumes")
+        self.since.append(since)
+        return self.changed, [v.id for v in self.cloud.volumes]

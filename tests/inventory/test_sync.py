@@ -160,3 +160,27 @@ def test_full_sync_ignores_delta(setup):
     clouds["a"].nodes.pop()
     report = sync_all(config, store, factory=make, full=True)
     assert next(r for r in report.results if r.name == "a").removed == 1
+
+
+def test_volume_delta_updates_changed_and_removes_only_what_is_no_longer_present(setup):
+    from inventory.models import ResourceRow
+    from tests.inventory.fakes import VolumeDeltaProvider
+
+    config, clouds, store = setup
+    clouds["a"].volumes = [Volume(provider="a", id=f"v{i}", name=f"vol-{i}", size_gb=10) for i in range(4)]
+    sync_all(config, store, factory=factory(clouds), full=True)
+    grown = replace(clouds["a"].volumes[0], size_gb=20)
+    clouds["a"].volumes = [grown, *clouds["a"].volumes[1:3]]  # v3 deleted
+    providers = {}
+
+    def make(spec):
+        providers[spec.name] = VolumeDeltaProvider(spec.name, clouds[spec.name], [grown] if spec.name == "a" else [])
+        return providers[spec.name]
+
+    report = sync_all(config, store, factory=make)
+    a = next(r for r in report.results if r.name == "a")
+    assert providers["a"].since, "volumes were asked as changes since the last success"
+    assert (a.changed, a.removed, a.counts["volume"]) == (1, 1, 3)
+    with store.session() as s:
+        stored = dict(s.execute(select(ResourceRow.id, ResourceRow.data).where(ResourceRow.kind == "volume")).all())
+    assert sorted(stored) == ["v0", "v1", "v2"] and stored["v0"]["size_gb"] == 20

@@ -309,3 +309,37 @@ def test_changes_since_reports_changed_and_deleted_servers(clean_faults: Lab) ->
         call(lab, "gov-inspur", "GET", "compute/v2.1/servers/detail", params={"changes-since": "yesterday"}).status_code
         == 400
     )
+
+
+def test_cinder_time_filters_need_v3_and_microversion_3_60(lab: Lab) -> None:
+    from tests.lab.conftest import call
+
+    cloud = build_estate("small").cloud("county-h3c")
+    project = cloud.project_id
+    window = {"created_at": "gte:2000-01-01T00:00:00Z"}
+    v360 = {"OpenStack-API-Version": "volume 3.60"}
+    everything = call(lab, "county-h3c", "GET", f"volume/v3/{project}/volumes/detail", params=window, headers=v360)
+    assert everything.status_code == 200
+    assert {v["id"] for v in everything.json()["volumes"]} <= {v.id for v in cloud.volumes}
+    future = call(
+        lab,
+        "county-h3c",
+        "GET",
+        f"volume/v3/{project}/volumes/detail",
+        params={"updated_at": "gte:2999-01-01T00:00:00Z"},
+        headers=v360,
+    )
+    assert future.json()["volumes"] == []
+    for path, headers in ((f"volume/v3/{project}/volumes/detail", {}), (f"volume/v2/{project}/volumes/detail", v360)):
+        assert call(lab, "county-h3c", "GET", path, params=window, headers=headers).status_code == 400
+
+
+def test_neutron_fields_project_every_page(lab: Lab) -> None:
+    from tests.lab.conftest import call
+
+    params = {"fields": ["device_id", "security_groups"], "limit": 2}
+    first = call(lab, "gov-huawei", "GET", "network/v2.0/ports", params=params).json()
+    assert first["ports"] and all(set(p) <= {"device_id", "security_groups"} for p in first["ports"])
+    nxt = next(link["href"] for link in first["ports_links"] if link["rel"] == "next")
+    second = call(lab, "gov-huawei", "GET", "network/v2.0/ports?" + nxt.split("?", 1)[1]).json()
+    assert second["ports"] and all(set(p) <= {"device_id", "security_groups"} for p in second["ports"])

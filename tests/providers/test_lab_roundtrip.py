@@ -82,3 +82,24 @@ def test_node_changes_against_the_lab(lab: Path) -> None:
     adapter.destroy_node(node.id)
     changed, deleted = adapter.list_node_changes(before)
     assert node.id in deleted and node.id not in {n.id for n in changed}
+
+
+def test_volume_changes_against_the_lab(lab: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from inventory.config import load_config
+    from inventory.credentials import provider_spec
+    from providers.registry import create_provider
+
+    config = load_config(lab)
+    adapter = create_provider(provider_spec(config, config.provider("county-h3c")))
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    volumes = adapter.list_volumes()
+    changed, present = adapter.list_volume_changes(before)
+    assert changed == [] and sorted(present) == sorted(v.id for v in volumes)
+    victim = next(v for v in volumes if v.attached_to)
+    adapter.destroy_node(victim.attached_to[0])
+    changed, present = adapter.list_volume_changes(before)
+    assert victim.id in {v.id for v in changed}
+    assert all(not v.attached_to for v in changed if v.id == victim.id)
+    assert set(present) == {v.id for v in volumes}
