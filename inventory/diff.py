@@ -260,6 +260,8 @@ def apply_listing(
     complete list of ids (Cinder's summary listing).
     """
     listing = records if isinstance(records, EncodedListing) else encode_listing(kind, records)
+    if deleted is not None and not deleted and not len(listing):
+        return Outcome()  # an empty delta: nothing to read, nothing to write
     layout = layout_for(kind)
     table = layout.table
     scope = [table.c.provider == provider]

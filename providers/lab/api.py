@@ -176,6 +176,10 @@ class CloudRuntime:
         self._server_json: dict[str, bytes] = {}
         self._volume_json: dict[str, bytes] = {}
         self._vols: dict[str, list[str]] | None = None
+        # Whole-cloud listings rebuilt per request otherwise (one dict per server): kept until
+        # a server changes. Only the lab's own CPU is saved; answers stay the same.
+        self.ports_cache: list[dict[str, Any]] | None = None
+        self.metrics_cache: bytes | None = None
 
     # -- persistence
 
@@ -205,6 +209,7 @@ class CloudRuntime:
         self.lab.state.put(self.name, kind, record_id, data)
         if kind == "servers":
             self._server_json.pop(record_id, None)
+            self.ports_cache = self.metrics_cache = None
         elif kind == "volumes":
             self._volume_json.pop(record_id, None)
             self._vols = None
@@ -218,6 +223,7 @@ class CloudRuntime:
         self._server_order = None
         self._usage = None
         self._vols = None
+        self.ports_cache = self.metrics_cache = None
 
     def server_bytes(self, server: Server) -> bytes:
         self.settle(server)
@@ -1552,6 +1558,13 @@ def _rule_json(r: Any, group_id: str, owner: Mapping[str, str]) -> dict[str, Any
 
 
 def _ports(rt: CloudRuntime, owner: Mapping[str, str]) -> list[dict[str, Any]]:
+    cached = rt.ports_cache
+    if cached is None:
+        cached = rt.ports_cache = _build_ports(rt, owner)
+    return cached
+
+
+def _build_ports(rt: CloudRuntime, owner: Mapping[str, str]) -> list[dict[str, Any]]:
     groups = {g.name: g.id for g in rt.cloud.security_groups}
     out = []
     for s in list(rt.servers.values()):
@@ -1581,6 +1594,8 @@ def _ports(rt: CloudRuntime, owner: Mapping[str, str]) -> list[dict[str, Any]]:
 
 def _metrics(rt: CloudRuntime, req: Request) -> Reply:
     wanted = req.arg("server_id")
+    if not wanted and rt.metrics_cache is not None:
+        return Reply(200, rt.metrics_cache, {"Content-Type": JSON})
     items = []
     for server_id in rt.server_order():
         if wanted and server_id != wanted:
@@ -1595,4 +1610,7 @@ def _metrics(rt: CloudRuntime, req: Request) -> Reply:
                 "window_days": 30,
             }
         )
-    return Reply.json(200, items)
+    reply = Reply.json(200, items)
+    if not wanted:
+        rt.metrics_cache = reply.body
+    return reply
