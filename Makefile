@@ -47,8 +47,9 @@ unit: install system-deps
 
 test: lint typecheck unit
 
+# `make bench NAMES="sync capacity"` runs a subset.
 bench: install system-deps
-	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m tests.benchmarks.run_all
+	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m tests.benchmarks.run_all $(NAMES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache tests/artifacts

@@ -4,7 +4,7 @@ Figures, each a ratio against a baseline measured in the same run:
 - sync wall time against the slowest single cloud synced alone (target <= 1.5);
 - store write rate against raw sqlite3 executemany of the same rows (target >= 0.5);
 - a second sync with nothing changed against the first (target >= 3x faster);
-- peak memory (RSS high-water mark of this process).
+- peak memory (RSS high-water mark of this process, and of the largest collector process).
 
 Run: `python -m tests.benchmarks.bench_sync [--scale large] [--latency-ms 50]`; last line is JSON.
 """
@@ -126,6 +126,9 @@ def lab_sync_figures(tmp: Path, scale: str, latency_ms: int) -> dict[str, float 
         t0 = time.perf_counter()
         sync_all(config, alone, only=[slowest])
         alone_s = time.perf_counter() - t0
+        # Collection runs in worker processes (inventory/collector.py): the largest of them,
+        # read before the lab server (also a child) is stopped and reaped.
+        collector_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         nodes = sum(r.counts.get("node", 0) for r in first.results)
         return {
             "nodes": nodes,
@@ -137,6 +140,7 @@ def lab_sync_figures(tmp: Path, scale: str, latency_ms: int) -> dict[str, float 
             "slowest_cloud_alone_s": round(alone_s, 2),
             "sync_vs_slowest_alone_ratio": round(first_s / alone_s, 3),
             "second_sync_speedup": round(first_s / second_s, 3),
+            "collector_peak_rss_mb": round(collector_rss, 1),
         }
     finally:
         control.down(lab)
