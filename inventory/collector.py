@@ -4,7 +4,7 @@ Listing and mapping a cloud is CPU work in Python (JSON parsing, record mapping,
 and the GIL lets one process use one core however many threads wait on the network. With
 several providers, `sync_all` hands collection to a few worker processes, each running its
 providers on threads, and keeps only the database writes in the parent, which receives each
-provider's listing already encoded (`diff.EncodedListing`) as soon as it is complete.
+provider's listing already encoded (`encoding.EncodedListing`) as soon as it is complete.
 
 Workers are plain `python -c` subprocesses rather than multiprocessing's
 spawn, which re-imports the caller's main module (an unguarded script would run again).
@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from providers.base import GanyunError, ProviderSpec
 
-# A worker imports libcloud and the inventory (~1 s of CPU): below this many providers the
+# A worker imports libcloud and the adapters (~0.5 s of CPU): below this many providers the
 # start-up costs more than a second core wins.
 MIN_PROVIDERS_FOR_PROCESSES = 4
 _HEADER = struct.Struct("!Q")
@@ -63,10 +63,12 @@ def process_count(configured: int | None, providers: int) -> int:
 
 def collect_job(job: Job) -> Message:
     """Collect and encode one provider; errors become a `failed` message, never an exception."""
-    from inventory.sync import _default_factory, collect
+    # Only what collecting needs: no SQLAlchemy, Alembic or pydantic in a worker's start-up.
+    from inventory.collect import collect
+    from providers.registry import create_provider
 
     try:
-        collected = collect(_default_factory(job.spec), job.changes_since)
+        collected = collect(create_provider(job.spec), job.changes_since)
         collected.encode()
         return Message(job.name, "done", collected)
     except GanyunError as exc:

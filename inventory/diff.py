@@ -3,8 +3,8 @@ record change events with the fields that changed.
 
 Work is split in two so that the CPU-heavy half can run wherever collection runs (a worker
 process, see inventory/collector.py):
-- `encode_listing` turns records into database-ready tuples with a content fingerprint
-  (pure: no session, picklable result);
+- `encoding.encode_listing` turns records into database-ready tuples with a content
+  fingerprint (pure: no session, no SQLAlchemy, picklable result);
 - `apply_listing` compares fingerprints with the stored ones and writes only the difference.
 An unchanged resource then costs one string comparison, not a read and a write; that is what
 makes a second sync with nothing changed cheap.
@@ -12,23 +12,30 @@ makes a second sync with nothing changed cheap.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import DateTime, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from inventory.encoding import (
+    HOST_COLUMNS,
+    JSON_COLUMNS,
+    NODE_COLUMNS,
+    RESOURCE_COLUMNS,
+    EncodedListing,
+    dumps,
+    encode_listing,
+    plain,
+)
 from inventory.models import ChangeEvent, HostRow, NodeRow, ResourceRow
-from providers.base import TAG_DEPARTMENT, TAG_MLPS_LEVEL, TAG_OWNER, TAG_SYSTEM, Host, Kind, Node, Record
+from providers.base import Kind, Record
 
 STAMP_COLUMNS = frozenset({"fingerprint", "first_seen", "updated_at"})
-JSON_COLUMNS = frozenset({"ips", "tags", "extra", "data"})
 _CHUNK = 500
 
 
@@ -39,109 +46,22 @@ class Outcome:
     removed: int = 0
 
 
-# --------------------------------------------------------------------------- JSON
-
-
-# orjson encodes ten times faster than the standard encoder: this runs for every JSON column
-# of every row on every sync. Datetimes pass through to str() so stored text stays as before.
-_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-_FALLBACK = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-
-
-def dumps(value: Any) -> str:
-    """The one JSON encoding used for storage, fingerprints and comparisons."""
-    try:
-        return orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        # Integers beyond 64 bits or keys orjson cannot sort: the standard encoder copes.
-        return _FALLBACK.encode(value)
-
-
-def _orjson_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy of adapter extras (which may hold datetimes or tuples)."""
-    return json.loads(dumps(value))
-
-
-# --------------------------------------------------------------------------- encoding
-
-
-def _node_values(node: Node) -> tuple[Any, ...]:
-    tags = node.tags
-    level = tags.get(TAG_MLPS_LEVEL, "")
-    return (
-        node.provider,
-        node.id,
-        node.name,
-        node.state.value,
-        node.vcpus,
-        node.ram_mb,
-        node.disk_gb,
-        node.arch,
-        node.cpu_vendor,
-        node.os_family,
-        dumps(node.ips),
-        node.host,
-        node.image,
-        node.size,
-        node.created_at,
-        tags.get(TAG_DEPARTMENT, ""),
-        tags.get(TAG_SYSTEM, ""),
-        int(level) if str(level).isdigit() else None,
-        tags.get(TAG_OWNER, ""),
-        dumps(tags),
-        dumps(node.extra),
-    )
-
-
-def _host_values(host: Host) -> tuple[Any, ...]:
-    return (
-        host.provider,
-        host.id,
-        host.name,
-        host.state.value,
-        host.vcpus,
-        host.ram_mb,
-        host.disk_gb,
-        host.vcpus_used,
-        host.ram_mb_used,
-        host.disk_gb_used,
-        host.arch,
-        host.cpu_vendor,
-        host.cpu_model,
-        host.rack,
-        host.power_kw,
-        host.cpu_util_pct,
-        host.running_vms,
-        dumps(host.extra),
-    )
-
-
-def _resource_values(record: Record) -> tuple[Any, ...]:
-    return (record.KIND.value, record.provider, record.id, record.name, record.state.value, dumps(record.to_dict()))
-
-
 @dataclass(frozen=True)
 class Layout:
     """Where one kind is stored and the order of its content columns (the fingerprint's order)."""
 
     table: Table
     columns: tuple[str, ...]
-    to_values: Callable[[Any], tuple[Any, ...]]
     per_kind: bool  # the shared resources table is also keyed by kind
     json_at: tuple[int, ...] = field(init=False)
     datetime_at: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        from sqlalchemy import DateTime
-
+        stored = tuple(c.name for c in self.table.columns if c.name not in STAMP_COLUMNS)
+        if stored != self.columns:
+            # A model gained or reordered a column the encoder does not fill: fail at import,
+            # not with shifted values in the database.
+            raise RuntimeError(f"{self.table.name}: encoder columns {self.columns} != table columns {stored}")
         object.__setattr__(self, "json_at", tuple(i for i, c in enumerate(self.columns) if c in JSON_COLUMNS))
         dated = tuple(i for i, c in enumerate(self.columns) if isinstance(self.table.c[c].type, DateTime))
         object.__setattr__(self, "datetime_at", dated)
@@ -154,18 +74,9 @@ class Layout:
         return row
 
 
-def _content_columns(table: Table) -> tuple[str, ...]:
-    return tuple(c.name for c in table.columns if c.name not in STAMP_COLUMNS)
-
-
-_NODES = Layout(NodeRow.__table__, _content_columns(NodeRow.__table__), _node_values, False)  # type: ignore[arg-type]
-_HOSTS = Layout(HostRow.__table__, _content_columns(HostRow.__table__), _host_values, False)  # type: ignore[arg-type]
-_RESOURCES = Layout(
-    ResourceRow.__table__,  # type: ignore[arg-type]
-    _content_columns(ResourceRow.__table__),  # type: ignore[arg-type]
-    _resource_values,
-    True,
-)
+_NODES = Layout(NodeRow.__table__, NODE_COLUMNS, False)  # type: ignore[arg-type]
+_HOSTS = Layout(HostRow.__table__, HOST_COLUMNS, False)  # type: ignore[arg-type]
+_RESOURCES = Layout(ResourceRow.__table__, RESOURCE_COLUMNS, True)  # type: ignore[arg-type]
 
 
 def layout_for(kind: Kind) -> Layout:
@@ -174,28 +85,6 @@ def layout_for(kind: Kind) -> Layout:
     if kind is Kind.HOST:
         return _HOSTS
     return _RESOURCES
-
-
-@dataclass
-class EncodedListing:
-    """A listing ready for the database: one tuple of content values per record (JSON columns
-    as their canonical text) and its fingerprint. Plain data, so it crosses process boundaries."""
-
-    kind: Kind
-    ids: list[str]
-    values: list[tuple[Any, ...]]
-    fingerprints: list[str]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def encode_listing(kind: Kind, records: Sequence[Record]) -> EncodedListing:
-    to_values = layout_for(kind).to_values
-    values = [to_values(r) for r in records]
-    # repr of a tuple of str/int/None/datetime runs in C and is stable across runs.
-    fingerprints = [hashlib.blake2b(repr(v).encode(), digest_size=20).hexdigest() for v in values]
-    return EncodedListing(kind, [r.id for r in records], values, fingerprints)
 
 
 # --------------------------------------------------------------------------- applying
@@ -364,7 +253,7 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             continue
         before = old.get(key)
         if _normalize(key, before) != _normalize(key, value):
-            changed[key] = [_plain(before), _plain(value)]
+            changed[key] = [plain(before), plain(value)]
     return changed
 
 
