@@ -2,7 +2,11 @@
 
 Rules (DESIGN.md house rule 3): each provider is collected in its own worker and written in
 its own transaction; a provider that fails is marked failed with its error and keeps its last
-good data, marked stale; "removed" only ever comes from a complete, successful listing.
+good data, marked stale; "removed" only ever comes from a complete, successful answer: a full
+listing, Nova's own list of servers deleted since, or Cinder's complete list of volume ids.
+
+With several providers, collection runs in worker processes (inventory/collector.py) and this
+process only writes; with few, on threads here.
 """
 
 from __future__ import annotations
