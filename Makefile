@@ -9,20 +9,25 @@ DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl
 .PHONY: install system-deps demo test lint typecheck unit bench clean
 
 $(VENV)/.installed: pyproject.toml
+	$(MAKE) --no-print-directory system-deps
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,libvirt]'
 	touch $@
 
 install: $(VENV)/.installed
 
-# Debian packages the real peers need (PostgreSQL, qemu-img, Chromium); root installs them when missing.
+# Debian packages the real peers need (PostgreSQL, qemu-img, Chromium, libvirt's headers for its
+# Python binding); root installs them when missing.
 system-deps:
 	@missing=""; \
 	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing="$$missing fonts-noto-cjk"; \
+	test -f /usr/include/libvirt/libvirt.h || missing="$$missing libvirt-dev"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

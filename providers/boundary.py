@@ -52,6 +52,24 @@ def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
+# virErrorNumber values (libvirt's virterror.h) that say what a caller can act on.
+_LIBVIRT_NOT_FOUND = {42, 43, 49, 50, 62}  # no domain, network, storage pool, storage volume, nwfilter
+_LIBVIRT_AUTH = {45, 29}  # auth failed, operation denied
+_LIBVIRT_UNREACHABLE = {38, 39}  # system error, RPC (connection lost / cannot connect)
+
+
+def _libvirt_error(provider: str, call: str, exc: BaseException, text: str) -> GanyunError:
+    get_code = getattr(exc, "get_error_code", None)
+    code = get_code() if callable(get_code) else None
+    if code in _LIBVIRT_NOT_FOUND:
+        return NotFound(provider, call, text)
+    if code in _LIBVIRT_AUTH:
+        return AuthError(provider, call, text)
+    if code in _LIBVIRT_UNREACHABLE:
+        return Unavailable(provider, call, text)
+    return ProviderError(provider, call, f"libvirt: {text}")
+
+
 def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
     """Map one exception raised at the SDK boundary to our error tree."""
     if isinstance(exc, GanyunError):
@@ -107,6 +125,8 @@ def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
 
     if "OpenStackException" in names and "pagination" in text.lower():
         return BadResponse(provider, call, text)
+    if "libvirtError" in names:
+        return _libvirt_error(provider, call, exc, text)
     if "LibcloudError" in names:
         if "could not find specified endpoint" in text.lower():
             return NotFound(provider, call, "service not in the catalog")

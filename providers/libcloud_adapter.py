@@ -31,6 +31,7 @@ from providers.base import (
     SecurityRule,
     Size,
     Snapshot,
+    State,
     Utilization,
     Volume,
 )
@@ -43,6 +44,21 @@ DRIVER_ALIASES: dict[str, str] = {"ecs": "aliyun_ecs", "aliyun": "aliyun_ecs", "
 
 # Options the adapter consumes itself instead of handing them to the driver constructor.
 ADAPTER_OPTIONS = frozenset({"all_tenants", "ex_all_tenants", "verify_ssl", "ca_cert"})
+
+# Drivers whose Node.id is not stable, so the domain UUID (libcloud's `extra["uuid"]`) is used.
+_IDENTIFIED_BY_UUID = frozenset({"libvirt"})
+# virDomainState -> our state (libvirt-domain.h: nostate, running, blocked, paused, shutdown,
+# shutoff, crashed, pmsuspended).
+_LIBVIRT_STATES = {
+    0: State.UNKNOWN,
+    1: State.RUNNING,
+    2: State.RUNNING,
+    3: State.SUSPENDED,
+    4: State.STOPPED,
+    5: State.STOPPED,
+    6: State.ERROR,
+    7: State.SUSPENDED,
+}
 
 
 def load_driver_class(driver_name: str) -> Any:
@@ -198,9 +214,9 @@ class LibcloudAdapter:
         ips = tuple(ip for ip in [*(n.private_ips or []), *(n.public_ips or [])] if ip)
         return Node(
             provider=self.name,
-            id=str(n.id),
+            id=self._node_id(n),
             name=str(n.name or n.id),
-            state=mapping.normalize_state(n.state),
+            state=self._libvirt_state(n) if self.spec.driver == "libvirt" else mapping.normalize_state(n.state),
             extra=_plain(extra),
             vcpus=vcpus,
             ram_mb=ram,
@@ -366,14 +382,33 @@ class LibcloudAdapter:
 
     # ------------------------------------------------------------------ actions
 
+    def _node_id(self, n: Any) -> str:
+        """The node's stable identity: libcloud's `id`, except where that changes over the
+        node's life (libvirt's is the running domain's number, -1 once stopped)."""
+        if self.spec.driver in _IDENTIFIED_BY_UUID:
+            return str((getattr(n, "extra", None) or {}).get("uuid") or n.uuid)
+        return str(n.id)
+
+    def _libvirt_state(self, n: Any) -> State:
+        """libcloud reports every libvirt domain that is not running as terminated, but a
+        listed domain still exists: shut off is stopped, paused is suspended. Read it again."""
+        try:
+            code = self.driver._get_domain_for_uuid(self._node_id(n)).info()[0]
+        except Exception:  # the domain went away between the listing and this call
+            return State.TERMINATED
+        return _LIBVIRT_STATES.get(int(code), State.UNKNOWN)
+
     def _find_node(self, call: str, node_id: str) -> Any:
-        getter = getattr(self.driver, "ex_get_node", None) or getattr(self.driver, "ex_get_node_details", None)
+        if self.spec.driver in _IDENTIFIED_BY_UUID:
+            getter = getattr(self.driver, "ex_get_node_by_uuid", None)
+        else:
+            getter = getattr(self.driver, "ex_get_node", None) or getattr(self.driver, "ex_get_node_details", None)
         if callable(getter):
             node = self._call(call, lambda: getter(node_id))
             if node is not None:
                 return node
         for n in self._call(call, lambda: self.driver.list_nodes()):
-            if str(n.id) == node_id:
+            if self._node_id(n) == node_id:
                 return n
         raise NotFound(self.name, call, f"no node {node_id}")
 
