@@ -12,7 +12,7 @@ makes a second sync with nothing changed cheap.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -102,7 +102,7 @@ def _sqlite_rows(
     (SQLAlchemy's storage format), JSON columns already text."""
     if not layout.datetime_at:
         return [row + tail for row in rows]
-    process = layout.table.c[layout.columns[layout.datetime_at[0]]].type.bind_processor(connection.dialect)
+    process = _datetime_processor(connection, layout.table)
     out = []
     for row in rows:
         as_list = list(row)
@@ -113,11 +113,22 @@ def _sqlite_rows(
     return out
 
 
+def _datetime_processor(connection: Connection, table: Table) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's own conversion of a datetime for this dialect (the dialect's type, not the
+    generic one, whose processor is None): raw inserts then store what ORM writes store."""
+    column_type = table.c.first_seen.type
+    process: Callable[[Any], Any] | None = column_type.dialect_impl(connection.dialect).bind_processor(
+        connection.dialect
+    )
+    return process
+
+
 def _insert(connection: Connection, layout: Layout, rows: list[tuple[Any, ...]], now: datetime) -> None:
     table = layout.table
     if connection.dialect.name == "sqlite":
         # Straight to the driver's executemany: the ORM path would re-encode every JSON value.
-        stamp = table.c.first_seen.type.bind_processor(connection.dialect)
+        # The two stamps are the same for every row: converted once, not per row by the driver.
+        stamp = _datetime_processor(connection, table)
         now_db = stamp(now) if stamp is not None else now
         names = ", ".join(f'"{c}"' for c in (*layout.columns, "fingerprint", "first_seen", "updated_at"))
         marks = ", ".join("?" for _ in range(len(layout.columns) + 3))

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from inventory import diff
+from inventory.bulk import executemany
 from inventory.collect import Collected, collect
 from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
@@ -311,7 +312,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
 def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> None:
     """Make the stored samples equal to `samples`, touching only the nodes whose figures moved:
     an unchanged estate then costs one read instead of rewriting every node's row per sync."""
-    from sqlalchemy import delete, insert, select
+    from sqlalchemy import delete, select
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
     fresh = {
@@ -343,8 +344,7 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
         for node_id, (cpu_avg, cpu_p95, ram_avg, window) in fresh.items()
         if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window)
     ]
-    if rows:
-        session.execute(insert(table), rows)
+    executemany(session.connection(), table, "INSERT", rows)
 
 
 def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:
