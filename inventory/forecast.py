@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -51,14 +52,35 @@ def weekly_series(session: Session, providers: Iterable[str] | None = None) -> d
     )
     wanted = set(providers) if providers is not None else None
     rows: dict[str, list[tuple[datetime, int, int, int]]] = {}
-    for provider, at, v, r, d in session.execute(stmt):
+    for provider, at, v, r, d in session.connection().execute(stmt):
         if wanted is None or provider in wanted:
             rows.setdefault(provider, []).append((_utc(at), int(v or 0), int(r or 0), int(d or 0)))
-    out = {}
-    for provider, points in rows.items():
-        frame = pd.DataFrame(points, columns=["at", *RESOURCES]).set_index("at").sort_index()
-        out[provider] = frame.resample("W-SUN").last().ffill().astype(float)
-    return out
+    return {provider: _weekly_frame(points) for provider, points in rows.items()}
+
+
+def _weekly_frame(points: list[tuple[datetime, int, int, int]]) -> pd.DataFrame:
+    """`DataFrame(points).set_index("at").resample("W-SUN").last().ffill().astype(float)`, without
+    the resampler's per-call overhead (a few milliseconds, times every pool of every report).
+
+    W-SUN bins are labelled by their closing Sunday and hold every instant of the seven days
+    up to and including it (in the timestamps' own zone); each week keeps its last figure, and
+    a week without samples carries the previous one forward.
+    """
+    points = sorted(points, key=lambda p: p[0])
+    week_of = [at.date() + timedelta(days=6 - at.weekday()) for at, *_rest in points]
+    first = week_of[0]
+    weeks = (week_of[-1] - first).days // 7 + 1
+    values: list[tuple[int, int, int] | None] = [None] * weeks
+    for week, (_at, v, r, d) in zip(week_of, points, strict=True):
+        values[(week - first).days // 7] = (v, r, d)
+    carried: list[tuple[int, int, int]] = []
+    for value in values:
+        carried.append(value if value is not None else carried[-1])
+    # The Sundays at midnight in the samples' zone (date_range builds W-SUN dates one by one).
+    sundays = pd.DatetimeIndex(np.datetime64(first, "D") + 7 * np.arange(weeks), name="at").as_unit("us")
+    tz = points[0][0].tzinfo
+    index = sundays.tz_localize(tz) if tz is not None else sundays
+    return pd.DataFrame(np.array(carried, dtype=float).reshape(weeks, len(RESOURCES)), index=index, columns=RESOURCES)
 
 
 def forecast_series(
@@ -67,8 +89,12 @@ def forecast_series(
     horizon_weeks: int = 104,
     level: float = DEFAULT_LEVEL,
     method: str = DEFAULT_METHOD,
+    *,
+    _days: dict[tuple[Any, int], list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Forecast one resource of one pool; run-out date with its interval."""
+    """Forecast one resource of one pool; run-out date with its interval.
+
+    `_days` (private) shares the forecast weeks' dates between the series of one call."""
     current = float(series.iloc[-1]) if len(series) else 0.0
     out: dict[str, Any] = {"capacity": capacity, "current": current, "method": METHODS[method], "level": level,
                            "history_points": len(series), "points": [], "runout": None}  # fmt: skip
@@ -83,47 +109,70 @@ def forecast_series(
     if len(series) < MIN_POINTS:
         out["status"] = "insufficient_history"
         return out
-    frame = _predict(series, horizon_weeks, level, method)
-    columns = (frame[c].to_numpy(dtype=float).round(1).tolist() for c in ("mean", "lower", "upper"))
-    days = [ix.date().isoformat() for ix in frame.index]
+    days = _future_days(series.index[-1], horizon_weeks, _days)
+    mean, lower, upper = _predict(series, horizon_weeks, level, method)
+    columns = (c.round(1).tolist() for c in (mean, lower, upper))
     out["points"] = [[d, m, lo, hi] for d, m, lo, hi in zip(days, *columns, strict=True)]
     out["runout"] = {
-        "date": _first_at_or_above(frame["mean"], capacity),
+        "date": _first_at_or_above(days, mean, capacity),
         # The upper bound reaches capacity first: the earliest plausible run-out.
-        "earliest": _first_at_or_above(frame["upper"], capacity),
-        "latest": _first_at_or_above(frame["lower"], capacity),
+        "earliest": _first_at_or_above(days, upper, capacity),
+        "latest": _first_at_or_above(days, lower, capacity),
     }
     out["status"] = "runs_out" if out["runout"]["date"] else "beyond_horizon"
     return out
 
 
-def _predict(series: pd.Series, horizon_weeks: int, level: float, method: str) -> pd.DataFrame:
-    y = series.astype(float)
-    start = y.index[-1]
+def _future_days(start: Any, horizon_weeks: int, memo: dict[tuple[Any, int], list[str]] | None) -> list[str]:
+    """ISO dates of the `horizon_weeks` Sundays after `start`."""
+    key = (start, horizon_weeks)
+    if memo is not None and key in memo:
+        return memo[key]
     index = pd.date_range(start, periods=horizon_weeks + 1, freq="W-SUN")[1:]
-    if float(y.std()) == 0.0:
+    days = [ix.date().isoformat() for ix in index]
+    if memo is not None:
+        memo[key] = days
+    return days
+
+
+def _predict(
+    series: pd.Series, horizon_weeks: int, level: float, method: str
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(mean, lower, upper) for the `horizon_weeks` weeks after the series, never negative."""
+    y = series.astype(float)
+    values = y.to_numpy()
+    # Distinct values never have a zero standard deviation; equal ones ask pandas (its mean of
+    # equal non-integral floats can be off by an ulp), as the check always did.
+    if bool((values == values[0]).all()) and float(y.std()) == 0.0:
         # Nothing moved: neither model fits a constant; the forecast is the constant itself.
-        value = float(y.iloc[-1])
-        return pd.DataFrame({"mean": value, "lower": value, "upper": value}, index=index)
-    frame = _predict_linear(y, horizon_weeks, level) if method == "linear" else _predict_ets(y, horizon_weeks, level)
-    frame.index = index
-    # Allocation is never negative.
-    return frame.clip(lower=0.0)
+        constant = np.full(horizon_weeks, float(y.iloc[-1]))
+        bounds = (constant, constant.copy(), constant.copy())
+    elif method == "linear":
+        bounds = _predict_linear(y, horizon_weeks, level)
+    else:
+        bounds = _predict_ets(y, horizon_weeks, level)
+    # Allocation is never negative (as DataFrame.clip(lower=0.0): NaN stays, -0.0 stays).
+    mean, lower, upper = (np.where(np.isnan(c) | (c >= 0.0), c, 0.0) for c in bounds)
+    return mean, lower, upper
 
 
-def _predict_linear(y: pd.Series, horizon_weeks: int, level: float) -> pd.DataFrame:
-    import numpy as np
+def _predict_linear(
+    y: pd.Series, horizon_weeks: int, level: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     import statsmodels.api as sm
 
     t = np.arange(len(y), dtype=float)
     fit = sm.OLS(y.to_numpy(), sm.add_constant(t)).fit()
     future = sm.add_constant(np.arange(len(y), len(y) + horizon_weeks, dtype=float), has_constant="add")
-    frame = fit.get_prediction(future).summary_frame(alpha=1.0 - level)
-    out = frame.rename(columns={"obs_ci_lower": "lower", "obs_ci_upper": "upper"})[["mean", "lower", "upper"]]
-    return pd.DataFrame(out.to_numpy(), columns=["mean", "lower", "upper"])
+    pred = fit.get_prediction(future)
+    # The columns summary_frame() calls mean, obs_ci_lower and obs_ci_upper, without the frame.
+    interval = pred.conf_int(obs=True, alpha=1.0 - level)
+    return np.asarray(pred.predicted_mean, dtype=float), interval[:, 0].astype(float), interval[:, 1].astype(float)
 
 
-def _predict_ets(y: pd.Series, horizon_weeks: int, level: float) -> pd.DataFrame:
+def _predict_ets(
+    y: pd.Series, horizon_weeks: int, level: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     with warnings.catch_warnings():
@@ -132,13 +181,13 @@ def _predict_ets(y: pd.Series, horizon_weeks: int, level: float) -> pd.DataFrame
         fit = ETSModel(y, error="add", trend="add", damped_trend=False).fit(disp=False)
         pred = fit.get_prediction(start=len(y), end=len(y) + horizon_weeks - 1)
         frame = pred.summary_frame(alpha=1.0 - level)
-    out = frame.rename(columns={"pi_lower": "lower", "pi_upper": "upper"})[["mean", "lower", "upper"]]
-    return pd.DataFrame(out.to_numpy(), columns=["mean", "lower", "upper"])
+    out = frame[["mean", "pi_lower", "pi_upper"]].to_numpy(dtype=float)
+    return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
 
 
-def _first_at_or_above(values: pd.Series, capacity: float) -> str | None:
-    hit = values[values >= capacity]
-    return _iso(hit.index[0].date()) if len(hit) else None
+def _first_at_or_above(days: list[str], values: np.ndarray[Any, Any], capacity: float) -> str | None:
+    hit = np.flatnonzero(values >= capacity)
+    return days[int(hit[0])] if len(hit) else None
 
 
 def _iso(day: date | None) -> str | None:
@@ -160,13 +209,15 @@ def forecast_pools(
         raise ConfigError(f"forecast method '{method}': one of {', '.join(METHODS)}")
     pools = list(pools)
     series = weekly_series(session, [p["name"] for p in pools])
+    days: dict[tuple[Any, int], list[str]] = {}
+    empty = pd.Series(dtype=float)
     out = []
     for pool in pools:
         frame = series.get(pool["name"])
         resources = {}
         for r in RESOURCES:
-            s = frame[r] if frame is not None else pd.Series(dtype=float)
-            resources[r] = forecast_series(s, float(pool["capacity"][r]), horizon_weeks, level, method)
+            s = frame[r] if frame is not None else empty
+            resources[r] = forecast_series(s, float(pool["capacity"][r]), horizon_weeks, level, method, _days=days)
         dated = [(res["runout"]["date"], r) for r, res in resources.items() if (res["runout"] or {}).get("date")]
         first = min(dated) if dated else None
         out.append(

@@ -70,6 +70,58 @@ def _measured(stmt: Any) -> Any:
     )
 
 
+# Reclaimable vCPUs of the chosen level counted at these floors in the summary pass: the top
+# query then reads only nodes with more vCPUs than the highest floor that still holds `top`.
+RECLAIM_FLOORS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def _summary_query(chosen: str) -> Any:
+    """One pass over the measured nodes: counts and sums of every level, plus how many nodes
+    the chosen level frees at least RECLAIM_FLOORS[i] vCPUs on.
+
+    The same arithmetic as `_suggested`, staged so that SQLite evaluates each expression once
+    per node: written as one expression, every use of a level's suggestion re-evaluated its
+    whole CASE chain (about 30 times per node). The inner query computes the raw needs, the
+    middle one the suggested steps; OFFSET 0 keeps both from being flattened into the
+    aggregate (SQLite and PostgreSQL alike run them as a pipeline, nothing is materialized).
+    """
+    idle = and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
+    needs: list[Any] = [NodeRow.vcpus.label("v"), NodeRow.ram_mb.label("r"), case((idle, 1), else_=0).label("idle")]
+    for i, lv in enumerate(LEVELS.values()):
+        busy = UtilizationRow.cpu_p95_pct if lv.cpu_metric == "p95" else UtilizationRow.cpu_avg_pct
+        in_use = NodeRow.ram_mb * UtilizationRow.ram_avg_pct / 100.0 * lv.ram_headroom / RAM_STEP_MB
+        needs += [
+            (NodeRow.vcpus * busy / lv.cpu_target_pct).label(f"n{i}"),
+            (cast(func.ceil(in_use), Integer) * RAM_STEP_MB).label(f"m{i}"),
+        ]
+    inner = _measured(select(*needs)).offset(0).subquery("needs")
+    steps: list[Any] = [inner.c.v, inner.c.r, inner.c.idle]
+    for i in range(len(LEVELS)):
+        need, ram = inner.c[f"n{i}"], inner.c[f"m{i}"]
+        steps += [
+            case(*((need <= s, s) for s in VCPU_STEPS), else_=VCPU_STEPS[-1]).label(f"s{i}"),
+            case((ram < RAM_STEP_MB, RAM_STEP_MB), else_=ram).label(f"m{i}"),
+        ]
+    mid = select(*steps).offset(0).subquery("steps")
+    v, r, idle_flag = mid.c.v, mid.c.r, mid.c.idle
+
+    def total(expr: Any) -> Any:
+        return func.coalesce(func.sum(expr), 0)
+
+    columns: list[Any] = [func.count(), total(idle_flag), total(idle_flag * v), total(idle_flag * r)]
+    for i in range(len(LEVELS)):
+        # The suggestion is min(current, step): it frees current - step where the step is smaller.
+        step, ram = mid.c[f"s{i}"], mid.c[f"m{i}"]
+        columns += [
+            total(case((or_(step < v, ram < r), 1), else_=0)),
+            total(case((step < v, v - step), else_=0)),
+            total(case((ram < r, r - ram), else_=0)),
+        ]
+    step = mid.c[f"s{list(LEVELS).index(chosen)}"]
+    columns += [total(case((and_(step < v, v - step >= floor), 1), else_=0)) for floor in RECLAIM_FLOORS]
+    return select(*columns)
+
+
 def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate", top: int = TOP) -> dict[str, Any]:
     """Counts per level, reclaimable resources, idle nodes and the largest suggestions.
 
@@ -80,25 +132,13 @@ def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate",
         from providers.base import ConfigError
 
         raise ConfigError(f"rightsizing level '{level}': one of {', '.join(LEVELS)}")
-    idle = and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
-    columns: list[Any] = [
-        func.count(),
-        func.coalesce(func.sum(case((idle, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((idle, NodeRow.vcpus), else_=0)), 0),
-        func.coalesce(func.sum(case((idle, NodeRow.ram_mb), else_=0)), 0),
-    ]
-    for lv in LEVELS.values():
-        cpu, mem = _suggested(lv)
-        columns += [
-            func.coalesce(func.sum(case((or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb), 1), else_=0)), 0),
-            func.coalesce(func.sum(NodeRow.vcpus - cpu), 0),
-            func.coalesce(func.sum(NodeRow.ram_mb - mem), 0),
-        ]
-    row = [int(v or 0) for v in session.execute(_measured(select(*columns))).one()]
+    row = [int(v or 0) for v in session.connection().execute(_summary_query(level)).one()]
     summary = {
         name: {"oversized": row[4 + 3 * i], "vcpus_reclaimable": row[5 + 3 * i], "ram_mb_reclaimable": row[6 + 3 * i]}
         for i, name in enumerate(LEVELS)
     }
+    at_least = dict(zip(RECLAIM_FLOORS, row[4 + 3 * len(LEVELS) :], strict=True))
+    idle = and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
     cpu, mem = _suggested(LEVELS[level])
     stmt = _measured(
         select(
@@ -107,11 +147,17 @@ def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate",
             cpu, mem, idle,
         )
     ).where(or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb))  # fmt: skip
+    # The list is ordered by vCPUs freed first: when `top` nodes free at least `floor` vCPUs,
+    # every node of the list does, so it has more than `floor` vCPUs (a suggestion keeps one).
+    # That plain column test lets the database skip the suggestion arithmetic for the rest.
+    floor = max((f for f, n in at_least.items() if top > 0 and n >= top), default=0)
+    if floor:
+        stmt = stmt.where(NodeRow.vcpus > floor)
     stmt = stmt.order_by((NodeRow.vcpus - cpu).desc(), (NodeRow.ram_mb - mem).desc(), NodeRow.name).limit(top)
     keys = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "cpu_avg_pct", "cpu_p95_pct",
             "ram_avg_pct", "suggested_vcpus", "suggested_ram_mb", "idle")  # fmt: skip
     suggestions = []
-    for values in session.execute(stmt):
+    for values in session.connection().execute(stmt):
         entry = dict(zip(keys, values, strict=True))
         entry["suggested_vcpus"] = int(entry["suggested_vcpus"])
         entry["suggested_ram_mb"] = int(entry["suggested_ram_mb"])

@@ -3,10 +3,10 @@
 The DB is built straight from the seed (providers.lab.seed.build_estate, no HTTP) through the
 real sync path, plus the lab's history file. Figures, each against a baseline from this run:
 - current-figures ratio: the report's aggregate sections (pools, centers, hosts, racks, showback,
-  Xinchuang share; then again with the share's 12-month trend) against ONE raw SQL query computing the per-pool totals
-  (target <= 3x); the totals of both are compared for equality;
-- full-report ratio: everything incl. rightsizing over every measured node and the forecasts
-  (linear and, with --ets, Holt ETS), against the same baseline;
+  Xinchuang share; then again with the share's 12-month trend) against ONE raw SQL query computing the per-pool totals;
+  the totals of both are compared for equality;
+- full-report ratio, the issue's target (<= 3x, `target_ratio`): everything incl. rightsizing over every measured
+  node and the forecasts (linear and, with --ets, Holt ETS), against the same baseline;
 - peak memory: tracemalloc peak of the report and the process RSS high-water mark.
 
 Run: `python -m tests.benchmarks.bench_capacity [--scale large] [--ets]`; last line is JSON.
@@ -102,11 +102,14 @@ def main() -> None:
         "current_figures_ratio": round(current_s / raw_s, 2),
         "aggregate_with_trend_s": round(agg_s, 4),
         "aggregate_with_trend_ratio": round(agg_s / raw_s, 2),
-        "target_ratio": 3.0,
         "totals_match": not mismatches,
         "rightsizing_s": round(rightsizing_s, 3),
         "full_report_linear_s": round(full_linear_s, 3),
         "full_report_linear_ratio": round(full_linear_s / raw_s, 1),
+        # The target: the FULL report against the one raw SQL query.
+        "target": "full_report_linear_ratio",
+        "target_ratio": 3.0,
+        "target_met": full_linear_s / raw_s <= 3.0,
         "full_report_ets_s": round(ets_s, 2) if ets_s is not None else None,
         "tracemalloc_peak_mb": round(peak / 2**20, 1),
         "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
