@@ -21,10 +21,10 @@ t = frame.t
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _snapshot(url: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+def _snapshot(url: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     del url  # the cache key: one snapshot per database
     store = frame.get_store()
-    return engine.latest_audit(store), engine.latest_findings(store), engine.trend(store)
+    return engine.latest_audit(store), engine.trend(store)
 
 
 def _actor() -> str:
@@ -52,7 +52,7 @@ with st.form("run_audit"):
     if st.form_submit_button(t("comply.run_audit")):
         _run_audit(int(level))
 
-audit, findings, trend = _snapshot(config.database_url)
+audit, trend = _snapshot(config.database_url)
 if audit is None:
     st.info(t("comply.no_audit"))
     st.stop()
@@ -82,9 +82,11 @@ if len(trend) > 1:
 st.subheader(t("comply.findings"))
 titles = {cid: c.meta.title[lang] for cid, c in load_checks().items()}
 statuses = st.multiselect(t("comply.status_filter"), ["FAIL", "WAIVED", "MANUAL", "PASS"], default=["FAIL"])
-shown = [f for f in findings if f["status"] in statuses]
-pages = max(1, -(-len(shown) // PAGE_SIZE))
+# Only the page on screen is read: an estate-wide audit has a finding per volume and endpoint.
+_, shown, total = engine.findings_page(store, statuses=statuses, offset=0, limit=0)
+pages = max(1, -(-shown // PAGE_SIZE))
 page = int(st.number_input(t("comply.page"), min_value=1, max_value=pages, value=1, key="findings_page"))
+findings, _, _ = engine.findings_page(store, statuses=statuses, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
 rows = [
     {
         "check": titles.get(f["check_id"], f["check_id"]),
@@ -97,10 +99,10 @@ rows = [
         "first_seen": f["first_seen"][:19],
         "key": f["resource_key"],
     }
-    for f in shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    for f in findings
 ]
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption(f"{len(shown)} / {len(findings)}")
+st.caption(f"{shown} / {total}")
 
 # ----------------------------------------------------------------- waivers
 st.subheader(t("comply.waivers"))

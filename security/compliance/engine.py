@@ -4,12 +4,13 @@ findings kept with first/last seen, scores per system/department/center, and the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, and_, func, select
+from sqlalchemy.orm import Session
 
 from inventory.bulk import executemany
 from inventory.config import GanyunConfig
@@ -320,31 +321,55 @@ def trend(store: Store, limit: int = _TREND_LENGTH) -> list[dict[str, Any]]:
 def latest_findings(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
     """Findings of the most recent audit (what the console shows without re-running)."""
     with store.session() as session:
-        last = session.scalar(select(ComplianceAudit.id).order_by(ComplianceAudit.id.desc()).limit(1))
+        last = _last_audit_id(session)
         if last is None:
             return []
         stmt = select(ComplianceFinding).where(ComplianceFinding.last_audit_id == last)
         if status:
             stmt = stmt.where(ComplianceFinding.status == status)
-        return [
-            {
-                "check_id": r.check_id,
-                "resource_key": r.resource_key,
-                "resource_type": r.resource_type,
-                "resource_name": r.resource_name,
-                "provider": r.provider,
-                "center": r.center,
-                "department": r.department,
-                "system": r.system,
-                "mlps_level": r.mlps_level,
-                "severity": r.severity,
-                "status": r.status,
-                "evidence": r.evidence,
-                "first_seen": aware(r.first_seen).isoformat(),
-                "last_seen": aware(r.last_seen).isoformat(),
-            }
-            for r in session.scalars(stmt.order_by(ComplianceFinding.id))
-        ]
+        return [_finding_dict(r) for r in session.scalars(stmt.order_by(ComplianceFinding.id))]
+
+
+def findings_page(
+    store: Store, *, statuses: Sequence[str], offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int, int]:
+    """One page of the latest audit's findings with these statuses, the number that match and
+    the number in the audit: the console pages in SQL instead of holding every finding of an
+    estate-wide audit in memory."""
+    with store.session() as session:
+        last = _last_audit_id(session)
+        if last is None:
+            return [], 0, 0
+        in_audit = ComplianceFinding.last_audit_id == last
+        matching = and_(in_audit, ComplianceFinding.status.in_(list(statuses)))
+        total = int(session.scalar(select(func.count()).select_from(ComplianceFinding).where(in_audit)) or 0)
+        shown = int(session.scalar(select(func.count()).select_from(ComplianceFinding).where(matching)) or 0)
+        stmt = select(ComplianceFinding).where(matching).order_by(ComplianceFinding.id).offset(offset).limit(limit)
+        return [_finding_dict(r) for r in session.scalars(stmt)], shown, total
+
+
+def _last_audit_id(session: Session) -> int | None:
+    last: int | None = session.scalar(select(ComplianceAudit.id).order_by(ComplianceAudit.id.desc()).limit(1))
+    return last
+
+
+def _finding_dict(r: ComplianceFinding) -> dict[str, Any]:
+    return {
+        "check_id": r.check_id,
+        "resource_key": r.resource_key,
+        "resource_type": r.resource_type,
+        "resource_name": r.resource_name,
+        "provider": r.provider,
+        "center": r.center,
+        "department": r.department,
+        "system": r.system,
+        "mlps_level": r.mlps_level,
+        "severity": r.severity,
+        "status": r.status,
+        "evidence": r.evidence,
+        "first_seen": aware(r.first_seen).isoformat(),
+        "last_seen": aware(r.last_seen).isoformat(),
+    }
 
 
 def latest_audit(store: Store) -> dict[str, Any] | None:

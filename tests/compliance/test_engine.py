@@ -215,3 +215,17 @@ def test_cli_option_lists_match_the_library() -> None:
     from security.compliance.types import SEVERITIES
 
     assert comply_cmd.FORMATS == reports.FORMATS and comply_cmd.SEVERITIES == SEVERITIES
+
+
+def test_findings_page_filters_and_pages_in_sql(estate: tuple[GanyunConfig, Store]) -> None:
+    config, store = estate
+    assert engine.findings_page(store, statuses=["FAIL"], offset=0, limit=10) == ([], 0, 0)
+    engine.run_audit(config, store, 3)
+    everything = engine.latest_findings(store)
+    failed = [f for f in everything if f["status"] == "FAIL"]
+    first, shown, total = engine.findings_page(store, statuses=["FAIL"], offset=0, limit=3)
+    rest, _, _ = engine.findings_page(store, statuses=["FAIL"], offset=3, limit=3)
+    assert (shown, total) == (len(failed), len(everything)) and len(failed) > 3
+    assert first + rest == failed
+    both, shown_both, _ = engine.findings_page(store, statuses=["FAIL", "PASS"], offset=0, limit=1000)
+    assert shown_both == len(both) == sum(f["status"] in ("FAIL", "PASS") for f in everything)
