@@ -7,12 +7,13 @@ Free of database code: collector processes (inventory/collector.py) run exactly 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
-from providers.base import AuthError, Kind, NotFound, Provider, Record
+from providers.base import AuthError, GanyunError, Kind, NotFound, Provider, Record
 
 # Kinds a limited account may be unable to read (403/404): left empty, with a warning.
 OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
@@ -24,9 +25,12 @@ OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
     (Kind.NETWORK, "list_networks"),
     (Kind.SECURITY_GROUP, "list_security_groups"),
 )
-# Kinds an adapter may list as changes since a moment: nodes -> (changed, ids deleted since),
-# volumes -> (changed, ids of every volume present).
-DELTA_METHODS: dict[Kind, str] = {Kind.NODE: "list_node_changes", Kind.VOLUME: "list_volume_changes"}
+# Kinds an adapter may list as changes since a moment, and what the ids it returns beside the
+# changed records mean: nodes -> ids deleted since (Nova), volumes -> every id present (Cinder).
+DELTA_METHODS: dict[Kind, tuple[str, str]] = {
+    Kind.NODE: ("list_node_changes", "deleted"),
+    Kind.VOLUME: ("list_volume_changes", "present"),
+}
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ def collect(adapter: Provider, changes_since: datetime | None = None) -> Collect
 
 def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | None, out: Collected) -> bool:
     """Ask `kind` as changes since the last sync; False when a complete listing is needed."""
-    method = DELTA_METHODS.get(kind)
+    method, meaning = DELTA_METHODS.get(kind, ("", ""))
     lister = getattr(adapter, method, None) if method and changes_since is not None else None
     if lister is None:
         return False
@@ -96,5 +100,16 @@ def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | None
     except NotFound:
         return False
     out.listings[kind] = list(changed)
-    out.deltas[kind] = Delta(deleted=list(ids)) if kind is Kind.NODE else Delta(present=list(ids))
+    out.deltas[kind] = Delta(**{meaning: list(ids)})
     return True
+
+
+def collect_outcome(name: str, work: Callable[[], Collected]) -> Collected | str:
+    """Run one provider's collection; any failure becomes its one-line message, so that an
+    adapter bug never takes the other providers down (in a thread or a worker process)."""
+    try:
+        return work()
+    except GanyunError as exc:
+        return str(exc)
+    except Exception as exc:
+        return f"{name}: unexpected {type(exc).__name__}: {exc}"

@@ -26,9 +26,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from providers.base import GanyunError, ProviderSpec
+from providers.base import ProviderSpec
+
+if TYPE_CHECKING:
+    from inventory.collect import Collected
 
 # A worker imports libcloud and the adapters (~0.5 s of CPU): below this many providers the
 # start-up costs more than a second core wins.
@@ -64,17 +67,16 @@ def process_count(configured: int | None, providers: int) -> int:
 def collect_job(job: Job) -> Message:
     """Collect and encode one provider; errors become a `failed` message, never an exception."""
     # Only what collecting needs: no SQLAlchemy, Alembic or pydantic in a worker's start-up.
-    from inventory.collect import collect
+    from inventory.collect import collect, collect_outcome
     from providers.registry import create_provider
 
-    try:
+    def work() -> Collected:
         collected = collect(create_provider(job.spec), job.changes_since)
         collected.encode()
-        return Message(job.name, "done", collected)
-    except GanyunError as exc:
-        return Message(job.name, "failed", str(exc))
-    except Exception as exc:  # an adapter bug must not take the other providers down
-        return Message(job.name, "failed", f"{job.name}: unexpected {type(exc).__name__}: {exc}")
+        return collected
+
+    outcome = collect_outcome(job.name, work)
+    return Message(job.name, "failed", outcome) if isinstance(outcome, str) else Message(job.name, "done", outcome)
 
 
 # --------------------------------------------------------------------------- framing

@@ -100,14 +100,14 @@ def _sqlite_rows(
 ) -> list[tuple[Any, ...]]:
     """Tuples as the SQLite driver takes them: datetimes through the column type's processor
     (SQLAlchemy's storage format), JSON columns already text."""
-    if not layout.datetime_at:
+    process = _datetime_processor(connection, layout.table) if layout.datetime_at else None
+    if process is None:
         return [row + tail for row in rows]
-    process = _datetime_processor(connection, layout.table)
     out = []
     for row in rows:
         as_list = list(row)
         for i in layout.datetime_at:
-            if as_list[i] is not None and process is not None:
+            if as_list[i] is not None:
                 as_list[i] = process(as_list[i])
         out.append((*as_list, *tail))
     return out

@@ -22,7 +22,7 @@ from sqlalchemy import Table
 
 from inventory import diff
 from inventory.bulk import executemany
-from inventory.collect import Collected, collect
+from inventory.collect import Collected, collect, collect_outcome
 from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, provider_spec
@@ -186,13 +186,7 @@ def _sync_one(
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
-    outcome: Collected | str
-    try:
-        outcome = collect(make(provider_spec(config, pc, vault)), changes_since)
-    except GanyunError as exc:
-        outcome = str(exc)
-    except Exception as exc:  # an adapter bug must not take the other providers down
-        outcome = f"{pc.name}: unexpected {type(exc).__name__}: {exc}"
+    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(config, pc, vault)), changes_since))
     return _finish(store, pc, outcome, run_id, t0, notify)
 
 

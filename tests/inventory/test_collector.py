@@ -108,3 +108,19 @@ def test_a_dead_worker_fails_its_unfinished_providers() -> None:
 @pytest.mark.parametrize(("configured", "providers", "expected"), [(None, 2, 0), (0, 20, 0), (3, 2, 2)])
 def test_process_count(configured: int | None, providers: int, expected: int) -> None:
     assert process_count(configured, providers) == expected
+
+
+def test_collect_outcome_turns_any_failure_into_one_line() -> None:
+    from inventory.collect import Collected, collect_outcome
+    from providers.base import Unavailable
+
+    def broken_adapter() -> Collected:
+        raise KeyError("flavor")
+
+    def outage() -> Collected:
+        raise Unavailable("a", "list_nodes", "HTTP 503")
+
+    done = Collected()
+    assert collect_outcome("a", lambda: done) is done
+    assert collect_outcome("a", broken_adapter) == "a: unexpected KeyError: 'flavor'"
+    assert collect_outcome("a", outage) == "a: list_nodes: HTTP 503"
