@@ -791,9 +791,6 @@ class OpenStackAdapter(LibcloudAdapter):
             return dest_path
 
 
-__all__ = ["SPEC_ARCH", "SPEC_VENDOR", "OpenStackAdapter"]
-
-
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     """Extras built from parsed API JSON are JSON-ready already: only drop the absent ones.
     (The generic `_plain` walks SDK objects and costs a recursion per value on every record.)"""
@@ -818,3 +815,6 @@ def _parse_json_with_orjson(driver: Any) -> None:
         conn = getattr(driver, name, None)
         if conn is not None and getattr(conn, "responseCls", None) is OpenStack_1_1_Response:
             conn.responseCls = _OrjsonResponse
+
+
+__all__ = ["SPEC_ARCH", "SPEC_VENDOR", "OpenStackAdapter"]

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import operator
 import secrets
 import threading
 import time
@@ -566,13 +567,13 @@ def _identity(lab: LabRuntime, rt: CloudRuntime, req: Request, rest: list[str]) 
 # --------------------------------------------------------------------------- cinder
 
 _TIME_FILTERS = ("created_at", "updated_at")
-_TIME_OPERATORS: dict[str, Any] = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
+_TIME_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
 }
 
 
@@ -601,10 +602,10 @@ def _volumes_in_time_window(rt: CloudRuntime, req: Request, version: str) -> lis
         raise ApiError(400, f"Invalid filters {keys} are found in query options.")
     tests = []
     for key, raw in asked:
-        operator, _, moment = raw.partition(":")
-        if operator not in _TIME_OPERATORS or not moment:
+        name, _, moment = raw.partition(":")
+        if name not in _TIME_OPERATORS or not moment:
             raise ApiError(400, f"Invalid {key} filter: {raw}")
-        tests.append((key, _TIME_OPERATORS[operator], _cutoff(moment)))
+        tests.append((key, _TIME_OPERATORS[name], _cutoff(moment)))
     with rt.lock:
         volumes = list(rt.volumes.values())
     out = []

@@ -344,18 +344,21 @@ def _up(
     spec["tls"] = bool(spec.get("tls")) or tls
     spec["dr"] = bool(spec.get("dr")) or dr
     _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
-    if tls or dr:
-        estate = build_estate(scale, seed=int(spec["seed"]), now=datetime.fromisoformat(spec["now"]))
-        if tls:
-            config["tls"] = dict(_extension("tls").start(root, estate))
-        if dr:
-            config["dr"] = dict(_extension("dr").start(root))
     # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
     # imported once into the inventory by inventory/history.py.
     from providers.lab.history import HISTORY_FILE, write_history
 
-    if passwords or not (root / HISTORY_FILE).exists():
-        write_history(root, build_estate(scale, seed=int(spec["seed"]), now=datetime.fromisoformat(spec["now"])))
+    history_due = bool(passwords) or not (root / HISTORY_FILE).exists()
+    # The seeded estate (~7 s at large scale) is built once, and only for what reads it.
+    estate = None
+    if tls or history_due:
+        estate = build_estate(scale, seed=int(spec["seed"]), now=datetime.fromisoformat(spec["now"]))
+    if tls:
+        config["tls"] = dict(_extension("tls").start(root, estate))
+    if dr:
+        config["dr"] = dict(_extension("dr").start(root))
+    if estate is not None and history_due:
+        write_history(root, estate)
     config["capacity"]["history_file"] = HISTORY_FILE
     from inventory.config import parse_config
 
