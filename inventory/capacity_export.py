@@ -46,6 +46,16 @@ def pool_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return head, rows
 
 
+def pool_overview_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The pools at a glance (the CLI table and the console page): usage and free units."""
+    head = ["name", "center", "pool_type", "nodes", "alloc_vcpus", "cap_vcpus", "used_vcpus_pct", "used_ram_pct",
+            "used_disk_pct", "free_vm_units", "stale"]  # fmt: skip
+    rows = [[p["name"], p["center"], p["pool"], p["nodes"], p["allocated"]["vcpus"], p["capacity"]["vcpus"],
+             p["used_pct"]["vcpus"], p["used_pct"]["ram_mb"], p["used_pct"]["disk_gb"], p["free_vm_units"],
+             "!" if p["stale"] else ""] for p in report["pools"]]  # fmt: skip
+    return head, rows
+
+
 def rollup_rows(groups: Iterable[dict[str, Any]], key: str) -> tuple[list[str], list[list[Any]]]:
     head = ["pool_type" if key == "pool" else key, "providers", "hosts", "nodes", "cap_vcpus", "alloc_vcpus",
             "used_vcpus_pct", "alloc_ram_gb",
@@ -115,6 +125,23 @@ def rightsizing_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]
     rows = [[s["provider"], s["name"], s["department"], s["system"], s["vcpus"], s["suggested_vcpus"],
              s["ram_mb"] // GIB, s["suggested_ram_mb"] // GIB, s["cpu_avg_pct"], s["cpu_p95_pct"], s["ram_avg_pct"],
              "Y" if s["idle"] else ""] for s in report.get("rightsizing", {}).get("top", [])]  # fmt: skip
+    return head, rows
+
+
+def rightsizing_level_rows(report: dict[str, Any], label: Label) -> tuple[list[str], list[list[Any]]]:
+    """What each rightsizing level would take back; the level names through `label`."""
+    head = ["level", "oversized", "vcpus_reclaimable", "ram_gb_reclaimable"]
+    levels = (report.get("rightsizing") or {}).get("levels", {})
+    rows = [[label(f"level_{k}"), v["oversized"], v["vcpus_reclaimable"], v["ram_mb_reclaimable"] // GIB]
+            for k, v in levels.items()]  # fmt: skip
+    return head, rows
+
+
+def xinchuang_rows(report: dict[str, Any], by: str) -> tuple[list[str], list[list[Any]]]:
+    """The Xinchuang share now, by "center" or by "department"."""
+    head = [by, "vcpus", "xc_vcpus", "xc_share", "xc_node_share"]
+    rows = [[g[by] or "-", g["vcpus"], g["xc_vcpus"], g["share"], g["node_share"]]
+            for g in report["xinchuang"][f"by_{by}"]]  # fmt: skip
     return head, rows
 
 
@@ -257,25 +284,14 @@ def write_xlsx(report: dict[str, Any], path: Path, label: Label = default_label)
         line.add_data(Reference(sheet, min_col=4, min_row=1, max_row=end), titles_from_data=True)
         line.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=end))
         sheet.add_chart(line, "F2")
-    xc = report["xinchuang"]
-    start = max(end, 20) + 3
-    head = ["center", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"]
-    rows = [[c["center"] or "-", c["vcpus"], c["xc_vcpus"], c["share"], c["node_share"]] for c in xc["by_center"]]
-    end = _write_table(sheet, head, rows, label, start)
-    head = ["department", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"]
-    rows = [[d["department"] or "-", d["vcpus"], d["xc_vcpus"], d["share"], d["node_share"]]
-            for d in xc["by_department"]]  # fmt: skip
-    _write_table(sheet, head, rows, label, end + 3)
+    end = _write_table(sheet, *xinchuang_rows(report, "center"), label, max(end, 20) + 3)
+    _write_table(sheet, *xinchuang_rows(report, "department"), label, end + 3)
     sheet.freeze_panes = "A2"
 
     _forecast_sheet(wb.create_sheet(label("sheet_forecast")[:31]), report, label)
 
     sheet = wb.create_sheet(label("sheet_rightsizing")[:31])
-    rs = report.get("rightsizing") or {}
-    levels = rs.get("levels", {})
-    end = _write_table(sheet, ["level", "oversized", "vcpus_reclaimable", "ram_gb_reclaimable"],
-                       [[label(f"level_{k}"), v["oversized"], v["vcpus_reclaimable"], v["ram_mb_reclaimable"] // GIB]
-                        for k, v in levels.items()], label)  # fmt: skip
+    end = _write_table(sheet, *rightsizing_level_rows(report, label), label)
     _bar(sheet, label("chart_rightsizing"), (1, 2, end), (3,), 2, end, "F2")
     _write_table(sheet, *rightsizing_rows(report), label, max(end, 18) + 3)
 

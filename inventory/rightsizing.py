@@ -62,6 +62,11 @@ def _suggested(level: Level) -> tuple[Any, Any]:
     return cpu, mem
 
 
+def _idle() -> Any:
+    """Nearly idle: both thresholds below, as the idle figures and each suggestion's flag count it."""
+    return and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
+
+
 def _measured(stmt: Any) -> Any:
     return (
         stmt.select_from(NodeRow)
@@ -85,7 +90,7 @@ def _summary_query(chosen: str) -> Any:
     middle one the suggested steps; OFFSET 0 keeps both from being flattened into the
     aggregate (SQLite and PostgreSQL alike run them as a pipeline, nothing is materialized).
     """
-    idle = and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
+    idle = _idle()
     needs: list[Any] = [NodeRow.vcpus.label("v"), NodeRow.ram_mb.label("r"), case((idle, 1), else_=0).label("idle")]
     for i, lv in enumerate(LEVELS.values()):
         busy = UtilizationRow.cpu_p95_pct if lv.cpu_metric == "p95" else UtilizationRow.cpu_avg_pct
@@ -138,7 +143,7 @@ def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate",
         for i, name in enumerate(LEVELS)
     }
     at_least = dict(zip(RECLAIM_FLOORS, row[4 + 3 * len(LEVELS) :], strict=True))
-    idle = and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
+    idle = _idle()
     cpu, mem = _suggested(LEVELS[level])
     stmt = _measured(
         select(

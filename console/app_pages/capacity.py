@@ -19,8 +19,6 @@ from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, 
 from inventory import capacity_export as ex
 from inventory.config import GanyunConfig, parse_config
 
-GIB = 1024
-
 
 def label(key: str) -> str:
     return t(f"capacity.{key}")
@@ -40,12 +38,16 @@ def load_report(config_json: str, base_dir: str, marker: tuple[int, str]) -> dic
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def load_headroom(config_json: str, base_dir: str, marker: tuple[int, str], where: tuple[str, ...]) -> dict[str, Any]:
-    from inventory.capacity import build_report
+    from inventory.headroom import migration_headroom, selection_demand
     from inventory.query import parse_filters
 
+    filters = parse_filters(list(where))
     config = parse_config(json.loads(config_json), base_dir=base_dir)
-    report = build_report(config, get_store(), headroom_filters=parse_filters(list(where)))
-    return dict(report["headroom"])
+    # The pools and forecasts are the page's cached report: only the selection is new work.
+    report = load_report(config_json, base_dir, marker)
+    with get_store().session() as session:
+        demand = selection_demand(session, filters)
+    return migration_headroom(config, report["pools"], report["forecast"], demand)
 
 
 def _frame(head: list[str], rows: list[list[Any]]) -> pd.DataFrame:
@@ -117,7 +119,7 @@ def _headroom_tab(config_key: tuple[str, str], marker: tuple[int, str]) -> None:
         st.error(str(exc))
         return
     d = hr["demand"]
-    st.subheader(t("capacity.headroom_title", nodes=d["nodes"], vcpus=d["vcpus"], ram_gb=d["ram_mb"] // GIB))
+    st.subheader(t("capacity.headroom_title", nodes=d["nodes"], vcpus=d["vcpus"], ram_gb=d["ram_mb"] // ex.GIB))
     if not d["nodes"]:
         st.warning(label("headroom_none"))
     head, rows = ex.headroom_rows({"headroom": hr})
@@ -140,12 +142,7 @@ def render() -> None:
                                        "tab_xinchuang", "tab_rightsizing", "tab_headroom", "tab_export")])  # fmt: skip
     with tabs[0]:
         st.plotly_chart(figs["pools"], key="cap_pools_chart")
-        head = ["name", "center", "pool_type", "nodes", "alloc_vcpus", "cap_vcpus", "used_vcpus_pct", "used_ram_pct",
-                "used_disk_pct", "free_vm_units", "stale"]
-        rows = [[p["name"], p["center"], p["pool"], p["nodes"], p["allocated"]["vcpus"], p["capacity"]["vcpus"],
-                 p["used_pct"]["vcpus"], p["used_pct"]["ram_mb"], p["used_pct"]["disk_gb"], p["free_vm_units"],
-                 "!" if p["stale"] else ""] for p in report["pools"]]  # fmt: skip
-        _table(head, rows, key="cap_pools")
+        _table(*ex.pool_overview_rows(report), key="cap_pools")
         st.plotly_chart(figs["centers"], key="cap_centers_chart")
         _table(*ex.rollup_rows(report["centers"], "center"), key="cap_centers")
         _table(*ex.host_rows(report), key="cap_hosts")
@@ -160,18 +157,10 @@ def render() -> None:
         _table(*ex.system_rows(report), key="cap_systems")
     with tabs[4]:
         st.plotly_chart(figs["xinchuang"], key="cap_xc_chart")
-        xc = report["xinchuang"]
-        _table(["center", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"],
-               [[c["center"], c["vcpus"], c["xc_vcpus"], c["share"], c["node_share"]] for c in xc["by_center"]],
-               key="cap_xc_centers")  # fmt: skip
-        _table(["department", "vcpus", "xc_vcpus", "xc_share", "xc_node_share"],
-               [[d["department"], d["vcpus"], d["xc_vcpus"], d["share"], d["node_share"]]
-                for d in xc["by_department"]], key="cap_xc_depts")  # fmt: skip
+        _table(*ex.xinchuang_rows(report, "center"), key="cap_xc_centers")
+        _table(*ex.xinchuang_rows(report, "department"), key="cap_xc_depts")
     with tabs[5]:
-        levels = report["rightsizing"]["levels"]
-        _table(["level", "oversized", "vcpus_reclaimable", "ram_gb_reclaimable"],
-               [[label(f"level_{k}"), v["oversized"], v["vcpus_reclaimable"], v["ram_mb_reclaimable"] // GIB]
-                for k, v in levels.items()], key="cap_rs_levels")  # fmt: skip
+        _table(*ex.rightsizing_level_rows(report, label), key="cap_rs_levels")
         _table(*ex.rightsizing_rows(report), key="cap_rs_top")
     with tabs[6]:
         _headroom_tab(key, marker)

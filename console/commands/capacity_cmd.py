@@ -130,21 +130,12 @@ def print_report(data: dict[str, Any]) -> None:
     for key, value in ex.summary_rows(data):
         summary.add_row(label(f"col_{key}"), "" if value is None else str(value))
     out.print(summary)
-    head = ["name", "center", "pool_type", "nodes", "alloc_vcpus", "cap_vcpus", "used_vcpus_pct", "used_ram_pct",
-            "used_disk_pct", "free_vm_units", "stale"]
-    rows = [[p["name"], p["center"], p["pool"], p["nodes"], p["allocated"]["vcpus"], p["capacity"]["vcpus"],
-             p["used_pct"]["vcpus"], p["used_pct"]["ram_mb"], p["used_pct"]["disk_gb"], p["free_vm_units"],
-             "!" if p["stale"] else ""] for p in data["pools"]]  # fmt: skip
-    out.print(_table(label("sheet_pools"), head, rows, limit=500))
+    out.print(_table(label("sheet_pools"), *ex.pool_overview_rows(data), limit=500))
     out.print(_table(label("sheet_centers"), *ex.rollup_rows(data["centers"], "center")))
     out.print(_table(label("sheet_racks"), *ex.rack_rows(data)))
     out.print(_table(label("sheet_departments"), *ex.department_rows(data), limit=20))
     out.print(_table(label("sheet_forecast"), *ex.runout_rows(data), limit=200))
-    rs = data.get("rightsizing") or {}
-    rows = [[label(f"level_{k}"), v["oversized"], v["vcpus_reclaimable"], v["ram_mb_reclaimable"] // GIB]
-            for k, v in rs.get("levels", {}).items()]  # fmt: skip
-    out.print(_table(label("sheet_rightsizing"), ["level", "oversized", "vcpus_reclaimable", "ram_gb_reclaimable"],
-                     rows))  # fmt: skip
+    out.print(_table(label("sheet_rightsizing"), *ex.rightsizing_level_rows(data, label)))
     if "headroom" in data:
         print_headroom({"stale": data["stale"], **data["headroom"]})
 
