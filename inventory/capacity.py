@@ -1,11 +1,13 @@
 """Capacity figures for planners: physical against allocated, headroom, racks, showback.
 
 Every figure is a GROUP BY in the database (a handful of rows per provider, department or
-host reach Python, never the 100,000 nodes). The nodes table is read twice: once grouped by
-(provider, department, system), which feeds pools, centers, pool types, totals, showback and
-the Xinchuang share, and once grouped by (host, provider) for the per-host figures; the hosts
-table is read once for the pool totals, rack fill and host figures. `build_report` assembles
-the sections into one JSON-ready dict that the CLI, the exports and the console page all render.
+host reach Python, never the 100,000 nodes). Two node aggregates feed everything: grouped by
+(provider, department, system) for pools, centers, pool types, totals, showback and the
+Xinchuang share, and grouped by (host, provider) for the per-host figures. Sync stores both
+per provider as rollups (inventory/rollups.py), and the report reads those, grouping live
+only the nodes of providers without a current rollup; the hosts table is read once for the
+pool totals, rack fill and host figures. `build_report` assembles the sections into one
+JSON-ready dict that the CLI, the exports and the console page all render.
 
 Allocation follows Nova's placement: a node holds its resources unless it is terminated or
 failed before it got a host (an errored node that sits on a host still holds them).
@@ -16,9 +18,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +29,9 @@ from sqlalchemy.orm import Session
 from inventory.config import GanyunConfig, ProviderConfig, ResourceRatio
 from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus
 from providers.base import State
+
+if TYPE_CHECKING:
+    from inventory.rollups import Coverage
 
 RESOURCES = ("vcpus", "ram_mb", "disk_gb")
 # Overcommit ratio field of each resource.
@@ -149,8 +155,12 @@ def host_totals(hosts: Iterable[HostTuple]) -> dict[str, dict[str, int]]:
 # groups are the same whatever the order, and PostgreSQL hashes them either way.
 
 
-def allocation_rows(session: Session) -> list[tuple[str, str, str, int, int, int, int]]:
-    """(provider, department, system, nodes, vcpus, ram_mb, disk_gb): the one node aggregate."""
+AllocationRow = tuple[str, str, str, int, int, int, int]
+
+
+def allocation_rows(session: Session, providers: Sequence[str] | None = None) -> list[AllocationRow]:
+    """(provider, department, system, nodes, vcpus, ram_mb, disk_gb): the one node aggregate,
+    over every provider's nodes or only those of `providers`."""
     stmt = (
         select(
             NodeRow.provider,
@@ -165,6 +175,8 @@ def allocation_rows(session: Session) -> list[tuple[str, str, str, int, int, int
         # `provider` last: see the note above.
         .group_by(NodeRow.system, NodeRow.department, NodeRow.provider)
     )
+    if providers is not None:
+        stmt = stmt.where(NodeRow.provider.in_(providers))
     rows = session.connection().execute(stmt)
     return [(p, d or "", s or "", int(n), int(v), int(r), int(k)) for p, d, s, n, v, r, k in rows]
 
@@ -172,7 +184,7 @@ def allocation_rows(session: Session) -> list[tuple[str, str, str, int, int, int
 def pool_figures(
     config: GanyunConfig,
     hosts: Mapping[str, Mapping[str, int]],
-    allocation: Iterable[tuple[str, str, str, int, int, int, int]],
+    allocation: Iterable[AllocationRow],
     states: Mapping[str, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """One entry per provider (a cloud is a pool of one type, legacy or xinchuang)."""
@@ -249,26 +261,26 @@ def rollup(pools: Iterable[Mapping[str, Any]], key: str, config: GanyunConfig) -
 # --------------------------------------------------------------------------- hosts and racks
 
 
-def host_usage_query() -> Select[str, str, int, int, int]:
-    """(host, provider, nodes, vcpus, ram_mb) per host, over the allocated nodes."""
-    return (
+def host_usage_query(providers: Sequence[str] | None = None) -> Select[str, str, int, int, int]:
+    """(host, provider, nodes, vcpus, ram_mb) per host, over the allocated nodes (of `providers`)."""
+    stmt = (
         select(NodeRow.host, NodeRow.provider, func.count(), func.sum(NodeRow.vcpus), func.sum(NodeRow.ram_mb))
         .where(allocated_clause())
         # `host` first, as in ix_nodes_host_usage (migration 0010), which covers this query: SQLite
         # walks that index in group order, with no sort and no table access.
         .group_by(NodeRow.host, NodeRow.provider)
     )
+    return stmt if providers is None else stmt.where(NodeRow.provider.in_(providers))
 
 
-def host_usage(session: Session) -> dict[tuple[str, str], tuple[int, int, int]]:
+HostUsage = dict[tuple[str, str], tuple[int, int, int]]
+
+
+def host_usage(session: Session, providers: Sequence[str] | None = None) -> HostUsage:
     """(provider, host) -> (nodes, vcpus, ram_mb) that the host's allocated nodes hold."""
     # Every group has a node, so the sums are never NULL; the columns are integers.
-    return {(p, h): (n, v, r) for h, p, n, v, r in session.connection().execute(host_usage_query())}
-
-
-def host_figures(session: Session, config: GanyunConfig, limit: int | None = None) -> list[dict[str, Any]]:
-    """Per hypervisor: physical against what its nodes hold, fullest first."""
-    return hosts_section(config, host_rows(session), host_usage(session), limit)
+    rows = session.connection().execute(host_usage_query(providers))
+    return {(p, h): (n, v, r) for h, p, n, v, r in rows}
 
 
 def hosts_section(
@@ -317,11 +329,6 @@ def hosts_section(
             }
         )
     return out
-
-
-def rack_fill(session: Session, config: GanyunConfig) -> list[dict[str, Any]]:
-    """Hosts per rack against the standard cabinet (hosts, and kW when the design gives it)."""
-    return racks_section(config, host_rows(session))
 
 
 def racks_section(config: GanyunConfig, hosts: Iterable[HostTuple]) -> list[dict[str, Any]]:
@@ -385,9 +392,7 @@ def rack_summary(racks: list[dict[str, Any]], config: GanyunConfig) -> dict[str,
 # --------------------------------------------------------------------------- showback and Xinchuang
 
 
-def showback(
-    config: GanyunConfig, allocation: Iterable[tuple[str, str, str, int, int, int, int]], by: str
-) -> list[dict[str, Any]]:
+def showback(config: GanyunConfig, allocation: Iterable[AllocationRow], by: str) -> list[dict[str, Any]]:
     """Allocated resources per department or per system, with the share on the Xinchuang pool."""
     xc_providers = {pc.name for pc in config.providers if pc.pool == XINCHUANG}
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -423,13 +428,13 @@ def _share(xc: float, total: float) -> float:
 
 
 def xinchuang_progress(
-    session: Session,
     config: GanyunConfig,
-    allocation: Iterable[tuple[str, str, str, int, int, int, int]],
-    trend: bool = True,
+    allocation: Iterable[AllocationRow],
+    trend: Iterable[TrendGroup] | None,
     departments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """国产化率: share of allocated vCPU (and of nodes) on Xinchuang pools, now and over time.
+    """国产化率: share of allocated vCPU (and of nodes) on Xinchuang pools, now and over time
+    (`trend`: the groups of `trend_groups`, or None for no trend).
 
     `departments` is `showback(config, allocation, "department")` when the caller has it
     already (it is only read here)."""
@@ -461,17 +466,37 @@ def xinchuang_progress(
              "nodes": d["nodes"], "xc_nodes": d["xc_nodes"], "node_share": d["xc_node_share"]}
             for d in departments
         ],
-        "trend": xinchuang_trend(session) if trend else {"overall": [], "by_center": {}, "by_department": {}},
+        "trend": xinchuang_trend(trend) if trend is not None else {"overall": [], "by_center": {}, "by_department": {}},
     }  # fmt: skip
 
 
-def latest_samples_per_day(session: Session) -> Any:
-    """(provider, day, at) of the last sample of each provider on each day: several syncs a day
-    must count once, and a day's figure is what the provider held at its end."""
+@dataclass(frozen=True)
+class DayWindow:
+    """Some days of capacity_samples: their date() values, as the database computes and types
+    them (text in SQLite, DATE in PostgreSQL), and the first and last instant sampled on them
+    (an index range around those days)."""
+
+    days: tuple[Any, ...]
+    first: datetime
+    last: datetime
+
+
+def latest_samples_per_day(session: Session, window: DayWindow | None = None) -> Any:
+    """(provider, day, at) of the last sample of each provider on each day (of `window`): several
+    syncs a day must count once, and a day's figure is what the provider held at its end."""
     # A sync writes one sample per department at the same instant: reduce to the distinct
     # (provider, at) first (a walk of the (provider, at) index) so that date() is computed
     # once per sync rather than once per department row.
-    instants = select(CapacitySample.provider, CapacitySample.at).distinct().subquery()
+    instants_stmt = select(CapacitySample.provider, CapacitySample.at).distinct()
+    if window is not None:
+        # A day's samples lie within a day of the window's instants whatever the zone the
+        # database's date() uses; date() itself then picks the days exactly.
+        margin = timedelta(days=1)
+        instants_stmt = instants_stmt.where(
+            CapacitySample.at.between(window.first - margin, window.last + margin),
+            func.date(CapacitySample.at).in_(window.days),
+        )
+    instants = instants_stmt.subquery()
     day = func.date(instants.c.at)
     return (
         select(instants.c.provider.label("provider"), day.label("day"), func.max(instants.c.at).label("at"))
@@ -480,9 +505,13 @@ def latest_samples_per_day(session: Session) -> Any:
     )
 
 
-def xinchuang_trend(session: Session) -> dict[str, Any]:
-    """Daily share overall, per center and per department from capacity_samples."""
-    last = latest_samples_per_day(session)
+# (day, center, department, vcpus, xc_vcpus, nodes, xc_nodes): one group of the Xinchuang trend.
+TrendGroup = tuple[str, str, str, int, int, int, int]
+
+
+def trend_groups(session: Session, window: DayWindow | None = None) -> list[TrendGroup]:
+    """The Xinchuang trend's groups from capacity_samples (on the days of `window`)."""
+    last = latest_samples_per_day(session, window)
     # The joined sample's day is the subquery's: no second date() per sample row.
     day = last.c.day
     xc = CapacitySample.pool == XINCHUANG
@@ -493,21 +522,46 @@ def xinchuang_trend(session: Session) -> dict[str, Any]:
         .join(last, and_(last.c.provider == CapacitySample.provider, last.c.at == CapacitySample.at))
         .group_by(day, CapacitySample.center, CapacitySample.department)
     )  # fmt: skip
+    return [
+        (str(d), center or "", dept or "", int(vcpus or 0), int(xc_vcpus or 0), int(nodes or 0), int(xc_nodes or 0))
+        for d, center, dept, vcpus, xc_vcpus, nodes, xc_nodes in session.connection().execute(stmt)
+    ]
+
+
+# (provider, day, at, vcpus, ram_mb, disk_gb): a provider's allocation at its last sample of a day.
+ProviderDayRow = tuple[str, str, datetime, int, int, int]
+
+
+def provider_day_rows(session: Session, window: DayWindow | None = None) -> list[ProviderDayRow]:
+    """Each provider's allocation at its last sample of each day (of `window`): the forecasts' input."""
+    last = latest_samples_per_day(session, window)
+    stmt = (
+        select(CapacitySample.provider, last.c.day, CapacitySample.at, func.sum(CapacitySample.vcpus),
+               func.sum(CapacitySample.ram_mb), func.sum(CapacitySample.disk_gb))
+        .join(last, and_(last.c.provider == CapacitySample.provider, last.c.at == CapacitySample.at))
+        .group_by(CapacitySample.provider, CapacitySample.at, last.c.day)
+    )  # fmt: skip
+    return [
+        (provider, str(day), at, int(v or 0), int(r or 0), int(d or 0))
+        for provider, day, at, v, r, d in session.connection().execute(stmt)
+    ]
+
+
+def xinchuang_trend(groups: Iterable[TrendGroup]) -> dict[str, Any]:
+    """Daily share overall, per center and per department, from `trend_groups`."""
     overall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     centers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     depts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for d, center, dept, vcpus, xc_vcpus, nodes, xc_nodes in session.connection().execute(stmt):
-        key = str(d)
-        v, xv = int(vcpus or 0), int(xc_vcpus or 0)
+    for key, center, dept, v, xv, nodes, xc_nodes in groups:
         o = overall[key]
         o[0] += v
-        o[1] += int(nodes or 0)
+        o[1] += nodes
         o[2] += xv
-        o[3] += int(xc_nodes or 0)
-        cell = centers[center or ""][key]
+        o[3] += xc_nodes
+        cell = centers[center][key]
         cell[0] += v
         cell[1] += xv
-        cell = depts[dept or ""][key]
+        cell = depts[dept][key]
         cell[0] += v
         cell[1] += xv
     return {
@@ -533,14 +587,23 @@ def stale_section(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def aggregate(
-    session: Session, config: GanyunConfig, host_limit: int | None = 500, trend: bool = True
+    session: Session,
+    config: GanyunConfig,
+    host_limit: int | None = 500,
+    trend: bool = True,
+    coverage: Coverage | None = None,
 ) -> dict[str, Any]:
     """Everything that is a plain aggregate of the inventory (no forecast); `trend` adds the
-    Xinchuang share over time from capacity_samples."""
+    Xinchuang share over time from capacity_samples.
+
+    Node figures come from the providers' rollups where current (inventory/rollups.py), else
+    from two passes over nodes; hosts are read once; every section is built from those."""
+    from inventory import rollups, sample_rollups
+
     states = provider_states(session, config)
     by_name = {s["provider"]: s for s in states}
-    # Two passes over nodes and one over hosts; every section below is rolled up from them.
-    allocation = allocation_rows(session)
+    covered = coverage or rollups.coverage(session)
+    allocation = covered.allocation(session)
     hosts = host_rows(session)
     pools = pool_figures(config, host_totals(hosts), allocation, by_name)
     racks = racks_section(config, hosts)
@@ -552,12 +615,14 @@ def aggregate(
         "pool_types": rollup(pools, "pool", config),
         "centers": rollup(pools, "center", config),
         "totals": rollup([{**p, "all": "all"} for p in pools], "all", config)[0] if pools else {},
-        "hosts": hosts_section(config, hosts, host_usage(session), host_limit),
+        "hosts": hosts_section(config, hosts, covered.host_usage(session), host_limit),
         "racks": racks,
         "rack_summary": rack_summary(racks, config),
         "departments": departments,
         "systems": showback(config, allocation, "system"),
-        "xinchuang": xinchuang_progress(session, config, allocation, trend, departments),
+        "xinchuang": xinchuang_progress(
+            config, allocation, sample_rollups.trend(session) if trend else None, departments
+        ),
     }
 
 
@@ -577,17 +642,19 @@ def build_report(
     from inventory import forecast as fc
     from inventory import headroom as hr
     from inventory import rightsizing as rs
+    from inventory import rollups
     from inventory.history import ensure_history
 
     if import_history:
         ensure_history(config, store)
     moment = now or datetime.now(UTC)
     with store.session() as session:
-        report = aggregate(session, config)
+        covered = rollups.coverage(session)
+        report = aggregate(session, config, coverage=covered)
         forecasts = (
             fc.forecast_pools(session, report["pools"], moment, horizon_weeks, method=method) if forecast else []
         )
-        report["rightsizing"] = rs.rightsizing(session, config, rightsizing_level)
+        report["rightsizing"] = rs.rightsizing(session, config, rightsizing_level, coverage=covered)
         if headroom_filters is not None:
             demand = hr.selection_demand(session, headroom_filters)
             report["headroom"] = hr.migration_headroom(config, report["pools"], forecasts, demand)

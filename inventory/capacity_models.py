@@ -1,10 +1,18 @@
-"""Tables of the capacity area: which history files were imported into capacity_samples."""
+"""Tables of the capacity area: which history files were imported into capacity_samples, and
+the rollups the report reads instead of scanning every node and every sample.
+
+Rollups are derived data, written by the only writers of their sources (sync and the history
+import) in the same transaction: `capacity_rollups` from one provider's nodes, hosts and
+utilization; `capacity_trend_days` and `capacity_provider_days` from capacity_samples. Each
+can be rebuilt from its source at any time, and the report falls back to the live queries
+whenever a rollup cannot be shown to be current (see inventory/rollups.py and
+inventory/sample_rollups.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inventory.models import Base
@@ -21,3 +29,55 @@ class HistoryImport(Base):
     first_at: Mapped[datetime | None] = mapped_column(default=None)
     last_at: Mapped[datetime | None] = mapped_column(default=None)
     imported_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CapacityRollup(Base):
+    """One provider's capacity figures, computed from its nodes when sync last wrote them.
+
+    `params` names the rollup format and the rightsizing thresholds it was computed with: a
+    row with other parameters is ignored (and rewritten by the next sync)."""
+
+    __tablename__ = "capacity_rollups"
+
+    provider: Mapped[str] = mapped_column(String(128), primary_key=True)
+    params: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # orjson text: ~60 KB per provider on the large lab, read whole by every report.
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class TrendDay(Base):
+    """Allocated vCPUs and nodes, and their Xinchuang part, per (day, center, department):
+    the groups of the Xinchuang trend, each day from every provider's last sample of it."""
+
+    __tablename__ = "capacity_trend_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    center: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(128), primary_key=True)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    xc_vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    nodes: Mapped[int] = mapped_column(Integer, default=0)
+    xc_nodes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProviderDay(Base):
+    """A provider's allocation at its last sample of each day: the forecasts' input."""
+
+    __tablename__ = "capacity_provider_days"
+
+    provider: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    ram_mb: Mapped[int] = mapped_column(Integer, default=0)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupState(Base):
+    """What a derived table was computed from, e.g. the capacity_samples it has seen."""
+
+    __tablename__ = "capacity_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

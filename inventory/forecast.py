@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from inventory.capacity import RESOURCES, latest_samples_per_day
-from inventory.models import CapacitySample
+from inventory import sample_rollups
+from inventory.capacity import RESOURCES
 
 MIN_POINTS = 8  # fewer weekly points cannot separate a trend from noise
 DEFAULT_LEVEL = 0.95
@@ -37,24 +36,11 @@ def _utc(value: datetime) -> datetime:
 
 def weekly_series(session: Session, providers: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
     """Allocation per provider per week (the week's last daily figure, gaps carried forward)."""
-    last = latest_samples_per_day(session)
-    stmt = (
-        select(
-            CapacitySample.provider,
-            CapacitySample.at,
-            func.sum(CapacitySample.vcpus),
-            func.sum(CapacitySample.ram_mb),
-            func.sum(CapacitySample.disk_gb),
-        )
-        .join(last, and_(last.c.provider == CapacitySample.provider, last.c.at == CapacitySample.at))
-        .group_by(CapacitySample.provider, CapacitySample.at)
-        .order_by(CapacitySample.provider, CapacitySample.at)
-    )
     wanted = set(providers) if providers is not None else None
     rows: dict[str, list[tuple[datetime, int, int, int]]] = {}
-    for provider, at, v, r, d in session.connection().execute(stmt):
+    for provider, _day, at, v, r, d in sample_rollups.provider_days(session):
         if wanted is None or provider in wanted:
-            rows.setdefault(provider, []).append((_utc(at), int(v or 0), int(r or 0), int(d or 0)))
+            rows.setdefault(provider, []).append((_utc(at), v, r, d))
     return {provider: _weekly_frame(points) for provider, points in rows.items()}
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from inventory import sample_rollups
 from inventory.capacity_models import HistoryImport
 from inventory.config import GanyunConfig
 from inventory.models import CapacitySample
@@ -77,8 +78,11 @@ def import_history(store: Store, path: Path) -> int:
         # Checked again under the write lock: two callers racing must not import twice.
         if session.scalar(select(HistoryImport.digest).where(HistoryImport.digest == digest)):
             return 0
+        sample_rollups.lock(session)
+        before = sample_rollups.signature(session)
         for start in range(0, len(rows), _BATCH):
             session.execute(insert(CapacitySample), rows[start : start + _BATCH])
+        sample_rollups.refresh(session, before)
         session.add(
             HistoryImport(
                 digest=digest,

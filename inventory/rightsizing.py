@@ -7,7 +7,9 @@ capacity question for its pool, not a rightsizing one.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,12 +69,13 @@ def _idle() -> Any:
     return and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
 
 
-def _measured(stmt: Any) -> Any:
-    return (
+def _measured(stmt: Any, providers: Sequence[str] | None) -> Any:
+    stmt = (
         stmt.select_from(NodeRow)
         .join(UtilizationRow, and_(UtilizationRow.provider == NodeRow.provider, UtilizationRow.node_id == NodeRow.id))
         .where(allocated_clause())
     )
+    return stmt if providers is None else stmt.where(NodeRow.provider.in_(providers))
 
 
 # Reclaimable vCPUs of the chosen level counted at these floors in the summary pass: the top
@@ -80,9 +83,9 @@ def _measured(stmt: Any) -> Any:
 RECLAIM_FLOORS = (1, 2, 4, 8, 16, 32, 64)
 
 
-def _summary_query(chosen: str) -> Any:
-    """One pass over the measured nodes: counts and sums of every level, plus how many nodes
-    the chosen level frees at least RECLAIM_FLOORS[i] vCPUs on.
+def _summary_query(chosen: Sequence[str], providers: Sequence[str] | None) -> Any:
+    """One pass over the measured nodes (of `providers`): counts and sums of every level, plus
+    how many nodes each `chosen` level frees at least RECLAIM_FLOORS[i] vCPUs on.
 
     The same arithmetic as `_suggested`, staged so that SQLite evaluates each expression once
     per node: written as one expression, every use of a level's suggestion re-evaluated its
@@ -99,7 +102,7 @@ def _summary_query(chosen: str) -> Any:
             (NodeRow.vcpus * busy / lv.cpu_target_pct).label(f"n{i}"),
             (cast(func.ceil(in_use), Integer) * RAM_STEP_MB).label(f"m{i}"),
         ]
-    inner = _measured(select(*needs)).offset(0).subquery("needs")
+    inner = _measured(select(*needs), providers).offset(0).subquery("needs")
     steps: list[Any] = [inner.c.v, inner.c.r, inner.c.idle]
     for i in range(len(LEVELS)):
         need, ram = inner.c[f"n{i}"], inner.c[f"m{i}"]
@@ -122,35 +125,62 @@ def _summary_query(chosen: str) -> Any:
             total(case((step < v, v - step), else_=0)),
             total(case((ram < r, r - ram), else_=0)),
         ]
-    step = mid.c[f"s{list(LEVELS).index(chosen)}"]
-    columns += [total(case((and_(step < v, v - step >= floor), 1), else_=0)) for floor in RECLAIM_FLOORS]
+    for name in chosen:
+        step = mid.c[f"s{list(LEVELS).index(name)}"]
+        columns += [total(case((and_(step < v, v - step >= floor), 1), else_=0)) for floor in RECLAIM_FLOORS]
     return select(*columns)
 
 
-def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate", top: int = TOP) -> dict[str, Any]:
-    """Counts per level, reclaimable resources, idle nodes and the largest suggestions.
+# A measurement of some providers' nodes, as `measure` returns it and a rollup stores it:
+# {"measured": n, "idle": [nodes, vcpus, ram_mb], "levels": {level: [oversized, vcpus, ram_mb]},
+#  "top": {level: [suggestion, ...]}} with each level's `top` largest suggestions, best first.
+Measurement = dict[str, Any]
+_KEYS = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "cpu_avg_pct", "cpu_p95_pct",
+         "ram_avg_pct", "suggested_vcpus", "suggested_ram_mb", "idle")  # fmt: skip
 
-    Two aggregate queries: the sums over every measured node, and the top suggestions of the
-    chosen level; no per-node work in Python (100,000 nodes stay in the database).
-    """
+
+def check_level(level: str) -> None:
     if level not in LEVELS:
         from providers.base import ConfigError
 
         raise ConfigError(f"rightsizing level '{level}': one of {', '.join(LEVELS)}")
-    row = [int(v or 0) for v in session.connection().execute(_summary_query(level)).one()]
-    summary = {
-        name: {"oversized": row[4 + 3 * i], "vcpus_reclaimable": row[5 + 3 * i], "ram_mb_reclaimable": row[6 + 3 * i]}
-        for i, name in enumerate(LEVELS)
+
+
+def measure(session: Session, providers: Sequence[str] | None, levels: Sequence[str], top: int = TOP) -> Measurement:
+    """Sums of every level over the measured nodes of `providers` (None: every provider), and
+    the `top` largest suggestions of each of `levels`.
+
+    One aggregate query for the sums and one per level for its suggestions; no per-node work
+    in Python (100,000 nodes stay in the database).
+    """
+    row = [int(v or 0) for v in session.connection().execute(_summary_query(levels, providers)).one()]
+    floors = row[4 + 3 * len(LEVELS) :]
+    width = len(RECLAIM_FLOORS)
+    tops = {}
+    for i, level in enumerate(levels):
+        at_least = dict(zip(RECLAIM_FLOORS, floors[i * width : (i + 1) * width], strict=True))
+        tops[level] = _top(session, providers, LEVELS[level], top, at_least)
+    return {
+        "measured": row[0],
+        "idle": row[1:4],
+        "levels": {name: row[4 + 3 * i : 7 + 3 * i] for i, name in enumerate(LEVELS)},
+        "top": tops,
     }
-    at_least = dict(zip(RECLAIM_FLOORS, row[4 + 3 * len(LEVELS) :], strict=True))
+
+
+def _top(
+    session: Session, providers: Sequence[str] | None, level: Level, top: int, at_least: dict[int, int]
+) -> list[dict[str, Any]]:
+    """The `top` suggestions of `level` that free the most, in `rank` order."""
     idle = _idle()
-    cpu, mem = _suggested(LEVELS[level])
+    cpu, mem = _suggested(level)
     stmt = _measured(
         select(
             NodeRow.provider, NodeRow.id, NodeRow.name, NodeRow.department, NodeRow.system, NodeRow.vcpus,
             NodeRow.ram_mb, UtilizationRow.cpu_avg_pct, UtilizationRow.cpu_p95_pct, UtilizationRow.ram_avg_pct,
             cpu, mem, idle,
-        )
+        ),
+        providers,
     ).where(or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb))  # fmt: skip
     # The list is ordered by vCPUs freed first: when `top` nodes free at least `floor` vCPUs,
     # every node of the list does, so it has more than `floor` vCPUs (a suggestion keeps one).
@@ -158,21 +188,69 @@ def rightsizing(session: Session, config: GanyunConfig, level: str = "moderate",
     floor = max((f for f, n in at_least.items() if top > 0 and n >= top), default=0)
     if floor:
         stmt = stmt.where(NodeRow.vcpus > floor)
-    stmt = stmt.order_by((NodeRow.vcpus - cpu).desc(), (NodeRow.ram_mb - mem).desc(), NodeRow.name).limit(top)
-    keys = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "cpu_avg_pct", "cpu_p95_pct",
-            "ram_avg_pct", "suggested_vcpus", "suggested_ram_mb", "idle")  # fmt: skip
+    # The same order as `rank`, down to (provider, id): lists of different providers merge exactly.
+    stmt = stmt.order_by(
+        (NodeRow.vcpus - cpu).desc(), (NodeRow.ram_mb - mem).desc(), NodeRow.name, NodeRow.provider, NodeRow.id
+    ).limit(top)
     suggestions = []
     for values in session.connection().execute(stmt):
-        entry = dict(zip(keys, values, strict=True))
+        entry = dict(zip(_KEYS, values, strict=True))
         entry["suggested_vcpus"] = int(entry["suggested_vcpus"])
         entry["suggested_ram_mb"] = int(entry["suggested_ram_mb"])
         entry["idle"] = bool(entry["idle"])
         suggestions.append(entry)
+    return suggestions
+
+
+def rank(entry: dict[str, Any]) -> tuple[int, int, str, str, str]:
+    """Most vCPUs freed first, then most memory, then by name (and provider, id)."""
+    freed_vcpus = entry["vcpus"] - entry["suggested_vcpus"]
+    freed_ram = entry["ram_mb"] - entry["suggested_ram_mb"]
+    return (-freed_vcpus, -freed_ram, entry["name"], entry["provider"], entry["id"])
+
+
+def combine(measurements: Iterable[Measurement], level: str, top: int = TOP) -> dict[str, Any]:
+    """The rightsizing section from measurements of disjoint sets of providers."""
+    measured = 0
+    idle = [0, 0, 0]
+    levels = {name: [0, 0, 0] for name in LEVELS}
+    candidates: list[dict[str, Any]] = []
+    for m in measurements:
+        measured += m["measured"]
+        idle = [a + b for a, b in zip(idle, m["idle"], strict=True)]
+        for name in LEVELS:
+            levels[name] = [a + b for a, b in zip(levels[name], m["levels"][name], strict=True)]
+        candidates += m["top"][level]
     return {
         "level": level,
-        "measured_nodes": row[0],
-        "idle": {"nodes": row[1], "vcpus": row[2], "ram_mb": row[3]},
-        "levels": summary,
-        "top": suggestions,
+        "measured_nodes": measured,
+        "idle": dict(zip(("nodes", "vcpus", "ram_mb"), idle, strict=True)),
+        "levels": {
+            name: dict(zip(("oversized", "vcpus_reclaimable", "ram_mb_reclaimable"), sums, strict=True))
+            for name, sums in levels.items()
+        },
+        # Each list holds its providers' best `top`: the best `top` of all are among them.
+        "top": heapq.nsmallest(top, candidates, key=rank) if top > 0 else [],
         "thresholds": {"idle_cpu_avg_pct": IDLE_CPU_AVG_PCT, "idle_ram_avg_pct": IDLE_RAM_AVG_PCT},
     }
+
+
+def rightsizing(
+    session: Session, config: GanyunConfig, level: str = "moderate", top: int = TOP, coverage: Any = None
+) -> dict[str, Any]:
+    """Counts per level, reclaimable resources, idle nodes and the largest suggestions.
+
+    Providers with a current rollup (inventory/rollups.py) are read from it; the rest are
+    measured here. `coverage` is the report's, when it has one already.
+    """
+    from inventory import rollups
+
+    check_level(level)
+    if top > TOP:
+        # Rollups keep each provider's best TOP: a longer list is measured whole.
+        return combine([measure(session, None, [level], top)], level, top)
+    coverage = coverage or rollups.coverage(session)
+    measurements = [payload["rightsizing"] for payload in coverage.payloads.values()]
+    if coverage.live:
+        measurements.append(measure(session, coverage.missing, [level], top))
+    return combine(measurements, level, top)

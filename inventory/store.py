@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory import rollup_guard
 from providers.base import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -49,6 +50,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        rollup_guard.install(self._sessions)
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time; serializing in-process writers avoids busy retries.
         self.write_lock: contextlib.AbstractContextManager[Any] = (

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from inventory import diff
+from inventory import diff, rollup_guard, rollups, sample_rollups
 from inventory.bulk import executemany
 from inventory.collect import Collected, collect, collect_outcome
 from inventory.collector import process_count
@@ -270,6 +270,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
     now = datetime.now(UTC)
     result = ProviderResult(pc.name, "partial" if collected.warnings else "ok", warnings=collected.warnings)
     with store.write_lock, store.session() as session:
+        rollup_guard.maintain(session)
         status = _status_row(session, pc)
         initial_import = status.last_success is None
         for kind, records in collected.listings.items():
@@ -289,8 +290,9 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
             result.added += outcome.added
             result.changed += outcome.changed
             result.removed += outcome.removed
-        if collected.utilization:
-            _write_utilization(session, pc.name, collected.utilization, now)
+        rewritten = _write_utilization(session, pc.name, collected.utilization, now) if collected.utilization else 0
+        if result.added or result.changed or result.removed or rewritten or not rollups.is_current(session, pc.name):
+            rollups.refresh(session, pc.name, now)
         _write_capacity_sample(session, pc, now)
         status.status = result.status
         status.error = ""
@@ -303,9 +305,10 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
     return result
 
 
-def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> None:
+def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> int:
     """Make the stored samples equal to `samples`, touching only the nodes whose figures moved:
-    an unchanged estate then costs one read instead of rewriting every node's row per sync."""
+    an unchanged estate then costs one read instead of rewriting every node's row per sync.
+    Returns how many nodes' samples were deleted or written."""
     from sqlalchemy import delete, select
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
@@ -339,6 +342,7 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
         if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window)
     ]
     executemany(session.connection(), table, "INSERT", rows)
+    return len(stale) + len(rows)
 
 
 def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:
@@ -372,7 +376,10 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
         for dept, n, vcpus, ram, disk in session.execute(stmt)
     ]
     if rows:
+        sample_rollups.lock(session)
+        before = sample_rollups.signature(session)
         session.execute(insert(CapacitySample), rows)
+        sample_rollups.refresh(session, before)
 
 
 def _last_successes(session: Any) -> dict[str, datetime]:
