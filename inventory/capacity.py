@@ -643,6 +643,7 @@ def build_report(
     from inventory import headroom as hr
     from inventory import rightsizing as rs
     from inventory import rollups
+    from inventory.forecast_fits import FitMemo
     from inventory.history import ensure_history
 
     if import_history:
@@ -651,13 +652,17 @@ def build_report(
     with store.session() as session:
         covered = rollups.coverage(session)
         report = aggregate(session, config, coverage=covered)
+        fits = FitMemo.load(session, [p["name"] for p in report["pools"]], method, horizon_weeks, fc.DEFAULT_LEVEL)
         forecasts = (
-            fc.forecast_pools(session, report["pools"], moment, horizon_weeks, method=method) if forecast else []
+            fc.forecast_pools(session, report["pools"], moment, horizon_weeks, method=method, fits=fits)
+            if forecast
+            else []
         )
         report["rightsizing"] = rs.rightsizing(session, config, rightsizing_level, coverage=covered)
         if headroom_filters is not None:
             demand = hr.selection_demand(session, headroom_filters)
             report["headroom"] = hr.migration_headroom(config, report["pools"], forecasts, demand)
+    fits.save(store)
     report["forecast"] = forecasts
     report["generated_at"] = moment.isoformat(timespec="seconds")
     report["policy"] = {

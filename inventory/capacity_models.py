@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inventory.models import Base
@@ -81,3 +81,19 @@ class RollupState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class ForecastFit(Base):
+    """A forecast curve (mean, lower, upper over the horizon, float64) of one pool's resource,
+    with the digest of the weekly series it was fitted on (inventory/forecast_fits.py)."""
+
+    __tablename__ = "capacity_forecast_fits"
+
+    provider: Mapped[str] = mapped_column(String(128), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(16), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    horizon: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[float] = mapped_column(Float, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32))
+    bounds: Mapped[bytes] = mapped_column(LargeBinary)
+    fitted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from inventory import sample_rollups
 from inventory.capacity import RESOURCES
+from inventory.forecast_fits import FitMemo, Predictor
 
 MIN_POINTS = 8  # fewer weekly points cannot separate a trend from noise
 DEFAULT_LEVEL = 0.95
@@ -77,10 +78,12 @@ def forecast_series(
     method: str = DEFAULT_METHOD,
     *,
     _days: dict[tuple[Any, int], list[str]] | None = None,
+    _predict_with: Predictor | None = None,
 ) -> dict[str, Any]:
     """Forecast one resource of one pool; run-out date with its interval.
 
-    `_days` (private) shares the forecast weeks' dates between the series of one call."""
+    `_days` (private) shares the forecast weeks' dates between the series of one call;
+    `_predict_with` (private) stands in for `_predict` (the report's stored fits)."""
     current = float(series.iloc[-1]) if len(series) else 0.0
     out: dict[str, Any] = {"capacity": capacity, "current": current, "method": METHODS[method], "level": level,
                            "history_points": len(series), "points": [], "runout": None}  # fmt: skip
@@ -96,7 +99,7 @@ def forecast_series(
         out["status"] = "insufficient_history"
         return out
     days = _future_days(series.index[-1], horizon_weeks, _days)
-    mean, lower, upper = _predict(series, horizon_weeks, level, method)
+    mean, lower, upper = (_predict_with or _predict)(series, horizon_weeks, level, method)
     columns = (c.round(1).tolist() for c in (mean, lower, upper))
     out["points"] = [[d, m, lo, hi] for d, m, lo, hi in zip(days, *columns, strict=True)]
     out["runout"] = {
@@ -187,8 +190,12 @@ def forecast_pools(
     horizon_weeks: int = 104,
     level: float = DEFAULT_LEVEL,
     method: str = DEFAULT_METHOD,
+    fits: FitMemo | None = None,
 ) -> list[dict[str, Any]]:
-    """One forecast per pool (provider) and resource; the pool runs out at its first resource."""
+    """One forecast per pool (provider) and resource; the pool runs out at its first resource.
+
+    With `fits`, a series unchanged since a stored fit reuses that fit's curve, and the curves
+    fitted here are collected in it for `FitMemo.save`."""
     if method not in METHODS:
         from providers.base import ConfigError
 
@@ -203,7 +210,10 @@ def forecast_pools(
         resources = {}
         for r in RESOURCES:
             s = frame[r] if frame is not None else empty
-            resources[r] = forecast_series(s, float(pool["capacity"][r]), horizon_weeks, level, method, _days=days)
+            predict = fits.predictor(pool["name"], r, _predict) if fits is not None else None
+            resources[r] = forecast_series(
+                s, float(pool["capacity"][r]), horizon_weeks, level, method, _days=days, _predict_with=predict
+            )
         dated = [(res["runout"]["date"], r) for r, res in resources.items() if (res["runout"] or {}).get("date")]
         first = min(dated) if dated else None
         out.append(

@@ -3,8 +3,9 @@
 capacity_rollups holds each provider's figures as sync last computed them from its nodes;
 capacity_trend_days and capacity_provider_days hold the daily groups of capacity_samples that
 the Xinchuang trend and the forecasts read; capacity_rollup_state records which samples those
-were computed from. They start empty: until a sync (or a history import) fills them the report
-computes everything live, as before.
+were computed from; capacity_forecast_fits keeps fitted forecast curves by the digest of their
+series. They start empty: until a sync (or a history import, or a report) fills them the
+report computes everything live, as before.
 
 Revision ID: 0011_capacity_rollups
 """
@@ -49,6 +50,17 @@ def upgrade() -> None:
         *_counts("vcpus", "ram_mb", "disk_gb"),
     )
     op.create_table(
+        "capacity_forecast_fits",
+        sa.Column("provider", sa.String(128), primary_key=True),
+        sa.Column("resource", sa.String(16), primary_key=True),
+        sa.Column("method", sa.String(16), primary_key=True),
+        sa.Column("horizon", sa.Integer, primary_key=True),
+        sa.Column("level", sa.Float, primary_key=True),
+        sa.Column("digest", sa.String(32), nullable=False),
+        sa.Column("bounds", sa.LargeBinary, nullable=False),
+        sa.Column("fitted_at", TS, nullable=True),
+    )
+    op.create_table(
         "capacity_rollup_state",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("value", sa.String(128), nullable=False),
@@ -56,5 +68,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("capacity_rollup_state", "capacity_provider_days", "capacity_trend_days", "capacity_rollups"):
+    for table in (
+        "capacity_rollup_state", "capacity_forecast_fits", "capacity_provider_days", "capacity_trend_days",
+        "capacity_rollups",
+    ):  # fmt: skip
         op.drop_table(table)
