@@ -150,16 +150,23 @@ def measure(session: Session, providers: Sequence[str] | None, levels: Sequence[
     """Sums of every level over the measured nodes of `providers` (None: every provider), and
     the `top` largest suggestions of each of `levels`.
 
-    One aggregate query for the sums and one per level for its suggestions; no per-node work
-    in Python (100,000 nodes stay in the database).
+    One aggregate query for the sums and one for the suggestions, ordered and cut in the
+    database for one level; several levels (a provider's rollup) share one read of their
+    candidates, ranked here. No other per-node work in Python.
     """
     row = [int(v or 0) for v in session.connection().execute(_summary_query(levels, providers)).one()]
     floors = row[4 + 3 * len(LEVELS) :]
     width = len(RECLAIM_FLOORS)
-    tops = {}
-    for i, level in enumerate(levels):
-        at_least = dict(zip(RECLAIM_FLOORS, floors[i * width : (i + 1) * width], strict=True))
-        tops[level] = _top(session, providers, LEVELS[level], top, at_least)
+    # Every node on a level's list frees more than that level's floor: see _top.
+    lowest = {
+        level: max((f for f, n in zip(RECLAIM_FLOORS, floors[i * width : (i + 1) * width], strict=True)
+                    if top > 0 and n >= top), default=0)
+        for i, level in enumerate(levels)
+    }  # fmt: skip
+    if len(levels) == 1:
+        tops = {levels[0]: _top(session, providers, levels[0], top, lowest[levels[0]])}
+    else:
+        tops = _tops_together(session, providers, levels, top, min(lowest.values()))
     return {
         "measured": row[0],
         "idle": row[1:4],
@@ -168,38 +175,57 @@ def measure(session: Session, providers: Sequence[str] | None, levels: Sequence[
     }
 
 
-def _top(
-    session: Session, providers: Sequence[str] | None, level: Level, top: int, at_least: dict[int, int]
-) -> list[dict[str, Any]]:
+_NODE_COLUMNS = (
+    NodeRow.provider, NodeRow.id, NodeRow.name, NodeRow.department, NodeRow.system, NodeRow.vcpus, NodeRow.ram_mb,
+    UtilizationRow.cpu_avg_pct, UtilizationRow.cpu_p95_pct, UtilizationRow.ram_avg_pct,
+)  # fmt: skip
+
+
+def _entry(values: Sequence[Any], cpu: Any, mem: Any, idle: Any) -> dict[str, Any]:
+    entry = dict(zip(_KEYS, (*values, int(cpu), int(mem), bool(idle)), strict=True))
+    return entry
+
+
+def _top(session: Session, providers: Sequence[str] | None, level: str, top: int, floor: int) -> list[dict[str, Any]]:
     """The `top` suggestions of `level` that free the most, in `rank` order."""
-    idle = _idle()
-    cpu, mem = _suggested(level)
-    stmt = _measured(
-        select(
-            NodeRow.provider, NodeRow.id, NodeRow.name, NodeRow.department, NodeRow.system, NodeRow.vcpus,
-            NodeRow.ram_mb, UtilizationRow.cpu_avg_pct, UtilizationRow.cpu_p95_pct, UtilizationRow.ram_avg_pct,
-            cpu, mem, idle,
-        ),
-        providers,
-    ).where(or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb))  # fmt: skip
+    cpu, mem = _suggested(LEVELS[level])
+    stmt = _measured(select(*_NODE_COLUMNS, cpu, mem, _idle()), providers).where(
+        or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb)
+    )
     # The list is ordered by vCPUs freed first: when `top` nodes free at least `floor` vCPUs,
     # every node of the list does, so it has more than `floor` vCPUs (a suggestion keeps one).
     # That plain column test lets the database skip the suggestion arithmetic for the rest.
-    floor = max((f for f, n in at_least.items() if top > 0 and n >= top), default=0)
     if floor:
         stmt = stmt.where(NodeRow.vcpus > floor)
     # The same order as `rank`, down to (provider, id): lists of different providers merge exactly.
     stmt = stmt.order_by(
         (NodeRow.vcpus - cpu).desc(), (NodeRow.ram_mb - mem).desc(), NodeRow.name, NodeRow.provider, NodeRow.id
     ).limit(top)
-    suggestions = []
-    for values in session.connection().execute(stmt):
-        entry = dict(zip(_KEYS, values, strict=True))
-        entry["suggested_vcpus"] = int(entry["suggested_vcpus"])
-        entry["suggested_ram_mb"] = int(entry["suggested_ram_mb"])
-        entry["idle"] = bool(entry["idle"])
-        suggestions.append(entry)
-    return suggestions
+    width = len(_NODE_COLUMNS)
+    return [_entry(row[:width], *row[width:]) for row in session.connection().execute(stmt)]
+
+
+def _tops_together(
+    session: Session, providers: Sequence[str] | None, levels: Sequence[str], top: int, floor: int
+) -> dict[str, list[dict[str, Any]]]:
+    """`_top` of several levels from one read of the nodes any of them shrinks (above the
+    lowest of their floors), each level's list ranked by `rank`."""
+    suggested = [_suggested(LEVELS[level]) for level in levels]
+    stmt = _measured(
+        select(*_NODE_COLUMNS, _idle(), *(column for pair in suggested for column in pair)), providers
+    ).where(or_(*(or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb) for cpu, mem in suggested)))
+    if floor:
+        stmt = stmt.where(NodeRow.vcpus > floor)
+    width = len(_NODE_COLUMNS)
+    candidates: dict[str, list[dict[str, Any]]] = {level: [] for level in levels}
+    for row in session.connection().execute(stmt):
+        values, idle = row[:width], row[width]
+        vcpus, ram_mb = values[5], values[6]
+        for i, level in enumerate(levels):
+            cpu, mem = row[width + 1 + 2 * i], row[width + 2 + 2 * i]
+            if cpu < vcpus or mem < ram_mb:
+                candidates[level].append(_entry(values, cpu, mem, idle))
+    return {level: heapq.nsmallest(top, entries, key=rank) if top > 0 else [] for level, entries in candidates.items()}
 
 
 def rank(entry: dict[str, Any]) -> tuple[int, int, str, str, str]:
