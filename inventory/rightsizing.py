@@ -139,7 +139,7 @@ _KEYS = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "c
          "ram_avg_pct", "suggested_vcpus", "suggested_ram_mb", "idle")  # fmt: skip
 
 
-def check_level(level: str) -> None:
+def _check_level(level: str) -> None:
     if level not in LEVELS:
         from providers.base import ConfigError
 
@@ -182,8 +182,7 @@ _NODE_COLUMNS = (
 
 
 def _entry(values: Sequence[Any], cpu: Any, mem: Any, idle: Any) -> dict[str, Any]:
-    entry = dict(zip(_KEYS, (*values, int(cpu), int(mem), bool(idle)), strict=True))
-    return entry
+    return dict(zip(_KEYS, (*values, int(cpu), int(mem), bool(idle)), strict=True))
 
 
 def _top(session: Session, providers: Sequence[str] | None, level: str, top: int, floor: int) -> list[dict[str, Any]]:
@@ -271,7 +270,7 @@ def rightsizing(
     """
     from inventory import rollups
 
-    check_level(level)
+    _check_level(level)
     if top > TOP:
         # Rollups keep each provider's best TOP: a longer list is measured whole.
         return combine([measure(session, None, [level], top)], level, top)

@@ -308,7 +308,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
 def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now: datetime) -> int:
     """Make the stored samples equal to `samples`, touching only the nodes whose figures moved:
     an unchanged estate then costs one read instead of rewriting every node's row per sync.
-    Returns how many nodes' samples were deleted or written."""
+    Returns the rows deleted plus the rows written: 0 when nothing moved."""
     from sqlalchemy import delete, select
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
