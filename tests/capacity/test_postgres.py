@@ -56,3 +56,34 @@ def test_same_report_on_postgresql_and_sqlite(tmp_path: Path) -> None:
         pg.store.dispose()
     assert got == expected
     assert expected["forecast_points"][1] > 0  # xc-a has a forecast from its 20 weeks of samples
+
+
+def test_rollups_on_postgresql_equal_the_live_report(tmp_path: Path) -> None:
+    from sqlalchemy import delete
+
+    from inventory import rollups, sample_rollups
+    from inventory.capacity_models import CapacityRollup, ForecastFit, ProviderDay, RollupState, TrendDay
+    from inventory.sync import sync_all
+    from tests.inventory.fakes import factory
+
+    with throwaway_cluster() as url:
+        pg = build_small(tmp_path / "pg", database=url)
+        _seed_extra(pg)  # written outside sync: every rollup is dropped, the samples are not current
+        sync_all(pg.config, pg.store, factory=factory(pg.clouds))  # leg-b still fails
+        with pg.store.session() as session:
+            assert rollups.coverage(session).missing == ["leg-b"]
+            assert sample_rollups.is_current(session)
+
+        def report() -> dict:
+            out = build_report(pg.config, pg.store, method="linear", headroom_filters={})
+            out.pop("generated_at")
+            return out
+
+        from_rollups = report()
+        with pg.store.session() as session:
+            for table in (CapacityRollup, TrendDay, ProviderDay, RollupState, ForecastFit):
+                session.execute(delete(table))
+        live = report()
+        pg.store.dispose()
+    assert from_rollups == live
+    assert from_rollups["xinchuang"]["trend"]["overall"] and from_rollups["rightsizing"]["top"]
