@@ -118,10 +118,14 @@ def coverage(session: Session) -> Coverage:
     )
     if not stored:
         return Coverage({}, None)
-    present = providers_with_nodes(session)
-    return Coverage(
-        {p: orjson.loads(stored[p]) for p in present if p in stored}, [p for p in present if p not in stored]
-    )
+    payloads: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    for provider in providers_with_nodes(session):
+        try:
+            payloads[provider] = orjson.loads(stored[provider])
+        except (KeyError, orjson.JSONDecodeError):
+            missing.append(provider)  # no rollup, or a damaged one: computed live
+    return Coverage(payloads, missing)
 
 
 def drop(session: Session, providers: Sequence[str] | None = None) -> None:

@@ -89,6 +89,18 @@ def test_rollups_computed_with_other_thresholds_are_ignored(tmp_path: Path, lab:
         assert not rollups.is_current(session, config.providers[0].name)
 
 
+def test_a_damaged_rollup_is_computed_live(tmp_path: Path, lab: Any) -> None:
+    config, store = lab
+    expected = _report(config, store)
+    copy = _copy_store(tmp_path, store)
+    damaged = config.providers[0].name
+    with copy.session() as session:
+        session.execute(update(CapacityRollup).where(CapacityRollup.provider == damaged).values(payload="{not json"))
+    with copy.session() as session:
+        assert rollups.coverage(session).missing == [damaged]
+    assert _report(config, copy) == expected
+
+
 def test_a_write_outside_sync_drops_the_rollups_and_shows_in_the_report(tmp_path: Path) -> None:
     small = build_small(tmp_path, stale=False)
     before = build_report(small.config, small.store, forecast=False)["pools"]
