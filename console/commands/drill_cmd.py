@@ -38,7 +38,8 @@ def _section(cfg: GanyunConfig) -> dict[str, Any]:
         section = pgops.load(cfg.resolve_path(str(dr["lab_dir"])))
     except pgops.DrillStepError as exc:
         raise ConfigError(t("drill.bad_dr", detail=str(exc))) from None
-    for key in ("rto_target_s", "remote_rto_target_s", "remote_rpo_target_s", "remote_delay_s"):
+    # The WAN delay (remote_delay_s) is the lab's own: its relays are started with it.
+    for key in ("rto_target_s", "remote_rto_target_s", "remote_rpo_target_s"):
         if key in dr:
             section[key] = dr[key]
     return section

@@ -106,6 +106,8 @@ def fence(section: Section, center: str, run_id: str, reason: str) -> dict[str, 
     data, fenced = Path(str(cluster["data_dir"])), lab.fenced_dir(cluster)
     fault_at = time.time()
     killed = lab.kill_cluster(data)
+    # The center's WAN link goes down with it: WAL still in flight to another city is lost.
+    lab.kill_wan(cluster)
     if lab.postmaster_pid(fenced) is not None:
         killed = lab.kill_cluster(fenced) or killed
     changed = killed
@@ -241,7 +243,8 @@ def follow(section: Section, center: str, upstream: str, timeout_s: float = 60.0
     if lab.cluster_status(source)["role"] != "primary":
         raise DrillStepError(f"{upstream} is not a primary; {center} cannot follow it")
     status = lab.cluster_status(cluster)
-    if status["role"] == "standby" and status.get("upstream_port") == source["port"] and _streaming(source, cluster):
+    following = status.get("upstream_port") in lab.upstream_ports(cluster, source)
+    if status["role"] == "standby" and following and _streaming(source, cluster):
         return {"changed": False, "center": center, "upstream": upstream, "method": "none"}
     bindir = _bindir(section)
     data, fenced = Path(str(cluster["data_dir"])), lab.fenced_dir(cluster)
@@ -255,8 +258,7 @@ def follow(section: Section, center: str, upstream: str, timeout_s: float = 60.0
     method = _rewind(section, cluster, source)
     (data / "standby.signal").touch()
     lab.chown_pg(data / "standby.signal")
-    delay = float(section.get("remote_delay_s", 0)) if cluster.get("site") != source.get("site") else 0.0
-    lab.write_node_conf(cluster, upstream=source, apply_delay_s=delay)
+    lab.write_node_conf(cluster, upstream=source)
     (lab.center_dir(cluster) / lab.FENCE_MARKER).unlink(missing_ok=True)
     lab.start_cluster(bindir, cluster)
     deadline = time.monotonic() + timeout_s

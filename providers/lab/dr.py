@@ -1,11 +1,14 @@
 """The DR lab: three real PostgreSQL clusters on loopback, one per center (两地三中心).
 
 gz-prod is the primary, gz-dr the same-city standby replicating synchronously
-(application_name site_b), nc-dr the remote standby replicating asynchronously with a
-configurable `recovery_min_apply_delay`. An application data directory per center
-(D/dr/appdata/<center>) stands for the files a system keeps beside its database.
+(application_name site_b), nc-dr the remote standby replicating asynchronously over a
+wide-area link with a configurable delay (`remote_delay_s`): each center's WAN relay
+(providers/lab/wan.py) holds what it sends for that long, and dies with the center, so WAL
+still in flight is lost as it would be between cities. An application data directory per
+center (D/dr/appdata/<center>) stands for the files a system keeps beside its database.
 
-Layout under D/dr/<center>/: `data/` (PGDATA), `node.conf` (this node's settings), `log`.
+Layout under D/dr/<center>/: `data/` (PGDATA), `node.conf` (this node's settings), `log`,
+`wan.pid` and `wan.log` (the center's WAN relay).
 Every postgresql.conf ends with `include_if_exists = '../node.conf'`: pg_rewind copies
 configuration files from its source, so per-node settings must live outside PGDATA.
 A fenced cluster's PGDATA is moved to `data.fenced/` with a FENCED marker beside it.
@@ -20,10 +23,12 @@ import glob
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +38,7 @@ import psycopg
 
 STATE_FILE = "state.json"
 FENCE_MARKER = "FENCED"
+WAN_PID = "wan.pid"
 DB_USER = "ganyun"
 APP_DB = "ganyun_app"
 PG_OS_USER = "postgres"
@@ -163,12 +169,18 @@ def conninfo(cluster: Mapping[str, Any], dbname: str = APP_DB, timeout_s: int = 
     return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
+def over_wan(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> bool:
+    """A standby in another city streams from `upstream` through that center's WAN relay."""
+    return cluster.get("site") != upstream.get("site") and bool(upstream.get("wan_port"))
+
+
+def upstream_ports(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> tuple[int, ...]:
+    """The port `cluster` streams from when it follows `upstream` (its relay's, or its own)."""
+    return (int(upstream["wan_port"]),) if over_wan(cluster, upstream) else (int(upstream["port"]),)
+
+
 def write_node_conf(
-    cluster: Mapping[str, Any],
-    *,
-    upstream: Mapping[str, Any] | None = None,
-    sync_names: str = "",
-    apply_delay_s: float = 0.0,
+    cluster: Mapping[str, Any], *, upstream: Mapping[str, Any] | None = None, sync_names: str = ""
 ) -> None:
     """Rewrite node.conf: the port and name always, primary_conninfo when a standby."""
     lines = [
@@ -177,12 +189,11 @@ def write_node_conf(
         f"synchronous_standby_names = '{sync_names}'",
     ]
     if upstream is not None:
-        info = conninfo(upstream, dbname="postgres", application_name=str(cluster["application_name"]))
+        via = {**upstream, "port": upstream_ports(cluster, upstream)[0]}
+        info = conninfo(via, dbname="postgres", application_name=str(cluster["application_name"]))
         lines.append(f"primary_conninfo = '{info}'")
-        lines.append(f"recovery_min_apply_delay = '{int(apply_delay_s * 1000)}ms'")
     else:
         lines.append("primary_conninfo = ''")
-        lines.append("recovery_min_apply_delay = 0")
     path = center_dir(cluster) / "node.conf"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     chown_pg(path)
@@ -213,6 +224,58 @@ def start_cluster(bindir: Path, cluster: Mapping[str, Any]) -> None:
         return
     log = center_dir(cluster) / "log"
     run_pg(bindir, "pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60", "start")
+    start_wan(cluster)
+
+
+# --------------------------------------------------------------------------- WAN relays
+
+
+def _wan_pid(cluster: Mapping[str, Any]) -> int | None:
+    """The pid of the center's running WAN relay, if it runs."""
+    try:
+        pid = int((center_dir(cluster) / WAN_PID).read_text(encoding="utf-8").strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"providers.lab.wan" in cmdline and _alive(pid) else None
+
+
+def start_wan(cluster: Mapping[str, Any], timeout_s: float = 10.0) -> None:
+    """Start the center's WAN relay (a no-op when it runs, or the lab predates relays)."""
+    if not cluster.get("wan_port") or _wan_pid(cluster) is not None:
+        return
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    args = [str(cluster["wan_port"]), str(cluster["port"]), str(cluster.get("wan_delay_s", 0.0))]
+    with (center_dir(cluster) / "wan.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "providers.lab.wan", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    with proc.stdout:
+        # The relay says when it listens; probing its port instead would open a session to the center.
+        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+        if not ready or not proc.stdout.readline().startswith(b"listening"):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            log_path = center_dir(cluster) / "wan.log"
+            raise DrLabError(f"{cluster['center']}: the WAN relay did not start (see {log_path})")
+    (center_dir(cluster) / WAN_PID).write_text(str(proc.pid), encoding="utf-8")
+
+
+def kill_wan(cluster: Mapping[str, Any]) -> bool:
+    """SIGKILL the center's WAN relay: whatever it still held is lost with it."""
+    pid = _wan_pid(cluster)
+    (center_dir(cluster) / WAN_PID).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    return True
 
 
 def reload_cluster(bindir: Path, cluster: Mapping[str, Any]) -> None:
@@ -320,9 +383,11 @@ def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 1
                 start_cluster(bindir, cluster)
         return existing
     root.mkdir(parents=True, exist_ok=True)
-    ports = _free_ports(len(CENTERS))
+    ports = _free_ports(2 * len(CENTERS))
     clusters: dict[str, dict[str, Any]] = {}
-    for (center, (role, app_name, site)), port in zip(CENTERS.items(), ports, strict=True):
+    for (center, (role, app_name, site)), port, wan_port in zip(
+        CENTERS.items(), ports[: len(CENTERS)], ports[len(CENTERS) :], strict=True
+    ):
         cdir = root / center
         cdir.mkdir(parents=True, exist_ok=True)
         chown_pg(cdir)
@@ -333,6 +398,9 @@ def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 1
             "site": site,
             "port": port,
             "data_dir": str(cdir / "data"),
+            # Standbys in other cities stream from this center through its WAN relay.
+            "wan_port": wan_port,
+            "wan_delay_s": remote_delay_s,
         }
     section: dict[str, Any] = {
         "bindir": str(bindir),
@@ -374,7 +442,7 @@ def _build(bindir: Path, section: dict[str, Any]) -> None:
         conn.execute(f"CREATE DATABASE {APP_DB}")
     with psycopg.connect(conninfo(primary), autocommit=True) as conn:
         _seed(conn)
-    for standby, delay in ((sync, 0.0), (remote, float(section["remote_delay_s"]))):
+    for standby in (sync, remote):
         run_pg(
             bindir,
             "pg_basebackup",
@@ -394,7 +462,7 @@ def _build(bindir: Path, section: dict[str, Any]) -> None:
         )
         (Path(standby["data_dir"]) / "standby.signal").touch()
         chown_pg(Path(standby["data_dir"]) / "standby.signal")
-        write_node_conf(standby, upstream=primary, apply_delay_s=delay)
+        write_node_conf(standby, upstream=primary)
         start_cluster(bindir, standby)
     write_node_conf(primary, sync_names=f"FIRST 1 ({sync['application_name']})")
     reload_cluster(bindir, primary)
@@ -450,6 +518,7 @@ def _wait_sync(primary: Mapping[str, Any], sync_name: str, async_name: str, time
 def _stop_dirs(bindir: Path, clusters: Any) -> list[str]:
     stopped = []
     for cluster in clusters:
+        kill_wan(cluster)
         for data in (Path(cluster["data_dir"]), fenced_dir(cluster)):
             try:
                 if stop_cluster(bindir, data):

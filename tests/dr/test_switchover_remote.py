@@ -47,12 +47,17 @@ def _remote_failover_measures_the_loss_of_both_ganzhou_centers(dr_lab: dict[str,
     assert report["plan"]["lost"] == ["gz-dr", "gz-prod"]
     assert roles(section) == {"gz-prod": "fenced", "gz-dr": "fenced", "nc-dr": "primary"}
     m = report["measurements"]
-    assert isinstance(m["rows_lost"], int) and m["rows_lost"] >= 0
+    # The WAL in flight on the 0.5 s link died with gz-prod's relay: acknowledged rows are lost,
+    # about half a second of them (the heartbeat commits every 20 ms).
+    assert m["rows_lost"] > 0, m
+    assert 0 < m["data_loss_window_s"] <= 0.5 + 1.5, m
     assert m["remote_lag_bytes"] is not None
     assert m["rto_s"] is not None
     assert report["verification"]["compared"] == ["nc-dr"]
-    assert report["status"] in ("passed", "failed")
-    assert {c["name"] for c in report["checks"]} >= {"rto", "rpo_s", "data_equal"}
+    # Within the remote targets (30 s of data, 60 s to recover): the drill passes.
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["rpo_s"]["met"] and checks["rto"]["met"], report["checks"]
+    assert report["status"] == "passed", report["message"]
 
 
 def _failback_from_remote_restores_every_center(dr_lab: dict[str, Any]) -> None:

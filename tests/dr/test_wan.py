@@ -1,0 +1,83 @@
+"""The DR lab's WAN relay: what the far center sends arrives `delay` later, replies at once,
+and what the relay still holds when it is killed never arrives."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from providers.lab import dr
+
+DELAY_S = 0.4
+
+
+class Upstream:
+    """A TCP server standing for a center: it records when it hears from the client, and
+    sends whatever `send` asks."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.heard_at: float | None = None
+        self.conn: socket.socket | None = None
+        self.ready = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.conn, _ = self.listener.accept()
+        self.ready.set()
+        if self.conn.recv(16):
+            self.heard_at = time.monotonic()
+
+    def send(self, data: bytes) -> None:
+        assert self.ready.wait(5)
+        assert self.conn is not None
+        self.conn.sendall(data)
+
+
+@pytest.fixture()
+def link(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Upstream]]:
+    upstream = Upstream()
+    (tmp_path / "far").mkdir()
+    probe = socket.create_server(("127.0.0.1", 0))
+    wan_port = int(probe.getsockname()[1])
+    probe.close()
+    cluster = {"center": "far", "data_dir": str(tmp_path / "far" / "data"), "port": upstream.port,
+               "wan_port": wan_port, "wan_delay_s": DELAY_S}  # fmt: skip
+    dr.start_wan(cluster)
+    try:
+        yield cluster, upstream
+    finally:
+        dr.kill_wan(cluster)
+        upstream.listener.close()
+
+
+def test_the_far_side_arrives_late_and_replies_at_once(link: tuple[dict[str, Any], Upstream]) -> None:
+    cluster, upstream = link
+    with socket.create_connection(("127.0.0.1", cluster["wan_port"]), timeout=5) as client:
+        sent = time.monotonic()
+        client.sendall(b"status")
+        assert upstream.ready.wait(5)
+        upstream.send(b"wal")
+        data = client.recv(16)
+        arrived = time.monotonic()
+    assert data == b"wal"
+    assert arrived - sent >= DELAY_S
+    assert upstream.heard_at is not None and upstream.heard_at - sent < DELAY_S
+
+
+def test_what_is_in_flight_when_the_relay_dies_is_lost(link: tuple[dict[str, Any], Upstream]) -> None:
+    cluster, upstream = link
+    with socket.create_connection(("127.0.0.1", cluster["wan_port"]), timeout=5) as client:
+        client.sendall(b"hello")
+        upstream.send(b"in flight")
+        assert dr.kill_wan(cluster)
+        assert client.recv(16) == b""  # the link closed; the bytes never came
+    assert not (Path(cluster["data_dir"]).parent / dr.WAN_PID).exists()
+    assert dr.kill_wan(cluster) is False
