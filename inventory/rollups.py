@@ -18,7 +18,6 @@ A rollup is used only when it is current:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,10 +125,3 @@ def coverage(session: Session) -> Coverage:
         except (KeyError, orjson.JSONDecodeError):
             missing.append(provider)  # no rollup, or a damaged one: computed live
     return Coverage(payloads, missing)
-
-
-def drop(session: Session, providers: Sequence[str] | None = None) -> None:
-    """Forget the rollups of `providers` (None: all); those providers are computed live until
-    their next sync."""
-    stmt = delete(CapacityRollup)
-    session.execute(stmt if providers is None else stmt.where(CapacityRollup.provider.in_(providers)))
