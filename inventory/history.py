@@ -78,11 +78,9 @@ def import_history(store: Store, path: Path) -> int:
         # Checked again under the write lock: two callers racing must not import twice.
         if session.scalar(select(HistoryImport.digest).where(HistoryImport.digest == digest)):
             return 0
-        sample_rollups.lock(session)
-        before = sample_rollups.signature(session)
-        for start in range(0, len(rows), _BATCH):
-            session.execute(insert(CapacitySample), rows[start : start + _BATCH])
-        sample_rollups.refresh(session, before)
+        with sample_rollups.writing(session):
+            for start in range(0, len(rows), _BATCH):
+                session.execute(insert(CapacitySample), rows[start : start + _BATCH])
         session.add(
             HistoryImport(
                 digest=digest,

@@ -8,12 +8,16 @@ identify what the tables were computed from (capacity_rollup_state): readers use
 only when that still matches, and compute live otherwise (samples written by anything that
 did not call `refresh`, or a database from before the rollups).
 
-Writers of samples (sync, the history import) call `lock`, take the signature, write, and call
-`refresh` with that signature in the same transaction: when the tables matched it, only the
-days of the new samples are recomputed; otherwise everything is.
+Writers of samples (sync, the history import) write inside `writing(session)`: it serializes
+them, takes the signature before the write and refreshes the tables after it, in the same
+transaction. When the tables matched that signature, only the days of the new samples are
+recomputed; otherwise everything is.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -28,12 +32,17 @@ _PG_LOCK = 0x677973616D706C65
 Signature = tuple[int, int]  # (samples, highest id)
 
 
-def lock(session: Session) -> None:
-    """Serialize writers of samples until the transaction ends. PostgreSQL runs providers'
-    writes in parallel: two refreshes of the same day would each miss the other's samples and
-    collide on the rows they rewrite. SQLite has one writer at a time already."""
+@contextmanager
+def writing(session: Session) -> Iterator[None]:
+    """Write capacity samples in the block; the daily rollups follow in the same transaction."""
+    # Serialize writers of samples until the transaction ends. PostgreSQL runs providers'
+    # writes in parallel: two refreshes of the same day would each miss the other's samples
+    # and collide on the rows they rewrite. SQLite has one writer at a time already.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_PG_LOCK)))
+    before = signature(session)
+    yield
+    refresh(session, before)
 
 
 def signature(session: Session) -> Signature:

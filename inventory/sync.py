@@ -376,10 +376,8 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
         for dept, n, vcpus, ram, disk in session.execute(stmt)
     ]
     if rows:
-        sample_rollups.lock(session)
-        before = sample_rollups.signature(session)
-        session.execute(insert(CapacitySample), rows)
-        sample_rollups.refresh(session, before)
+        with sample_rollups.writing(session):
+            session.execute(insert(CapacitySample), rows)
 
 
 def _last_successes(session: Any) -> dict[str, datetime]:

@@ -243,7 +243,7 @@ def follow(section: Section, center: str, upstream: str, timeout_s: float = 60.0
     if lab.cluster_status(source)["role"] != "primary":
         raise DrillStepError(f"{upstream} is not a primary; {center} cannot follow it")
     status = lab.cluster_status(cluster)
-    following = status.get("upstream_port") in lab.upstream_ports(cluster, source)
+    following = status.get("upstream_port") == lab.upstream_port(cluster, source)
     if status["role"] == "standby" and following and _streaming(source, cluster):
         return {"changed": False, "center": center, "upstream": upstream, "method": "none"}
     bindir = _bindir(section)

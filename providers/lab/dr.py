@@ -169,14 +169,11 @@ def conninfo(cluster: Mapping[str, Any], dbname: str = APP_DB, timeout_s: int = 
     return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
-def over_wan(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> bool:
-    """A standby in another city streams from `upstream` through that center's WAN relay."""
-    return cluster.get("site") != upstream.get("site") and bool(upstream.get("wan_port"))
-
-
-def upstream_ports(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> tuple[int, ...]:
-    """The port `cluster` streams from when it follows `upstream` (its relay's, or its own)."""
-    return (int(upstream["wan_port"]),) if over_wan(cluster, upstream) else (int(upstream["port"]),)
+def upstream_port(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> int:
+    """The port `cluster` streams from when it follows `upstream`: a standby in another city
+    goes through that center's WAN relay (when the lab has relays), others connect directly."""
+    over_wan = cluster.get("site") != upstream.get("site") and bool(upstream.get("wan_port"))
+    return int(upstream["wan_port"]) if over_wan else int(upstream["port"])
 
 
 def write_node_conf(
@@ -189,7 +186,7 @@ def write_node_conf(
         f"synchronous_standby_names = '{sync_names}'",
     ]
     if upstream is not None:
-        via = {**upstream, "port": upstream_ports(cluster, upstream)[0]}
+        via = {**upstream, "port": upstream_port(cluster, upstream)}
         info = conninfo(via, dbname="postgres", application_name=str(cluster["application_name"]))
         lines.append(f"primary_conninfo = '{info}'")
     else:
@@ -230,6 +227,11 @@ def start_cluster(bindir: Path, cluster: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- WAN relays
 
 
+# The relays this process started, by pid: they outlive it (`lab up` exits, they stay), but
+# while it runs it keeps them to reap them when they are killed.
+_RELAYS: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _wan_pid(cluster: Mapping[str, Any]) -> int | None:
     """The pid of the center's running WAN relay, if it runs."""
     try:
@@ -262,6 +264,7 @@ def start_wan(cluster: Mapping[str, Any], timeout_s: float = 10.0) -> None:
             log_path = center_dir(cluster) / "wan.log"
             raise DrLabError(f"{cluster['center']}: the WAN relay did not start (see {log_path})")
     (center_dir(cluster) / WAN_PID).write_text(str(proc.pid), encoding="utf-8")
+    _RELAYS[proc.pid] = proc
 
 
 def kill_wan(cluster: Mapping[str, Any]) -> bool:
@@ -272,6 +275,10 @@ def kill_wan(cluster: Mapping[str, Any]) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    started_here = _RELAYS.pop(pid, None)
+    if started_here is not None:
+        started_here.wait(5)  # reaped: no zombie in a long-lived process (a console, a test run)
+        return True
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.02)

@@ -20,18 +20,15 @@ from inventory.store import open_store
 from inventory.sync import sync_all
 from providers.base import ProviderSpec
 from providers.lab import control, seed
+from tests.lab.running import small_lab
 
 pytestmark = pytest.mark.xdist_group("collector-lab")
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    lab_dir = tmp_path_factory.mktemp("collector-lab")
-    path = control.up(lab_dir, scale="small")
-    try:
+    with small_lab(tmp_path_factory.mktemp("collector-lab")) as path:
         yield path
-    finally:
-        control.down(lab_dir)
 
 
 def _config(lab: Path, tmp_path: Path, processes: int) -> Path:

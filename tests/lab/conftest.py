@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from providers.lab import control
+from tests.lab.running import small_lab
 
 
 @dataclass
@@ -46,11 +47,8 @@ class Lab:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab_dir = tmp_path_factory.mktemp("lab")
-    path = control.up(lab_dir, "small")
-    try:
+    with small_lab(lab_dir) as path:
         yield Lab(lab_dir.resolve(), path, yaml.safe_load(path.read_text(encoding="utf-8")))
-    finally:
-        control.down(lab_dir)
 
 
 @pytest.fixture

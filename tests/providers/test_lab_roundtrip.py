@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from providers import mapping
+from tests.lab.running import small_lab
 
-control = pytest.importorskip("providers.lab.control")
 seed = pytest.importorskip("providers.lab.seed")
 
 pytestmark = pytest.mark.xdist_group("adapter-lab")
@@ -21,12 +21,8 @@ pytestmark = pytest.mark.xdist_group("adapter-lab")
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    lab_dir = tmp_path_factory.mktemp("adapter-lab")
-    config_path = control.up(lab_dir, scale="small")
-    try:
-        yield Path(config_path)
-    finally:
-        control.down(lab_dir)
+    with small_lab(tmp_path_factory.mktemp("adapter-lab")) as path:
+        yield path
 
 
 def test_every_seeded_node_comes_back_with_its_facts(lab: Path) -> None:

@@ -1,0 +1,19 @@
+"""A small lab estate running for the length of a block, for fixtures that need one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from providers.lab import control
+
+
+@contextmanager
+def small_lab(lab_dir: Path) -> Iterator[Path]:
+    """`lab up --scale small` in `lab_dir` until the block ends; yields its ganyun.yaml."""
+    path = control.up(lab_dir, "small")
+    try:
+        yield Path(path)
+    finally:
+        control.down(lab_dir)
