@@ -5,7 +5,6 @@ resource with its interval (the weeks where the upper and the lower bound reach 
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -230,9 +229,3 @@ def forecast_pools(
             }
         )
     return out
-
-
-def weeks_until(day: str | None, now: datetime) -> float | None:
-    if not day:
-        return None
-    return math.floor((date.fromisoformat(day) - now.date()).days / 7)

@@ -14,7 +14,6 @@ import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
 
 from providers.base import (
     AuthError,
@@ -134,10 +133,6 @@ def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
     if isinstance(exc, OSError):
         return Unavailable(provider, call, text)
     return ProviderError(provider, call, f"{type(exc).__name__}: {text}")
-
-
-def raise_translated(provider: str, call: str, exc: BaseException) -> NoReturn:
-    raise translate(provider, call, exc) from exc
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
 
 from providers.base import ConfigError
@@ -446,7 +445,3 @@ def scan(
                 progress(res)
             results.append(res)
     return results
-
-
-def pem_of(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode()
