@@ -114,7 +114,8 @@ def sync_all(
     """Collect the configured providers in parallel (bounded) and write each one's result.
 
     After a provider's first complete listing, nodes are fetched as changes since its last
-    success; every `sync.full_every`-th run (or `full=True`) lists everything again.
+    success, or since the watermark it returned then (vSphere's collector version); every
+    `sync.full_every`-th run (or `full=True`) lists everything again.
     """
     providers = [p for p in config.providers if not only or p.name in only]
     unknown = sorted(set(only) - {p.name for p in config.providers})
