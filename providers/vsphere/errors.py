@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.client import HTTPException
+from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError
 
 from pyVmomi import vim, vmodl
@@ -40,7 +41,7 @@ def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
         return Unavailable(provider, call, fault_text(exc))
     if isinstance(exc, vmodl.MethodFault):
         return ProviderError(provider, call, fault_text(exc))
-    if isinstance(exc, ExpatError):
+    if isinstance(exc, ExpatError | ParseError):
         return BadResponse(provider, call, f"not a SOAP answer: {exc}")
     if isinstance(exc, HTTPException):
         status = re.match(r"(\d{3})\b", str(exc))

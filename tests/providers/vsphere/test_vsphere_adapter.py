@@ -19,7 +19,7 @@ from pyVmomi import vim
 from inventory.collect import collect
 from lab.vsphere import simulator
 from lab.vsphere.estate import ATTRIBUTES, DATASTORE_CAPACITY_GB
-from providers.base import AuthError, ConfigError, Kind, NotFound, ProviderSpec, State, Unavailable
+from providers.base import AuthError, BadResponse, ConfigError, Kind, NotFound, ProviderSpec, State, Unavailable
 from providers.registry import create_provider
 from providers.vsphere.adapter import VSphereAdapter
 from tests.providers.vsphere.conftest import PASSWORD, VCenter
@@ -285,3 +285,36 @@ def test_unset_property_fetch_answers_no_value(vcenter: VCenter) -> None:
     )
     assert response.status_code == 200, response.text[:300]
     assert "FetchResponse" in response.text and "returnval" not in response.text
+
+
+def test_an_answer_that_is_not_soap_is_bad_response(vcenter: VCenter) -> None:
+    import http.server
+    import ssl
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<?xml version='1.0'?><soapenv:Envelope><<< not vim25 >>>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(vcenter.running.ca_file, vcenter.state_dir / simulator.KEY_FILE)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(BadResponse, match="gov-vmware: login"):
+            VSphereAdapter(vcenter.spec(port=server.server_address[1])).list_nodes()
+    finally:
+        server.shutdown()
+        server.server_close()
