@@ -13,12 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,libvirt]'
+	$(PY) -m lab.vsphere.build >/dev/null
 	touch $@
 
 install: $(VENV)/.installed
 
 # Debian packages the real peers need (PostgreSQL, qemu-img, Chromium, libvirt's headers for its
-# Python binding); root installs them when missing.
+# Python binding, Go and govmomi for the vSphere simulator); root installs them when missing.
 system-deps:
 	@missing=""; \
 	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
@@ -28,6 +29,8 @@ system-deps:
 	test -f /usr/include/libvirt/libvirt.h || missing="$$missing libvirt-dev"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
+	test -d /usr/share/gocode/src/github.com/vmware/govmomi || missing="$$missing golang-github-vmware-govmomi-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -25,6 +25,9 @@ OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
     (Kind.NETWORK, "list_networks"),
     (Kind.SECURITY_GROUP, "list_security_groups"),
 )
+# Kinds only some adapters have (vSphere clusters): collected where offered, silently skipped
+# elsewhere instead of a "not offered" warning for every other provider.
+OFFERED_KINDS: tuple[tuple[Kind, str], ...] = ((Kind.CLUSTER, "list_clusters"),)
 # Kinds an adapter may list as changes since a moment, and what the ids it returns beside the
 # changed records mean: nodes -> ids deleted since (Nova), volumes -> every id present (Cinder).
 DELTA_METHODS: dict[Kind, tuple[str, str]] = {
@@ -51,6 +54,8 @@ class Collected:
     utilization: list[Any] = field(default_factory=list)
     # Kinds that came as a delta (changes since the last sync) rather than a complete listing.
     deltas: dict[Kind, Delta] = field(default_factory=dict)
+    # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
+    watermark: str | None = None
 
     def encode(self) -> None:
         """Turn the listings into database-ready rows here, where they were collected (a worker
@@ -60,16 +65,26 @@ class Collected:
                 self.listings[kind] = encode_listing(kind, records)
 
 
-def collect(adapter: Provider, changes_since: datetime | None = None) -> Collected:
+def collect(adapter: Provider, changes_since: datetime | str | None = None) -> Collected:
     """List everything; nodes are required, the other kinds may be forbidden to this account.
 
-    With `changes_since`, nodes (Nova's changes-since) and volumes (Cinder 3.60's time
-    filters) are asked as a delta when the adapter can; one that cannot (no such method, or
-    NotFound from it) falls back to the complete listing.
+    With `changes_since`, nodes (Nova's changes-since, vSphere's collector version) and volumes
+    (Cinder 3.60's time filters) are asked as a delta when the adapter can; one that cannot (no
+    such method, or NotFound from it) falls back to the complete listing. `changes_since` is the
+    adapter's own watermark from the last sync when it gave one, else that sync's time.
     """
     out = Collected()
     if not _collect_delta(adapter, Kind.NODE, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
+    watermark = getattr(adapter, "watermark", None)
+    out.watermark = watermark() if callable(watermark) else None
+    for kind, method in OFFERED_KINDS:
+        offered = getattr(adapter, method, None)
+        if offered is not None:
+            try:
+                out.listings[kind] = list(offered())
+            except (AuthError, NotFound) as exc:
+                out.warnings.append(f"{kind.value}: {exc.detail}")
     for kind, method in OPTIONAL_KINDS:
         lister = getattr(adapter, method, None)
         if lister is None:
@@ -89,7 +104,7 @@ def collect(adapter: Provider, changes_since: datetime | None = None) -> Collect
     return out
 
 
-def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | None, out: Collected) -> bool:
+def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | str | None, out: Collected) -> bool:
     """Ask `kind` as changes since the last sync; False when a complete listing is needed."""
     method, meaning = DELTA_METHODS.get(kind, ("", ""))
     lister = getattr(adapter, method, None) if method and changes_since is not None else None

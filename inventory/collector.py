@@ -43,7 +43,7 @@ _HEADER = struct.Struct("!Q")
 class Job:
     name: str
     spec: ProviderSpec
-    changes_since: datetime | None
+    changes_since: datetime | str | None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class ProviderStatus(Base):
     last_attempt: Mapped[datetime | None] = mapped_column(default=None)
     last_success: Mapped[datetime | None] = mapped_column(default=None)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # The provider's own marker for its next "changes since" (vSphere: the collector version),
+    # from the last successful sync; empty for providers that go by last_success.
+    watermark: Mapped[str | None] = mapped_column(String(512), default=None)
 
 
 class NodeRow(Base):

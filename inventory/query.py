@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from inventory.models import ChangeEvent, HostRow, NodeRow, ProviderStatus, ResourceRow
 from providers.base import ConfigError
 
-LIST_KINDS = ("nodes", "hosts", "volumes", "images", "sizes", "snapshots", "networks", "security_groups")
+LIST_KINDS = ("nodes", "hosts", "volumes", "images", "sizes", "snapshots", "networks", "security_groups", "clusters")
 _RESOURCE_KIND = {
     "volumes": "volume",
     "images": "image",
@@ -20,6 +20,7 @@ _RESOURCE_KIND = {
     "snapshots": "snapshot",
     "networks": "network",
     "security_groups": "security_group",
+    "clusters": "cluster",
 }
 # Filters that are not columns but come from the provider's configuration.
 _PROVIDER_FIELDS = ("center", "pool")

@@ -114,7 +114,8 @@ def sync_all(
     """Collect the configured providers in parallel (bounded) and write each one's result.
 
     After a provider's first complete listing, nodes are fetched as changes since its last
-    success; every `sync.full_every`-th run (or `full=True`) lists everything again.
+    success, or since the watermark it returned then (vSphere's collector version); every
+    `sync.full_every`-th run (or `full=True`) lists everything again.
     """
     providers = [p for p in config.providers if not only or p.name in only]
     unknown = sorted(set(only) - {p.name for p in config.providers})
@@ -181,7 +182,7 @@ def _sync_one(
     vault: CredentialSource | None,
     run_id: int,
     progress: ProgressCallback | None,
-    changes_since: datetime | None = None,
+    changes_since: datetime | str | None = None,
 ) -> ProviderResult:
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
@@ -216,7 +217,7 @@ def _sync_in_processes(
     vault: CredentialSource | None,
     run_id: int,
     progress: ProgressCallback | None,
-    since: dict[str, datetime],
+    since: dict[str, datetime | str],
     processes: int,
 ) -> list[ProviderResult]:
     """Collect in worker processes; write here, one provider at a time as each arrives."""
@@ -301,6 +302,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
         status.counts = dict(result.counts)
         status.last_attempt = now
         status.last_success = now
+        status.watermark = collected.watermark
         result.duration_s = status.duration_s = time.monotonic() - t0
     return result
 
@@ -380,14 +382,16 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
             session.execute(insert(CapacitySample), rows)
 
 
-def _last_successes(session: Any) -> dict[str, datetime]:
+def _last_successes(session: Any) -> dict[str, datetime | str]:
+    """Per provider, where its next delta starts: its own watermark, else its last success."""
     from sqlalchemy import select
 
-    out: dict[str, datetime] = {}
-    for name, at in session.execute(select(ProviderStatus.name, ProviderStatus.last_success)):
+    out: dict[str, datetime | str] = {}
+    stmt = select(ProviderStatus.name, ProviderStatus.last_success, ProviderStatus.watermark)
+    for name, at, watermark in session.execute(stmt):
         if at is not None:
             # SQLite hands datetimes back naive; they were written in UTC.
-            out[name] = at if at.tzinfo else at.replace(tzinfo=UTC)
+            out[name] = watermark or (at if at.tzinfo else at.replace(tzinfo=UTC))
     return out
 
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
 from typing import Any
+
+import yaml
 
 from providers.base import TAG_DEPARTMENT, TAG_MLPS_LEVEL, TAG_OWNER, TAG_SYSTEM, State
 
@@ -61,44 +66,41 @@ def arch_from_text(text: object) -> str:
     return _ARCH_ALIASES[match.group(1)] if match else ""
 
 
-# (needle, vendor): checked in order on the lowercased string, first hit wins.
-_VENDOR_NEEDLES: tuple[tuple[str, str], ...] = (
-    ("hygon", "Hygon"),
-    ("genuineintel", "Intel"),
-    ("intel", "Intel"),
-    ("authenticamd", "AMD"),
-    ("amd", "AMD"),
-    ("hisilicon", "Kunpeng"),
-    ("kunpeng", "Kunpeng"),
-    ("huawei", "Kunpeng"),
-    ("phytium", "Phytium"),
-    ("feiteng", "Phytium"),
-    ("飞腾", "Phytium"),
-    ("loongson", "Loongson"),
-    ("龙芯", "Loongson"),
-    ("zhaoxin", "Zhaoxin"),
-    ("centaurhauls", "Zhaoxin"),
-    ("shanghai", "Zhaoxin"),
-    ("兆芯", "Zhaoxin"),
-    ("sunway", "Sunway"),
-    ("shenwei", "Sunway"),
-    ("申威", "Sunway"),
-    ("海光", "Hygon"),
-    ("鲲鹏", "Kunpeng"),
-    ("ampere", "Ampere"),
-    ("graviton", "AWS Graviton"),
-)
+@dataclass(frozen=True, slots=True)
+class CpuRule:
+    vendor: str
+    arch: str
+    pattern: re.Pattern[str]
+
+
+@cache
+def cpu_rules() -> tuple[CpuRule, ...]:
+    """providers/cpu_models.yaml, compiled once: vendor strings and CPU model strings."""
+    raw = yaml.safe_load(files("providers").joinpath("cpu_models.yaml").read_text(encoding="utf-8"))
+    return tuple(
+        CpuRule(str(rule["vendor"]), str(rule["arch"]), re.compile("|".join(f"(?:{p})" for p in rule["patterns"])))
+        for rule in raw
+    )
+
+
+def cpu_platform(*texts: object) -> tuple[str, str]:
+    """(vendor, arch) from the first text that names a known processor (model string, CPUID
+    vendor, vendor field), e.g. "Phytium FT-2000+/64" -> ("Phytium", "aarch64"); ("", "") if none."""
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            continue
+        low = text.strip().lower()
+        for rule in cpu_rules():
+            if rule.pattern.search(low):
+                return rule.vendor, rule.arch
+    return "", ""
 
 
 def normalize_vendor(value: object) -> str:
     """Map CPUID / libvirt / marketing vendor strings to one name (GenuineIntel -> Intel, ...)."""
     if not isinstance(value, str) or not value.strip():
         return ""
-    low = value.strip().lower()
-    for needle, vendor in _VENDOR_NEEDLES:
-        if needle in low:
-            return vendor
-    return value.strip()
+    return cpu_platform(value)[0] or value.strip()
 
 
 # Only architectures that a single vendor makes: guessing Intel for every x86_64 would be

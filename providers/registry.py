@@ -1,7 +1,8 @@
 """Config entry -> adapter, imported lazily by driver name.
 
-`kubernetes` gets the kubernetes client adapter, `openstack` the OpenStack-aware libcloud
-adapter, any other name the generic libcloud adapter for that compute driver. SDKs are
+`kubernetes` gets the kubernetes client adapter, `vsphere` the pyVmomi adapter, `openstack`
+the OpenStack-aware libcloud adapter, any other name the generic libcloud adapter for that
+compute driver. SDKs are
 imported only when a provider of that kind is actually built.
 """
 
@@ -20,6 +21,11 @@ def create_provider(spec: ProviderSpec) -> Provider:
 
         adapter: Provider = KubernetesAdapter(spec)
         return adapter
+    if driver in ("vsphere", "vcenter", "vmware"):
+        from providers.vsphere.adapter import VSphereAdapter
+
+        vsphere: Provider = VSphereAdapter(spec)
+        return vsphere
     from providers.libcloud_adapter import LibcloudAdapter, load_driver_class
 
     cls = load_driver_class(driver)  # raises ConfigError for names libcloud does not know

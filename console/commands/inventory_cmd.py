@@ -74,7 +74,9 @@ def list_records(
     ctx: typer.Context,
     kind: Annotated[
         str,
-        typer.Option("--kind", help="nodes|hosts|volumes|images|sizes|snapshots|networks|security_groups|certificates"),
+        typer.Option(
+            "--kind", help="nodes|hosts|volumes|images|sizes|snapshots|networks|security_groups|clusters|certificates"
+        ),
     ] = "nodes",
     where: Annotated[list[str] | None, typer.Option("--where", help="Filter KEY=VALUE (repeatable).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,

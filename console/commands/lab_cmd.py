@@ -29,6 +29,9 @@ def up_cmd(
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "small",
     dr: Annotated[bool, typer.Option("--dr", help="Also start the DR databases (providers/lab/dr.py).")] = False,
     tls: Annotated[bool, typer.Option("--tls", help=_TLS_HELP)] = False,
+    vsphere: Annotated[
+        bool, typer.Option("--vsphere", help="Also start gov-vmware, a simulated vCenter (lab/vsphere).")
+    ] = False,
     latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request, every cloud.")] = 0,
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: the previous one, else any).")] = 0,
     faults_file: Annotated[
@@ -39,7 +42,9 @@ def up_cmd(
     faults = _read_faults(faults_file) if faults_file else None
     console = Console(stderr=True)
     with console.status(t("lab.starting", scale=scale)):
-        path = control.up(lab_dir, scale=scale, tls=tls, dr=dr, latency_ms=latency_ms, port=port, faults=faults)
+        path = control.up(
+            lab_dir, scale=scale, tls=tls, dr=dr, latency_ms=latency_ms, port=port, faults=faults, vsphere=vsphere
+        )
     info = control.status(lab_dir)
     # Plain echo: Rich would wrap the long paths, and users copy the command line as is.
     typer.echo(t("lab.started", url=info.get("url", "")))

@@ -292,6 +292,7 @@ def up(
     latency_ms: int = 0,
     port: int = 0,
     faults: Mapping[str, Mapping[str, Any]] | None = None,
+    vsphere: bool = False,
 ) -> Path:
     """Start the lab (or find it running) and return the path of D/ganyun.yaml."""
     if scale not in cat.SCALES:
@@ -303,7 +304,7 @@ def up(
     root = Path(lab_dir).resolve()
     # One up/down at a time per directory: two racing `up`s would start two servers.
     with _dir_lock(root):
-        return _up(root, scale, tls, dr, latency_ms, port, faults)
+        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere)
 
 
 def _up(
@@ -314,6 +315,7 @@ def _up(
     latency_ms: int,
     port: int,
     faults: Mapping[str, Mapping[str, Any]] | None,
+    vsphere: bool = False,
 ) -> Path:
     pid = running_pid(root)
     if pid is not None:
@@ -343,6 +345,7 @@ def _up(
     # Recorded before starting them: `down` must stop them even if their start fails half way.
     spec["tls"] = bool(spec.get("tls")) or tls
     spec["dr"] = bool(spec.get("dr")) or dr
+    spec["vsphere"] = bool(spec.get("vsphere")) or vsphere
     _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
     # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
     # imported once into the inventory by inventory/history.py.
@@ -357,6 +360,10 @@ def _up(
         config["tls"] = dict(_extension("tls").start(root, estate))
     if dr:
         config["dr"] = dict(_extension("dr").start(root))
+    from lab.vsphere import lab as vsphere_lab
+
+    if vsphere or vsphere_lab.is_running(root):
+        config["providers"].append(vsphere_lab.start(root, config, str(spec["scale"]), int(spec["seed"])))
     if estate is not None and history_due:
         write_history(root, estate)
     config["capacity"]["history_file"] = HISTORY_FILE
@@ -416,6 +423,11 @@ def _down(root: Path) -> list[int]:
         if spec.get(name):
             _extension(name).stop(root)
     stopped: list[int] = []
+    if spec.get("vsphere"):
+        from lab.vsphere import lab as vsphere_lab
+
+        vcsim_pid = vsphere_lab.stop(root)
+        stopped.extend([vcsim_pid] if vcsim_pid is not None else [])
     pid = read_pid(root)
     if pid is not None and _is_our_server(pid, root):
         os.kill(pid, signal.SIGTERM)

@@ -124,3 +124,28 @@ def test_cpu_info_and_tags_and_time() -> None:
     assert mapping.parse_time("2026-01-02T03:04:05Z") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert mapping.parse_time("2013-06-24T11:20:13.000000") == datetime(2013, 6, 24, 11, 20, 13, tzinfo=UTC)
     assert mapping.parse_time("garbage") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "platform"),
+    [
+        ("Hygon C86 7285 32-core Processor", ("Hygon", "x86_64")),
+        ("Kunpeng-920", ("Kunpeng", "aarch64")),
+        ("Hi1620", ("Kunpeng", "aarch64")),
+        ("Phytium FT-2000+/64", ("Phytium", "aarch64")),
+        ("S2500", ("Phytium", "aarch64")),
+        ("Loongson-3C5000L", ("Loongson", "loongarch64")),
+        ("Loongson-3A4000", ("Loongson", "mips64el")),
+        ("ZHAOXIN KaiXian KX-U6780A@2.7GHz", ("Zhaoxin", "x86_64")),
+        ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", ("Intel", "x86_64")),
+        ("AMD EPYC 7402 24-Core Processor", ("AMD", "x86_64")),
+        ("arm", ("", "aarch64")),  # vSphere's HostCpuPackage.vendor on any ARM server
+        ("Acme Quantum 9000", ("", "")),
+    ],
+)
+def test_cpu_platform_from_model_strings(text: str, platform: tuple[str, str]) -> None:
+    assert mapping.cpu_platform(text) == platform
+
+
+def test_cpu_platform_takes_the_first_text_that_names_a_processor() -> None:
+    assert mapping.cpu_platform("", None, "unknown", "hygon") == ("Hygon", "x86_64")

@@ -1,0 +1,1 @@
+"""The lab estate: simulated peers for `ganyun lab` and the tests, never imported by product code."""

@@ -1,0 +1,3 @@
+"""VMware vSphere (vCenter, ESXi) through pyVmomi: session, property-collector reads and change
+tracking, record mapping, actions and error mapping, one module each; the adapter is
+providers.vsphere.adapter.VSphereAdapter."""
