@@ -68,6 +68,12 @@ def current_user() -> dict[str, Any] | None:
     return user if isinstance(user, dict) else None
 
 
+def client_address() -> str | None:
+    """The TCP peer of this browser session (None on loopback); login throttling keys on it."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
 def actor() -> str:
     user = current_user()
     return f"console:{user['name']}" if user else "console:anonymous"
