@@ -20,6 +20,7 @@ from console.commands import (
     lab_cmd,
     migrate_cmd,
     sync_cmd,
+    users_cmd,
     vault_cmd,
     version_cmd,
 )
@@ -105,3 +106,4 @@ app.add_typer(certs_cmd.app, name="certs", help="Certificates and TLS/TLCP endpo
 app.add_typer(comply_cmd.app, name="comply", help="GB/T 39786 and MLPS compliance audits.")
 app.add_typer(audit_cmd.app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(vault_cmd.app, name="vault", help="Credentials encrypted at rest (SM4-GCM).")
+app.add_typer(users_cmd.app, name="users", help="Console accounts, roles and department scope.")
