@@ -25,6 +25,7 @@ from console.commands import (
     version_cmd,
 )
 from console.context import CliState
+from console.file_modes import private_umask
 from providers.base import ConfigError, GanyunError
 
 EXIT_NO = 1
@@ -36,7 +37,8 @@ class GanyunApp(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().__call__(*args, standalone_mode=False, **kwargs)
+            with private_umask():
+                return super().__call__(*args, standalone_mode=False, **kwargs)
         except GanyunError as exc:
             print(f"ganyun: {exc}", file=sys.stderr)
             code = getattr(exc, "exit_code", None)
