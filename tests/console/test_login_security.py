@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from console import accounts, auth, clock, frame, passwords, throttle
+from console import accounts, auth, clock, frame, passwords, sessions, throttle
 from console.settings import ConsoleSettings, ThrottleSettings
 from inventory.config import parse_config
 from inventory.scope import Scope
+from providers.base import ConfigError
 from tests.console.estate import APP, PASSWORD, audit_entries, button, estate_config
 
 INVALID = "登录失败：用户名或密码错误，或尝试过于频繁，请稍候再试。"
@@ -247,3 +248,19 @@ def test_disable_or_password_reset_ends_the_session_on_the_next_run(estate, fake
     assert "user" not in at.session_state
     assert "账号已被停用、修改密码或删除，会话已结束。" in [i.value for i in at.info]
     assert audit_entries(estate, "console.session_end")[0]["details"]["reason"] == "revoked"
+
+
+def test_oidc_sessions_follow_the_token_claims_and_the_active_flag(estate, fake_clock):
+    settings = ConsoleSettings()
+    first = auth.Identity("li.idp", "planner", "Li", "oidc", Scope.of(["定南县"]))
+    account = accounts.sync_oidc(estate.store, first.name, first.display_name, first.role, first.scope)
+    user = sessions.start(account.identity(), fake_clock.now)
+    promoted = auth.Identity("li.idp", "operator", "Li", "oidc", Scope.city_wide())
+    checked = sessions.check(estate.store, user, fake_clock.now, settings, promoted)
+    assert checked.user is not None and (checked.user["role"], checked.user["scope"]["city"]) == ("operator", True)
+    assert accounts.get_account(estate.store, "li.idp").role == "operator"  # the row follows the claims
+    assert sessions.check(estate.store, checked.user, fake_clock.now, settings, None).ended == sessions.REVOKED
+    accounts.set_active(estate.store, "li.idp", False)
+    assert sessions.check(estate.store, checked.user, fake_clock.now, settings, promoted).ended == sessions.REVOKED
+    with pytest.raises(ConfigError, match="local account"):
+        accounts.sync_oidc(estate.store, "operator", "Op", "admin", Scope.city_wide())
