@@ -102,8 +102,9 @@ def _login_page(settings: ConsoleSettings) -> None:
     st.title(t("console.app_title"))
     st.subheader(t("console.login_title"))
     with st.form("login"):
-        username = st.text_input(t("console.username"), key="login_user")
-        password = st.text_input(t("console.password"), type="password", key="login_password")
+        # Bounded: whatever is typed as a name goes to the audit log and the throttle.
+        username = st.text_input(t("console.username"), key="login_user", max_chars=128)
+        password = st.text_input(t("console.password"), type="password", key="login_password", max_chars=1024)
         submitted = st.form_submit_button(t("console.login"))
     if submitted:
         address = client_address()

@@ -46,16 +46,16 @@ def authenticate(
     keys = throttle.keys_for(username, address, settings)
     if throttle.wait_seconds(store, keys, now) > 0:
         raise LoginError("throttled")
-    found = accounts.password_hash_of(store, username)
-    usable = found is not None and found[0].active and found[0].source == "local" and bool(found[1])
+    account, stored = accounts.password_hash_of(store, username) or (None, "")
+    usable = account is not None and account.active and account.source == "local" and bool(stored)
     # Unknown, disabled and OIDC accounts are checked against a decoy of the same cost.
-    stored = found[1] if usable and found is not None else decoy_hash()
-    if not (verify_password(password, stored) and usable and found is not None):
+    matches = verify_password(password, stored if usable else decoy_hash())
+    if account is None or not (usable and matches):
         throttle.record_failure(store, keys, now, settings)
         raise LoginError("invalid")
     throttle.record_success(store, keys)
     accounts.record_login(store, username, now)
-    return found[0].identity()
+    return account.identity()
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -25,7 +25,6 @@ from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
 from providers.base import GanyunError
 
-ROLES = ("operator", "security_officer", "planner", "auditor", "admin")
 PAGE_SIZES = (25, 50, 100, 200)
 CACHE_TTL_S = 60
 JOB_REFRESH_S = 2.0

@@ -49,9 +49,11 @@ def address_key(address: str | None) -> str:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
         return "addr:" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()[:40]
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
         return f"addr:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
-    return f"addr:{ip.ipv4_mapped or ip}" if ip.version == 6 else f"addr:{ip}"
+    return f"addr:{ip}"
 
 
 def account_key(username: str) -> str:

@@ -264,3 +264,11 @@ def test_oidc_sessions_follow_the_token_claims_and_the_active_flag(estate, fake_
     assert sessions.check(estate.store, checked.user, fake_clock.now, settings, promoted).ended == sessions.REVOKED
     with pytest.raises(ConfigError, match="local account"):
         accounts.sync_oidc(estate.store, "operator", "Op", "admin", Scope.city_wide())
+
+
+def test_address_keys_group_an_ipv6_subscriber_and_unwrap_mapped_ipv4():
+    key = throttle.address_key
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9") != key("2001:db8:1:3::1")
+    assert key("::ffff:198.51.100.7") == key("198.51.100.7") == "addr:198.51.100.7"
+    assert key(None) == key("") == "addr:local"
+    assert key("not an address").startswith("addr:") and " " not in key("not an address")
