@@ -8,7 +8,7 @@ service layer that pages, exports and the API call is where it is applied.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,22 +34,9 @@ class Scope:
             raise ConfigError("a scope needs the whole city or at least one department")
         return cls(city=False, departments=tuple(names))
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Scope:
-        """The stored form; anything unreadable is the empty scope (sees nothing)."""
-        if not isinstance(data, Mapping):
-            return cls()
-        departments = data.get("departments") or []
-        if not isinstance(departments, list):
-            departments = []
-        return cls(city=data.get("city") is True, departments=tuple(str(d) for d in departments))
-
     @property
     def empty(self) -> bool:
         return not self.city and not self.departments
-
-    def allows(self, department: str) -> bool:
-        return self.city or department in self.departments
 
     def to_dict(self) -> dict[str, Any]:
         return {"city": self.city, "departments": list(self.departments)}
