@@ -12,9 +12,10 @@ from typing import Any
 
 import streamlit as st
 
-from console import auth
-from console.frame import current_user, get_config, get_store, record, t
+from console import accounts, auth, clock, sessions
+from console.frame import client_address, current_user, get_config, get_store, record, t
 from console.i18n import LANGUAGES
+from console.settings import ConsoleSettings, console_settings
 from providers.base import GanyunError
 
 _HERE = Path(__file__).resolve().parent
@@ -42,7 +43,10 @@ def _language_switch() -> None:
 
 
 def _oidc_identity(oidc: dict[str, Any]) -> auth.Identity | None:
-    """The identity behind Streamlit's OIDC cookie, with its role mapped from the claims."""
+    """What Streamlit's OIDC cookie says now: role and scope mapped from its claims.
+
+    None without a cookie. With a cookie that maps to no role, the page stops with a message.
+    """
     if not st.user.is_logged_in:
         return None
     claims = st.user.to_dict()
@@ -50,48 +54,93 @@ def _oidc_identity(oidc: dict[str, Any]) -> auth.Identity | None:
     role = auth.oidc_role(claims, oidc)
     if not name or role is None:
         st.error(t("console.oidc_no_role"))
-        record(get_config(), "console.login_failed", {"user": name, "source": "oidc"})
+        record(get_config(), "console.login_failed", {"user": name, "source": "oidc", "reason": "no_role"})
         if st.button(t("console.logout")):
             st.logout()
         st.stop()
-    return auth.Identity(name, role, str(claims.get("name") or name), "oidc")
+    return auth.Identity(name, role, str(claims.get("name") or name), "oidc", auth.oidc_scope(claims, oidc))
+
+
+def _oidc() -> dict[str, Any] | None:
+    try:
+        return auth.oidc_settings(get_config())
+    except GanyunError as exc:
+        st.error(str(exc))
+        return None
 
 
 def _sign_in(identity: auth.Identity) -> None:
-    st.session_state["user"] = identity.as_session()
+    st.session_state["user"] = sessions.start(identity, clock.now())
     record(get_config(), "console.login", {"user": identity.name, "role": identity.role,
                                             "source": identity.source})
 
 
-def _login_page() -> None:
-    config = get_config()
+def _sign_in_oidc(identity: auth.Identity) -> None:
+    """First run with a fresh OIDC cookie: the account row follows the claims, unless disabled."""
     try:
-        oidc = auth.oidc_settings(config)
-    except GanyunError as exc:
-        st.error(str(exc))
-        oidc = None
+        account = accounts.sync_oidc(get_store(), identity.name, identity.display_name, identity.role,
+                                     identity.scope)
+    except GanyunError:
+        account = None
+    if account is None or not account.active:
+        record(get_config(), "console.login_failed", {"user": identity.name, "source": "oidc", "reason": "refused"})
+        st.error(t("console.login_invalid"))
+        if st.button(t("console.logout")):
+            st.logout()
+        st.stop()
+    _sign_in(account.identity())
+
+
+def _login_page(settings: ConsoleSettings) -> None:
+    config = get_config()
+    oidc = _oidc()
     if oidc is not None:
         identity = _oidc_identity(oidc)
         if identity is not None:
-            _sign_in(identity)
+            _sign_in_oidc(identity)
             st.rerun()
     st.title(t("console.app_title"))
     st.subheader(t("console.login_title"))
     with st.form("login"):
-        username = st.text_input(t("console.username"), key="login_user")
-        password = st.text_input(t("console.password"), type="password", key="login_password")
+        # Bounded: whatever is typed as a name goes to the audit log and the throttle.
+        username = st.text_input(t("console.username"), key="login_user", max_chars=128)
+        password = st.text_input(t("console.password"), type="password", key="login_password", max_chars=1024)
         submitted = st.form_submit_button(t("console.login"))
     if submitted:
+        address = client_address()
         try:
-            identity = auth.authenticate(get_store(), username.strip(), password)
+            identity = auth.authenticate(get_store(), username.strip(), password, address, settings.login_throttle)
         except auth.LoginError as exc:
-            record(config, "console.login_failed", {"user": username.strip(), "source": "local"})
-            st.error(t(f"console.login_{exc.reason}"))
+            record(config, "console.login_failed", {"user": username.strip(), "source": "local",
+                                                    "reason": exc.reason, "address": address or ""})
+            # One text for an unknown name, a wrong password and a throttled attempt.
+            st.error(t("console.login_invalid"))
         else:
             _sign_in(identity)
             st.rerun()
     if oidc is not None and st.button(t("console.login_oidc")):
         st.login()
+
+
+def _current_session(settings: ConsoleSettings) -> dict[str, Any] | None:
+    """The signed-in user re-checked against the clock and the accounts table, or None."""
+    user = current_user()
+    if user is None:
+        return None
+    oidc_identity = None
+    if user.get("source") == "oidc":
+        oidc = _oidc()
+        oidc_identity = _oidc_identity(oidc) if oidc is not None else None
+    checked = sessions.check(get_store(), user, clock.now(), settings, oidc_identity)
+    if checked.user is not None:
+        st.session_state["user"] = checked.user
+        return checked.user
+    st.session_state.pop("user", None)
+    record(get_config(), "console.session_end", {"user": user.get("name", ""), "reason": checked.ended})
+    if user.get("source") == "oidc" and st.user.is_logged_in:
+        st.logout()  # else the identity platform's cookie would sign the user straight back in
+    st.info(t(f"console.session_{checked.ended}"))
+    return None
 
 
 def _sidebar(user: dict[str, Any]) -> None:
@@ -110,13 +159,13 @@ def main() -> None:
     st.set_page_config(page_title="赣云 ganyun", page_icon=":material/cloud:", layout="wide")
     _language_switch()
     try:
-        get_config()
+        settings = console_settings(get_config())
     except GanyunError as exc:
         st.error(t("console.config_error", error=str(exc)))
         st.stop()
-    user = current_user()
+    user = _current_session(settings)
     if user is None:
-        _login_page()
+        _login_page(settings)
         return
     _sidebar(user)
     pages = [

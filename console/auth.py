@@ -1,184 +1,61 @@
-"""Console accounts: local users with scrypt-hashed passwords, roles, and OIDC settings.
+"""Signing in to the console: local passwords with throttling, lab accounts, OIDC settings.
 
 Nothing here imports Streamlit: the CLI (`ganyun lab up`, `ganyun console`) and tests use it
-too. Roles are checked again on every action by console.frame.require_role; this module only
-stores who is who.
+too. Every failure looks the same from outside: one message, whether the name is unknown, the
+password wrong, the account disabled or the sign-in throttled, and unknown names cost the same
+scrypt work as known ones. Roles and the active flag are re-read on every run by
+console.sessions; this module only decides whether a sign-in succeeds.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
-
+from console import accounts, clock, throttle
+from console.accounts import ROLES, Identity
+from console.passwords import decoy_hash, generate_password, verify_password
+from console.settings import ThrottleSettings
 from inventory.config import GanyunConfig
-from inventory.models import Base
+from inventory.scope import Scope, department_name
 from inventory.store import Store
 from providers.base import ConfigError, GanyunError
 
-ROLES = ("operator", "security_officer", "planner", "auditor", "admin")
+__all__ = ["ROLES", "Identity", "LoginError", "authenticate"]
+
 ACCOUNTS_FILE = "accounts.txt"
 SECRETS_DIR = ".ganyun-console"
 
-# scrypt cost: ~50 ms per check here, enough to make offline guessing expensive.
-_SCRYPT_N = 2**14
-_SCRYPT_R = 8
-_SCRYPT_P = 1
-_MIN_PASSWORD = 10
-# Lock an account for a while after repeated failures (online guessing).
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=5)
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    username: Mapped[str] = mapped_column(String(128), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(255), default="")
-    role: Mapped[str] = mapped_column(String(32), default="auditor")
-    # local accounts hold a scrypt hash; OIDC accounts hold "" and never log in with a password.
-    password_hash: Mapped[str] = mapped_column(String(255), default="")
-    source: Mapped[str] = mapped_column(String(16), default="local")
-    active: Mapped[bool] = mapped_column(default=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-
 
 class LoginError(GanyunError):
-    """Sign-in refused; `reason` is "invalid" (same for unknown user and bad password) or "locked"."""
+    """Sign-in refused. `reason` ("invalid" or "throttled") is for the audit log only: the user
+    is shown the same text for every reason."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str) -> None:
+        super().__init__("sign-in failed")
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The signed-in user as the console keeps it in session state."""
-
-    name: str
-    role: str
-    display_name: str = ""
-    source: str = "local"
-
-    def as_session(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "display_name": self.display_name or self.name,
-                "source": self.source}
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                                p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise ConfigError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives naive datetimes back even for timezone=True columns.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def set_user(store: Store, username: str, password: str, role: str, display_name: str = "") -> None:
-    """Create a local account or reset its password and role."""
-    _check_role(role)
-    if not username.strip():
-        raise ConfigError("username must not be empty")
-    if len(password) < _MIN_PASSWORD:
-        raise ConfigError(f"password must have at least {_MIN_PASSWORD} characters")
-    hashed = hash_password(password)
-    with store.write_lock, store.session() as session:
-        user = session.get(User, username)
-        if user is None:
-            user = User(username=username, created_at=_now())
-            session.add(user)
-        user.role = role
-        user.display_name = display_name or user.display_name or username
-        user.password_hash = hashed
-        user.source = "local"
-        user.active = True
-        user.failed_attempts = 0
-        user.locked_until = None
-
-
-def get_user(store: Store, username: str) -> Identity | None:
-    with store.session() as session:
-        user = session.get(User, username)
-        if user is None or not user.active:
-            return None
-        return Identity(user.username, user.role, user.display_name, user.source)
-
-
-def list_users(store: Store) -> list[Identity]:
-    with store.session() as session:
-        rows = session.scalars(select(User).order_by(User.username)).all()
-        return [Identity(u.username, u.role, u.display_name, u.source) for u in rows if u.active]
-
-
-def authenticate(store: Store, username: str, password: str) -> Identity:
-    """The identity for a good password; LoginError (one message for every failure) otherwise."""
-    failure = LoginError("invalid", "invalid username or password")
-    with store.write_lock, store.session() as session:
-        user = session.get(User, username)
-        if user is None or not user.active or user.source != "local":
-            # Spend the same time as a real check so that timing does not reveal usernames.
-            verify_password(password, _DUMMY_HASH)
-            raise failure
-        now = _now()
-        locked_until = _aware(user.locked_until)
-        if locked_until is not None and locked_until > now:
-            raise LoginError("locked", "account locked after repeated failures; try again later")
-        if not verify_password(password, user.password_hash):
-            user.failed_attempts += 1
-            if user.failed_attempts >= MAX_FAILURES:
-                user.locked_until = now + LOCKOUT
-                user.failed_attempts = 0
-            session.commit()
-            raise failure
-        user.failed_attempts = 0
-        user.locked_until = None
-        user.last_login = now
-        return Identity(user.username, user.role, user.display_name, user.source)
-
-
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+def authenticate(
+    store: Store, username: str, password: str, address: str | None, settings: ThrottleSettings
+) -> Identity:
+    """The identity for a good password from an address and account that are not throttled."""
+    now = clock.now()
+    keys = throttle.keys_for(username, address, settings)
+    if throttle.wait_seconds(store, keys, now) > 0:
+        raise LoginError("throttled")
+    account, stored = accounts.password_hash_of(store, username) or (None, "")
+    usable = account is not None and account.active and account.source == "local" and bool(stored)
+    # Unknown, disabled and OIDC accounts are checked against a decoy of the same cost.
+    matches = verify_password(password, stored if usable else decoy_hash())
+    if account is None or not (usable and matches):
+        throttle.record_failure(store, keys, now, settings)
+        raise LoginError("invalid")
+    throttle.record_success(store, keys)
+    accounts.record_login(store, username, now)
+    return account.identity()
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -186,20 +63,20 @@ def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
         handle.write(text)
-    os.chmod(path, 0o600)
 
 
 def create_lab_accounts(lab_dir: str | os.PathLike[str], config: GanyunConfig) -> Path:
-    """One account per role (username = role name), passwords in D/accounts.txt (0600)."""
+    """One city-wide account per role (username = role name), passwords in D/accounts.txt (0600)."""
     from inventory.store import open_store
 
     store = open_store(config.database_url)
     try:
         lines = ["# ganyun console accounts of this lab: username password role", ""]
         for role in ROLES:
-            password = secrets.token_urlsafe(12)
-            set_user(store, role, password, role, display_name=role)
+            password = generate_password()
+            accounts.save_local(store, role, role, Scope.city_wide(), password, display_name=role, replace=True)
             lines.append(f"{role} {password} {role}")
     finally:
         store.dispose()
@@ -232,6 +109,8 @@ def oidc_settings(config: GanyunConfig) -> dict[str, Any] | None:
         redirect_uri: http://127.0.0.1:8501/oauth2callback
         role_claim: roles                          # claim holding the user's roles
         role_map: {yunwei: operator, mima: security_officer}
+        scope_claim: ganyun_scope                  # claim holding departments (string or list)
+        city_scope_value: city                     # the value in that claim meaning the whole city
     """
     oidc = config.console.get("oidc")
     if not oidc:
@@ -252,6 +131,9 @@ def oidc_settings(config: GanyunConfig) -> dict[str, Any] | None:
     for value, role in role_map.items():
         if role not in ROLES:
             raise ConfigError(f"console.oidc.role_map.{value}: unknown role '{role}'")
+    for key in ("role_claim", "scope_claim", "city_scope_value"):
+        if key in oidc and not (isinstance(oidc[key], str) and oidc[key].strip()):
+            raise ConfigError(f"console.oidc.{key}: must be a non-empty string")
     return dict(oidc)
 
 
@@ -266,6 +148,27 @@ def oidc_role(claims: dict[str, Any], oidc: dict[str, Any]) -> str | None:
         if role in roles:
             return role
     return None
+
+
+def oidc_scope(claims: dict[str, Any], oidc: dict[str, Any]) -> Scope:
+    """The account's scope from its scope claim: the city value, or department names.
+
+    A missing claim or one without usable names gives the empty scope (sees nothing).
+    """
+    raw = claims.get(str(oidc.get("scope_claim", "ganyun_scope")))
+    values = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list) else []
+    city_value = str(oidc.get("city_scope_value", "city"))
+    if any(isinstance(v, str) and v.strip() == city_value for v in values):
+        return Scope.city_wide()
+    names: set[str] = set()
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        try:
+            names.add(department_name(value))
+        except ConfigError:
+            continue  # a malformed name in a token grants nothing
+    return Scope(departments=tuple(sorted(names)))
 
 
 def _toml_str(value: str) -> str:

@@ -20,10 +20,12 @@ from console.commands import (
     lab_cmd,
     migrate_cmd,
     sync_cmd,
+    users_cmd,
     vault_cmd,
     version_cmd,
 )
 from console.context import CliState
+from console.file_modes import private_umask
 from providers.base import ConfigError, GanyunError
 
 EXIT_NO = 1
@@ -35,7 +37,8 @@ class GanyunApp(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().__call__(*args, standalone_mode=False, **kwargs)
+            with private_umask():
+                return super().__call__(*args, standalone_mode=False, **kwargs)
         except GanyunError as exc:
             print(f"ganyun: {exc}", file=sys.stderr)
             code = getattr(exc, "exit_code", None)
@@ -105,3 +108,4 @@ app.add_typer(certs_cmd.app, name="certs", help="Certificates and TLS/TLCP endpo
 app.add_typer(comply_cmd.app, name="comply", help="GB/T 39786 and MLPS compliance audits.")
 app.add_typer(audit_cmd.app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(vault_cmd.app, name="vault", help="Credentials encrypted at rest (SM4-GCM).")
+app.add_typer(users_cmd.app, name="users", help="Console accounts, roles and department scope.")

@@ -18,15 +18,16 @@ from typing import Any, TypeVar
 import streamlit as st
 from sqlalchemy import func, select
 
+from console import jobs
 from console.actions import record_action
 from console.i18n import t as _t
 from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
 from providers.base import GanyunError
 
-ROLES = ("operator", "security_officer", "planner", "auditor", "admin")
 PAGE_SIZES = (25, 50, 100, 200)
 CACHE_TTL_S = 60
+JOB_REFRESH_S = 2.0
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +65,12 @@ def t(key: str, **params: Any) -> str:
 def current_user() -> dict[str, Any] | None:
     user = st.session_state.get("user")
     return user if isinstance(user, dict) else None
+
+
+def client_address() -> str | None:
+    """The TCP peer of this browser session (None on loopback); login throttling keys on it."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
 
 
 def actor() -> str:
@@ -157,6 +164,32 @@ def paginate(rows: Sequence[T], key: str) -> Sequence[T]:
     """One page of rows already in memory (small lists: drills, certificates of a page)."""
     offset, limit = page_window(len(rows), key)
     return rows[offset : offset + limit]
+
+
+def show_job(key: str, output_label: str) -> None:
+    """How the background command a page started under session key `key` stands: running,
+    done, or failed with the CLI's one-line error; its output below. While it runs, the block
+    refreshes itself so that the end shows without a click."""
+    job = st.session_state.get(key)
+    if not isinstance(job, jobs.Job):
+        return
+
+    def render() -> None:
+        result = jobs.outcome(job)
+        if result.running:
+            st.info(t("console.job_running", label=job.label))
+        elif result.failed:
+            st.error(t("console.job_failed", label=job.label, code=result.code, error=result.error or "-"))
+        else:
+            st.success(t("console.job_done", label=job.label))
+        if job.log.exists():
+            with st.expander(output_label, expanded=result.failed):
+                st.code(job.log.read_text(encoding="utf-8", errors="replace")[-4000:] or "…")
+
+    if jobs.outcome(job).running:
+        st.fragment(render, run_every=JOB_REFRESH_S)()
+    else:
+        render()
 
 
 def page_header(title_key: str) -> None:

@@ -8,17 +8,26 @@ history; this page only reads that history.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
-from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, paginate, run_action, sync_marker, t
+from console import jobs
+from console.frame import (
+    CACHE_TTL_S,
+    _store,
+    get_config,
+    get_store,
+    guarded,
+    paginate,
+    run_action,
+    show_job,
+    sync_marker,
+    t,
+)
 from inventory.config import CONFIG_ENV, GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
@@ -142,7 +151,7 @@ def judged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def start_drill(config: GanyunConfig, scenario: str) -> Path:
+def start_drill(config: GanyunConfig, scenario: str) -> jobs.Job:
     """Spawn the drill CLI in the background; its output goes to a log file beside the config."""
     if scenario not in SCENARIOS:
         raise ConfigError(f"unknown scenario '{scenario}'")
@@ -151,30 +160,9 @@ def start_drill(config: GanyunConfig, scenario: str) -> Path:
     config_file = os.environ.get(CONFIG_ENV, "")
     if not config_file:
         raise ConfigError(t("console.no_config_path"))
-    log_dir = config.resolve_path("drills")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
-    with log.open("wb") as out:
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "--config",
-                config_file,
-                "drill",
-                "run",
-                "--scenario",
-                scenario,
-                "--yes",
-                "--json",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return log
+    log = config.resolve_path("drills") / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
+    args = ["drill", "run", "--scenario", scenario, "--yes", "--json"]
+    return jobs.start(t("console.scenario_" + scenario.replace("-", "_")), config_file, args, log)
 
 
 def render() -> None:
@@ -209,14 +197,11 @@ def render() -> None:
         if not confirm:
             st.warning(t("console.confirm_first"))
         else:
-            log = run_action("drill.start", ["operator"], {"scenario": scenario}, lambda: start_drill(config, scenario))
-            if log is not None:
-                st.session_state["drill_log"] = str(log)
+            job = run_action("drill.start", ["operator"], {"scenario": scenario}, lambda: start_drill(config, scenario))
+            if job is not None:
+                st.session_state["drill_job"] = job
                 st.success(t("console.drill_started", scenario=scenario))
-    log_path = st.session_state.get("drill_log")
-    if log_path and Path(log_path).exists():
-        with st.expander(t("console.drill_output"), expanded=True):
-            st.code(Path(log_path).read_text(encoding="utf-8", errors="replace")[-4000:] or "…")
+    show_job("drill_job", t("console.drill_output"))
 
 
 # Streamlit runs a page as __main__; importing it (tests, benchmarks) does not render.

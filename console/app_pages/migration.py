@@ -2,15 +2,14 @@
 
 Runs, rollbacks and finalizations are started as the CLI in the background
 (`ganyun migrate run|rollback|finalize ... --yes --json`), like the DR page does, so the
-console never blocks on Ansible; progress is read back from the migration tables.
+console never blocks on Ansible; progress is read back from the migration tables, and the
+command's end (its exit code and one-line error) is shown by console.frame.show_job.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from console import jobs
 from console.frame import (
     CACHE_TTL_S,
     _store,
@@ -29,6 +29,7 @@ from console.frame import (
     paginate,
     require_role,
     run_action,
+    show_job,
     sync_marker,
     t,
 )
@@ -78,24 +79,13 @@ def _config_file(config: GanyunConfig) -> str:
     return path
 
 
-def start_cli(config: GanyunConfig, action: str, argument: str) -> Path:
+def start_cli(config: GanyunConfig, action: str, argument: str) -> jobs.Job:
     """`ganyun migrate <action> <argument> --yes --json` in the background, output to a log file."""
     if action not in ACTIONS:
         raise ConfigError(f"unknown migration action '{action}'")
     config_file = _config_file(config)
-    log_dir = config.resolve_path("migration-logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{action}.log"
-    with log.open("wb") as out:
-        # Fixed argv; the action is checked against ACTIONS.
-        subprocess.Popen(
-            [sys.executable, "-m", "console", "--config", config_file, "migrate", action, argument, "--yes", "--json"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return log
+    log = config.resolve_path("migration-logs") / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{action}.log"
+    return jobs.start(t(f"migrate.{action}_job"), config_file, ["migrate", action, argument, "--yes", "--json"], log)
 
 
 def _assessment(config: GanyunConfig) -> None:
@@ -196,15 +186,15 @@ def _plan(config: GanyunConfig) -> None:
             st.warning(t("console.confirm_first"))
             return
 
-        def start() -> Path:
+        def start() -> jobs.Job:
             path = config.resolve_path("migration-plans") / f"plan-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(plan, ensure_ascii=False, indent=2), encoding="utf-8")
             return start_cli(config, "run", str(path))
 
-        log = run_action("migrate.run", ["operator"], {"target": plan["target"], "vms": s["vms"]}, start)
-        if log is not None:
-            st.session_state["mig_log"] = str(log)
+        job = run_action("migrate.run", ["operator"], {"target": plan["target"], "vms": s["vms"]}, start)
+        if job is not None:
+            st.session_state["mig_job"] = job
             st.success(t("migrate.started"))
 
 
@@ -260,9 +250,9 @@ def _act(config: GanyunConfig, action: str, run_id: int, confirmed: bool) -> Non
     if not confirmed:
         st.warning(t("console.confirm_first"))
         return
-    log = run_action(f"migrate.{action}", ["operator"], {"run": run_id}, lambda: start_cli(config, action, str(run_id)))
-    if log is not None:
-        st.session_state["mig_log"] = str(log)
+    job = run_action(f"migrate.{action}", ["operator"], {"run": run_id}, lambda: start_cli(config, action, str(run_id)))
+    if job is not None:
+        st.session_state["mig_job"] = job
         st.success(t("migrate.started"))
 
 
@@ -272,10 +262,7 @@ def render() -> None:
     _assessment(config)
     _plan(config)
     _progress(config)
-    log_path = st.session_state.get("mig_log")
-    if log_path and Path(log_path).exists():
-        with st.expander(t("migrate.output"), expanded=False):
-            st.code(Path(log_path).read_text(encoding="utf-8", errors="replace")[-4000:] or "…")
+    show_job("mig_job", t("migrate.output"))
 
 
 # Streamlit runs a page as __main__; importing it (tests) does not render.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from console import auth
+from console import passwords
 from inventory.config import parse_config
 from inventory.store import open_store
 from tests.console.estate import Estate, build_estate, estate_config
@@ -14,20 +14,20 @@ from tests.console.estate import Estate, build_estate, estate_config
 @pytest.fixture(autouse=True)
 def _cheap_scrypt(monkeypatch):
     # The cost is stored in each hash, so a lower cost in tests changes speed, not behaviour.
-    monkeypatch.setattr(auth, "_SCRYPT_N", 2**10)
+    monkeypatch.setattr(passwords, "_SCRYPT_N", 2**10)
 
 
 @pytest.fixture(scope="session")
 def _template(tmp_path_factory) -> Path:
     """Build the estate once per worker; each test gets its own copy of the database."""
-    auth_n = auth._SCRYPT_N
-    auth._SCRYPT_N = 2**10
+    cost = passwords._SCRYPT_N
+    passwords._SCRYPT_N = 2**10
     try:
         directory = tmp_path_factory.mktemp("estate")
         built = build_estate(directory)
         built.store.dispose()  # checkpoints the WAL into inv.db
     finally:
-        auth._SCRYPT_N = auth_n
+        passwords._SCRYPT_N = cost
     return directory
 
 

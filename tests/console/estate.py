@@ -6,8 +6,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from console import auth
+from console import accounts, clock, sessions
+from console.accounts import Identity
 from inventory.config import GanyunConfig, parse_config
+from inventory.scope import Scope
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
 from providers.base import Host, State
@@ -65,8 +67,8 @@ def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> 
     clouds["hw-gov"].nodes[0] = replace(clouds["hw-gov"].nodes[0], vcpus=8)
     clouds["ali-gov"].fail_nodes = UNAVAILABLE
     sync_all(config, store, factory=factory(clouds))
-    for role in auth.ROLES:
-        auth.set_user(store, role, PASSWORD, role)
+    for role in accounts.ROLES:
+        accounts.save_local(store, role, role, Scope.city_wide(), PASSWORD)
     return Estate(config, store, clouds, tmp_path)
 
 
@@ -74,7 +76,7 @@ def session_for(at: Any, estate: Estate, role: str | None) -> None:
     """What the router leaves in session state after a login."""
     at.session_state["ganyun_config"] = estate.config
     if role is not None:
-        at.session_state["user"] = {"name": role, "role": role, "display_name": role, "source": "local"}
+        at.session_state["user"] = sessions.start(Identity(role, role, role, "local", Scope.city_wide()), clock.now())
 
 
 def texts(at: Any, kind: str = "markdown") -> list[str]:

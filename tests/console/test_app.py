@@ -29,7 +29,7 @@ def test_wrong_password_is_refused_and_recorded(estate):
     at.text_input(key="login_password").input("not-the-password")
     button(at, "登录").click().run()
     assert not at.exception
-    assert "用户名或密码错误。" in [e.value for e in at.error]
+    assert "登录失败：用户名或密码错误，或尝试过于频繁，请稍候再试。" in [e.value for e in at.error]
     assert "user" not in at.session_state
     failed = audit_entries(estate, "console.login_failed")
     assert failed and failed[0]["details"]["user"] == "operator"

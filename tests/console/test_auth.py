@@ -5,10 +5,15 @@ import stat
 
 import pytest
 
-from console import auth
+from console import accounts, auth, passwords
+from console.account_models import User
+from console.settings import ThrottleSettings
 from inventory.config import parse_config
+from inventory.scope import Scope
 from inventory.store import open_store
 from providers.base import ConfigError
+
+THROTTLE = ThrottleSettings()
 
 
 @pytest.fixture()
@@ -16,50 +21,63 @@ def store(tmp_path):
     return open_store(f"sqlite:///{tmp_path / 'u.db'}")
 
 
+def _login(store, name, password, address="10.0.0.1"):
+    return auth.authenticate(store, name, password, address, THROTTLE)
+
+
 def test_password_is_stored_as_scrypt_hash_and_verifies(store):
-    auth.set_user(store, "li.ming", "a-long-password", "planner")
+    accounts.save_local(store, "li.ming", "planner", Scope.city_wide(), "a-long-password")
     with store.session() as s:
-        row = s.get(auth.User, "li.ming")
+        row = s.get(User, "li.ming")
         assert row.password_hash.startswith("scrypt$") and "a-long-password" not in row.password_hash
-    assert auth.authenticate(store, "li.ming", "a-long-password").role == "planner"
-    assert not auth.verify_password("wrong", row.password_hash)
+    assert _login(store, "li.ming", "a-long-password").role == "planner"
+    assert not passwords.verify_password("wrong", row.password_hash)
 
 
-def test_unknown_user_and_bad_password_give_the_same_error(store):
-    auth.set_user(store, "li.ming", "a-long-password", "planner")
-    with pytest.raises(auth.LoginError) as bad:
-        auth.authenticate(store, "li.ming", "nope")
-    with pytest.raises(auth.LoginError) as unknown:
-        auth.authenticate(store, "nobody", "nope")
-    assert str(bad.value) == str(unknown.value) and bad.value.reason == unknown.value.reason == "invalid"
+def test_unknown_disabled_and_wrong_password_fail_alike(store):
+    accounts.save_local(store, "li.ming", "planner", Scope.city_wide(), "a-long-password")
+    accounts.save_local(store, "gone", "planner", Scope.city_wide(), "a-long-password")
+    accounts.set_active(store, "gone", False)
+    errors = []
+    for name, password in (("li.ming", "nope-nope-nope"), ("nobody", "nope-nope-nope"), ("gone", "a-long-password")):
+        with pytest.raises(auth.LoginError) as info:
+            _login(store, name, password, address=None)
+        errors.append((str(info.value), info.value.reason))
+    assert errors == [("sign-in failed", "invalid")] * 3
 
 
-def test_account_locks_after_repeated_failures(store):
-    auth.set_user(store, "op", "a-long-password", "operator")
-    for _ in range(auth.MAX_FAILURES):
-        with pytest.raises(auth.LoginError):
-            auth.authenticate(store, "op", "wrong")
-    with pytest.raises(auth.LoginError) as locked:
-        auth.authenticate(store, "op", "a-long-password")  # even the right password, while locked
-    assert locked.value.reason == "locked"
+def test_roles_names_scopes_and_short_passwords_are_refused(store):
+    with pytest.raises(ConfigError, match="role"):
+        accounts.save_local(store, "x", "superuser", Scope.city_wide(), "a-long-password")
+    with pytest.raises(ConfigError, match="at least"):
+        accounts.save_local(store, "x", "operator", Scope.city_wide(), "short")
+    with pytest.raises(ConfigError, match="scope"):
+        accounts.save_local(store, "x", "operator", Scope(), "a-long-password")
+    with pytest.raises(ConfigError, match="account name"):
+        accounts.save_local(store, "x y", "operator", Scope.city_wide(), "a-long-password")
+    with pytest.raises(ConfigError, match="control"):
+        Scope.of(["定南县\n市人社局"])
+    assert accounts.list_accounts(store) == []
 
 
-def test_roles_and_short_passwords_are_refused(store):
-    with pytest.raises(ConfigError):
-        auth.set_user(store, "x", "a-long-password", "superuser")
-    with pytest.raises(ConfigError):
-        auth.set_user(store, "x", "short", "operator")
+def test_oidc_scope_comes_from_the_configured_claim():
+    oidc = {"scope_claim": "depts", "city_scope_value": "全市"}
+    assert auth.oidc_scope({"depts": ["定南县", "市人社局", "定南县"]}, oidc) == Scope.of(["市人社局", "定南县"])
+    assert auth.oidc_scope({"depts": "全市"}, oidc) == Scope.city_wide()
+    assert auth.oidc_scope({"depts": ["定南县\u0000x", 7]}, oidc).empty  # malformed values grant nothing
+    assert auth.oidc_scope({}, oidc).empty
 
 
-def test_lab_accounts_one_per_role_in_a_0600_file(tmp_path):
+def test_lab_accounts_one_per_role_city_wide_in_a_0600_file(tmp_path):
     config = parse_config({"database": "sqlite:///inv.db"}, base_dir=str(tmp_path))
     path = auth.create_lab_accounts(tmp_path, config)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    accounts = auth.read_accounts(path)
-    assert sorted(accounts) == sorted(auth.ROLES)
+    lab_accounts = auth.read_accounts(path)
+    assert sorted(lab_accounts) == sorted(auth.ROLES)
     store = open_store(config.database_url)
-    for username, password in accounts.items():
-        assert auth.authenticate(store, username, password).role == username
+    for username, password in lab_accounts.items():
+        identity = _login(store, username, password)
+        assert identity.role == username and identity.scope == Scope.city_wide()
 
 
 def test_oidc_settings_validate_and_map_roles(tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ def test_planner_cannot_start_a_drill(dr_estate):
     assert not at.exception
     assert "无权执行此操作：当前角色不允许。" in [e.value for e in at.error]
     assert not (dr_estate.dir / "drills").exists()  # nothing was spawned
-    assert "drill_log" not in at.session_state
+    assert "drill_job" not in at.session_state
     denied = audit_entries(dr_estate, "console.denied")
     assert denied and denied[0]["actor"] == "console:planner" and denied[0]["details"]["action"] == "drill.start"
     assert not audit_entries(dr_estate, "drill.start")

@@ -72,4 +72,4 @@ def test_rollback_needs_confirmation_and_the_operator_role(seeded: Any) -> None:
     auditor.button(key="mig_finalize").click().run()
     assert not auditor.exception
     assert auditor.error  # refused on the server, whatever the browser sent
-    assert "mig_log" not in auditor.session_state
+    assert "mig_job" not in auditor.session_state
