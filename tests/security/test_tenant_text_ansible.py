@@ -56,6 +56,8 @@ class Estate:
             "ANSIBLE_NOCOLOR": "1",
         }
         self.hostile: dict[str, dict[str, str]] = {}  # node id -> the fields the tenant set
+        self.linux_id = ""  # the CentOS VM (replatform)
+        self.windows_id = ""  # the Windows VM (rehost)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -114,7 +116,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
             tenant.tag(node_id, {k: fields[k] for k in ("system", "owner", "department")})
         e.hostile = hostile
         e.run("sync")
-        e.linux_id, e.windows_id = linux["id"], windows["id"]  # type: ignore[attr-defined]
+        e.linux_id, e.windows_id = linux["id"], windows["id"]
         yield e
     finally:
         control.down(lab_dir)
@@ -177,7 +179,7 @@ def test_adhoc_ansible_templating_hostvars_runs_nothing(estate: Estate) -> None:
         assert shown["ganyun_system"] == want["system"]
         assert shown["ganyun_department"] == want["department"]
     # One variable at a time, as a playbook's task would use it.
-    alias = aliases[estate.linux_id]  # type: ignore[attr-defined]
+    alias = aliases[estate.linux_id]
     proc = subprocess.run(
         [str(BIN / "ansible"), "-i", str(script), alias, "-c", "local", "-m", "debug",
          "-a", "msg={{ ganyun_name }}|{{ ganyun_system }}"],
@@ -185,7 +187,7 @@ def test_adhoc_ansible_templating_hostvars_runs_nothing(estate: Estate) -> None:
     )  # fmt: skip
     estate.nothing_ran()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    want = estate.hostile[estate.linux_id]  # type: ignore[attr-defined]
+    want = estate.hostile[estate.linux_id]
     assert _adhoc_results(proc.stdout)[alias]["msg"] == f"{want['name']}|{want['system']}"
 
 
@@ -295,7 +297,7 @@ def _status(estate: Estate, run_id: int) -> dict[str, Any]:
 
 
 def test_migrate_replatform_then_rollback(estate: Estate) -> None:
-    node_id = estate.linux_id  # type: ignore[attr-defined]
+    node_id = estate.linux_id
     want = estate.hostile[node_id]
     plan = str(_plan(estate, node_id, "replatform"))
     # A failing step first: the module's message names the VM, and the rescue templates it
@@ -334,7 +336,7 @@ def test_migrate_replatform_then_rollback(estate: Estate) -> None:
 
 
 def test_migrate_rehost_then_finalize(estate: Estate) -> None:
-    node_id = estate.windows_id  # type: ignore[attr-defined]
+    node_id = estate.windows_id
     want = estate.hostile[node_id]
     report = estate.json("migrate", "run", str(_plan(estate, node_id, "rehost")), "--yes", "--json")
     assert report["status"] == "completed", report
@@ -372,10 +374,12 @@ def test_escape_controls_is_one_line_and_reversible() -> None:
     assert escape_controls("赣服通 web-01") == "赣服通 web-01"
 
 
-@pytest.mark.parametrize("hostile", ["../x", "..", ".hidden", "a/b", "-rf", "a b", "$(id)", "`id`", "a;b", "x\ny", "'q'"])
+@pytest.mark.parametrize(
+    "hostile", ["../x", "..", ".hidden", "a/b", "-rf", "a b", "$(id)", "`id`", "a;b", "x\ny", "'q'"]
+)
 def test_hostile_ids_never_name_paths(hostile: str, tmp_path: Path) -> None:
     cfg = tmp_path / "ganyun.yaml"
-    cfg.write_text("database: sqlite:///g.db\nmigration: {appdata_dir: \"data/{provider}/{id}\"}\n", encoding="utf-8")
+    cfg.write_text('database: sqlite:///g.db\nmigration: {appdata_dir: "data/{provider}/{id}"}\n', encoding="utf-8")
     config = load_config(cfg)
     with pytest.raises(PlaybookError, match="cannot name a file"):
         data_dir(config, "gov-huawei", hostile)
@@ -383,7 +387,9 @@ def test_hostile_ids_never_name_paths(hostile: str, tmp_path: Path) -> None:
     with pytest.raises(StepError, match="prepare"):
         run_step("prepare", config, item, {}, 1, tmp_path / "work")
     with pytest.raises(StepError, match="disk format"):
-        run_step("export", config, {**item, "source_id": "vm-1"}, {"snapshot_format": hostile, "work": "w"}, 1, tmp_path)
+        run_step(
+            "export", config, {**item, "source_id": "vm-1"}, {"snapshot_format": hostile, "work": "w"}, 1, tmp_path
+        )
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["ganyun.yaml"]
 
 
