@@ -2,10 +2,13 @@
 
 Groups: provider, center, pool, department, system, arch and os_family, with names made
 safe for Ansible (letters, digits, underscores); the original value is kept in hostvars.
+Every host variable is marked unsafe (`{"__ansible_unsafe": ...}`): ansible-core 2.19 templates
+strings in host variables, and a VM name or tag is the tenant's text, never a template.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from typing import Any
@@ -14,9 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory.models import NodeRow, ProviderStatus
+from inventory.tenant_text import ansible_unsafe, plain_host_name
 
 GROUP_FIELDS = ("provider", "center", "pool", "department", "system", "arch", "os_family")
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\u4e00-\u9fff]+")
+_HOST_CHARS = re.compile(r"[^0-9A-Za-z_.\-\u4e00-\u9fff]+")
 
 
 def group_name(field: str, value: str) -> str:
@@ -26,8 +31,14 @@ def group_name(field: str, value: str) -> str:
 
 
 def host_name(row: NodeRow) -> str:
+    """`provider.name`; a name that is not plain letters, digits, `_`, `.` or `-` is replaced by
+    a readable alias made unique by a digest of the node id."""
     # Names repeat across clouds; provider-qualified names stay unique and readable.
-    return f"{row.provider}.{row.name}"
+    if plain_host_name(row.name):
+        return f"{row.provider}.{row.name}"
+    readable = _HOST_CHARS.sub("_", row.name.replace("..", "_")).strip("_.-")[:60] or "vm"
+    digest = hashlib.sha256(row.id.encode("utf-8")).hexdigest()[:10]
+    return f"{row.provider}.{readable}-{digest}"
 
 
 def _hostvars(row: NodeRow, center: str, pool: str) -> dict[str, Any]:
@@ -62,7 +73,7 @@ def build_inventory(session: Session) -> dict[str, Any]:
         center = status.center if status else ""
         pool = status.pool if status else ""
         name = host_name(row)
-        hostvars[name] = _hostvars(row, center, pool)
+        hostvars[name] = ansible_unsafe(_hostvars(row, center, pool))
         values = {
             "provider": row.provider,
             "center": center,
@@ -85,10 +96,22 @@ def build_inventory(session: Session) -> dict[str, Any]:
     return inventory
 
 
-def host_vars(session: Session, name: str) -> dict[str, Any]:
+def _row_of(session: Session, name: str) -> NodeRow | None:
     provider, _, node_name = name.partition(".")
-    row = session.scalars(select(NodeRow).where(NodeRow.provider == provider, NodeRow.name == node_name)).first()
+    rows = session.scalars(select(NodeRow).where(NodeRow.provider == provider, NodeRow.name == node_name))
+    row = next((r for r in rows if host_name(r) == name), None)
+    if row is not None:
+        return row
+    # An alias: the readable part before the digest is not the stored name; compare them all.
+    return next(
+        (r for r in session.scalars(select(NodeRow).where(NodeRow.provider == provider)) if host_name(r) == name),
+        None,
+    )
+
+
+def host_vars(session: Session, name: str) -> dict[str, Any]:
+    row = _row_of(session, name)
     if row is None:
         return {}
-    status = session.get(ProviderStatus, provider)
-    return _hostvars(row, status.center if status else "", status.pool if status else "")
+    status = session.get(ProviderStatus, row.provider)
+    return dict(ansible_unsafe(_hostvars(row, status.center if status else "", status.pool if status else "")))

@@ -18,6 +18,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from inventory.tenant_text import inert_workbook
+
 Label = Callable[[str], str]
 GIB = 1024
 _RED = PatternFill("solid", fgColor="FFC7CE")
@@ -297,6 +299,8 @@ def write_xlsx(report: dict[str, Any], path: Path, label: Label = default_label)
 
     if "headroom" in report:
         _write_table(wb.create_sheet(label("sheet_headroom")[:31]), *headroom_rows(report), label)
+    # Department, system and VM names are a tenant's text: no cell may become a formula.
+    inert_workbook(wb)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from inventory.config import GanyunConfig
 from inventory.migration_models import MigrationRun, MigrationStep, MigrationVm
 from inventory.plan_schema import Plan, PlanItem, parse_plan
 from inventory.store import Store
+from playbooks import runner
 from playbooks.migration_steps import STEPS
 from providers.base import ConfigError, PlaybookError
 
@@ -290,39 +289,10 @@ def _workdir(config: GanyunConfig) -> Path:
 def _run_playbook(
     playbook: str, extravars: dict[str, Any], inventory: dict[str, Any], on_event: Callable[[Any], Any]
 ) -> str:
-    """Through playbooks/runner.py when present (the one runner), else ansible-runner directly."""
-    path = str(PLAYBOOK_DIR / playbook)
-    import importlib
-
-    try:
-        runner: Any = importlib.import_module("playbooks.runner")
-    except ImportError:
-        runner = None
+    """Through playbooks/runner.py, the one runner: it marks every variable unsafe for Ansible."""
     forks = max(1, min(20, len(inventory["all"]["children"]["migrate_vms"]["hosts"])))
-    if runner is not None and hasattr(runner, "run"):
-        result = runner.run(path, extravars, inventory, on_event, envvars={"ANSIBLE_FORKS": str(forks)})
-        return str(getattr(result, "status", result))
-    import ansible_runner
-
-    bin_dir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_NOCOLOR": "1"}
-
-    def handler(event: dict[str, Any]) -> bool:
-        on_event(event)
-        return True
-
-    with tempfile.TemporaryDirectory(prefix="ganyun-runner-") as private:
-        r = ansible_runner.run(
-            private_data_dir=private,
-            playbook=path,
-            inventory=inventory,
-            extravars=extravars,
-            envvars=env,
-            event_handler=handler,
-            quiet=True,
-            forks=forks,
-        )
-        return str(r.status)
+    result = runner.run(PLAYBOOK_DIR / playbook, extravars, inventory, on_event, envvars={"ANSIBLE_FORKS": str(forks)})
+    return result.status
 
 
 def _inventory(

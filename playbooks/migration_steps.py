@@ -20,6 +20,7 @@ from typing import Any
 
 from inventory.assessment import MIGRATED_TAG
 from inventory.config import GanyunConfig, load_config
+from inventory.tenant_text import path_component
 from providers.base import GanyunError, NotFound, PlaybookError, Provider, State
 
 REHOST_STEPS = ("snapshot", "export", "convert", "import", "boot", "health", "cutover", "stop_source", "cleanup")
@@ -38,6 +39,8 @@ SERVICE_TAG = "service_address"
 COPIED_TAGS = ("department", "system", "mlps_level", "owner", "role")
 CONFIG_FILE = "app.conf"  # written by the application role on the target, never copied
 BOOT_TIMEOUT_S = 120.0
+# Disk formats qemu-img reads that a snapshot may come in; the format also names a file.
+DISK_FORMATS = frozenset({"qcow2", "raw", "vmdk", "vdi", "vhdx", "qed"})
 
 
 class StepError(PlaybookError):
@@ -90,6 +93,8 @@ class StepContext:
 
 def data_dir(config: GanyunConfig, provider: str, node_id: str) -> Path:
     """Where a VM's application data lives: `migration.appdata_dir` ({provider}, {id}), else the lab's."""
+    provider = path_component(provider, "provider name")
+    node_id = path_component(node_id, "node id")
     template = str(config.migration.get("appdata_dir") or "")
     if template:
         return config.resolve_path(template.format(provider=provider, id=node_id))
@@ -183,7 +188,7 @@ def _run_qemu_img(*args: str) -> subprocess.CompletedProcess[str]:
 
 def step_prepare(ctx: StepContext) -> dict[str, Any]:
     """Record where things are: the work directory and the data directories."""
-    work = ctx.workdir / f"run-{ctx.run_id}" / str(ctx.item["source_id"])
+    work = ctx.workdir / f"run-{ctx.run_id}" / path_component(ctx.item["source_id"], "source node id")
     work.mkdir(parents=True, exist_ok=True)
     return {"work": str(work), "source_ip": (ctx.item.get("source_ips") or [""])[0]}
 
@@ -195,8 +200,15 @@ def step_snapshot(ctx: StepContext) -> dict[str, Any]:
     return {"snapshot_id": image.id, "snapshot_format": image.disk_format or "qcow2"}
 
 
-def step_export(ctx: StepContext) -> dict[str, Any]:
+def _disk_format(ctx: StepContext, step: str) -> str:
     fmt = str(ctx.state.get("snapshot_format") or "qcow2")
+    if fmt not in DISK_FORMATS:
+        raise ctx.fail(step, f"snapshot disk format {fmt!r} is not one of {', '.join(sorted(DISK_FORMATS))}")
+    return fmt
+
+
+def step_export(ctx: StepContext) -> dict[str, Any]:
+    fmt = _disk_format(ctx, "export")
     dest = Path(str(ctx.state["work"])) / f"source.{fmt}"
     ctx.source.export_image(str(ctx.state["snapshot_id"]), str(dest))
     return {"export_path": str(dest)}
@@ -204,7 +216,7 @@ def step_export(ctx: StepContext) -> dict[str, Any]:
 
 def step_convert(ctx: StepContext) -> dict[str, Any]:
     src = Path(str(ctx.state["export_path"]))
-    fmt = str(ctx.state.get("snapshot_format") or "qcow2")
+    fmt = _disk_format(ctx, "convert")
     dest = src.with_name("target.qcow2")
     proc = _run_qemu_img("convert", "-f", fmt, "-O", "qcow2", str(src), str(dest))
     if proc.returncode != 0:

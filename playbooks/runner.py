@@ -5,6 +5,11 @@ events) and may follow progress through `on_event`. Secrets: extra variables go 
 file in a private directory removed after the run (never on the command line), results of
 `no_log` tasks are dropped, and the values of `secret_vars` are masked in every event.
 
+Data, not code: every string in the extra variables and in the host and group variables of
+an inventory given as a dict reaches Ansible marked unsafe, so nothing a cloud or a tenant
+wrote (a VM name, a tag) is ever templated. Playbooks take their templates from their own
+files only. Rendered files run values through the `ganyun_escape` filter (filter_plugins/).
+
 Task names may start with a stage tag, `[preflight] check replication`: the tag becomes
 RunEvent.stage so a progress bar can advance per stage without knowing the playbook.
 """
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inventory.tenant_text import ansible_unsafe, plain_host_name, unsafe_inventory
 from providers.base import PlaybookError
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent
@@ -136,6 +142,7 @@ def _environment(envvars: Mapping[str, str] | None) -> dict[str, str]:
         "PATH": bindir + os.pathsep + path if bindir not in path.split(os.pathsep) else path,
         "ANSIBLE_LIBRARY": str(PLAYBOOK_DIR / "library"),
         "ANSIBLE_ROLES_PATH": str(PLAYBOOK_DIR / "roles"),
+        "ANSIBLE_FILTER_PLUGINS": str(PLAYBOOK_DIR / "filter_plugins"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_LOCALHOST_WARNING": "0",
@@ -145,6 +152,30 @@ def _environment(envvars: Mapping[str, str] | None) -> dict[str, str]:
     }
     env.update(envvars or {})
     return env
+
+
+def _host_names(inventory: Mapping[str, Any]) -> Iterable[str]:
+    for body in inventory.values():
+        if isinstance(body, Mapping):
+            hosts = body.get("hosts")
+            if isinstance(hosts, Mapping):
+                yield from (str(h) for h in hosts)
+            children = body.get("children")
+            if isinstance(children, Mapping):
+                yield from _host_names(children)
+
+
+def _inventory_input(inventory: Mapping[str, Any] | str | None) -> Mapping[str, Any] | str:
+    """The inventory as ansible-runner takes it, with every variable marked unsafe; host names
+    are also paths and patterns, so anything but plain names is refused."""
+    if inventory is None:
+        inventory = local_inventory()
+    if isinstance(inventory, str):
+        return inventory
+    for host in _host_names(inventory):
+        if not plain_host_name(host):
+            raise PlaybookError(f"inventory host name {host!r} is not plain letters, digits, '_', '.' or '-'")
+    return unsafe_inventory(inventory)
 
 
 def _mask(value: Any, secrets: list[str]) -> Any:
@@ -243,6 +274,7 @@ def run(
         raise PlaybookError(f"playbook not found: {path}")
     variables = dict(extravars or {})
     secrets = [str(variables[k]) for k in secret_vars if variables.get(k) not in (None, "")]
+    hosts = _inventory_input(inventory)
     private = Path(tempfile.mkdtemp(prefix="ganyun-run-"))
     raw_events: list[Mapping[str, Any]] = []
     events: list[RunEvent] = []
@@ -264,12 +296,12 @@ def run(
         extravars_file = env_dir / "extravars"
         fd = os.open(extravars_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle_file:
-            json.dump(variables, handle_file, ensure_ascii=False)
+            json.dump(ansible_unsafe(variables), handle_file, ensure_ascii=False)
         runner = ansible_runner.run(
             private_data_dir=str(private),
             playbook=str(path),
             project_dir=str(path.parent),
-            inventory=inventory if inventory is not None else local_inventory(),
+            inventory=hosts,
             envvars=_environment(envvars),
             event_handler=handle,
             cancel_callback=(lambda: cancel.is_set()) if cancel is not None else None,

@@ -16,6 +16,7 @@ from sqlalchemy import String, and_, cast, func, select
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, page_window, sync_marker, t
 from inventory.models import HostRow, NodeRow, ProviderStatus
 from inventory.query import LIST_KINDS, history, iter_records
+from inventory.tenant_text import inert_cell
 
 NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch", "cpu_vendor", "os_family",
                 "department", "system", "mlps_level", "host", "id")
@@ -183,10 +184,12 @@ def _export(url: str, marker: tuple[int, str], kind: str, key: tuple[tuple[str, 
             sort: str, descending: bool, fmt: str) -> bytes:
     # Generated only when the user clicks (deferred download): no export work on every rerun.
     rows = query_rows(url, kind, key, search, sort, descending, 0, EXPORT_LIMIT)
-    frame = _labels(pd.DataFrame(rows))
+    # Names and tags are a tenant's text: no cell may become a formula; numbers stay numbers.
+    frame = _labels(pd.DataFrame(rows).map(inert_cell))
     if fmt == "csv":
-        # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly only with it.
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly only with it. CRLF rows: the
+        # csv writer then quotes any cell holding a lone CR, which Excel would take as a new row.
+        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     return to_xlsx(frame)
 
 

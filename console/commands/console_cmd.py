@@ -81,6 +81,9 @@ def streamlit_argv(
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
+        # The tables' own CSV download writes raw cells (a tenant's "=..." name stays a formula):
+        # exports go through the pages' buttons, which neutralize them.
+        "--client.disableDataExport", "true",
     ]
     if secrets_file is not None:
         argv += ["--secrets.files", str(secrets_file)]

@@ -17,6 +17,7 @@ from console.i18n import t
 from inventory import ansible as ansible_inventory
 from inventory import query
 from inventory.store import open_store
+from inventory.tenant_text import inert_cell
 from providers.base import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
@@ -103,8 +104,12 @@ def _write_csv(records: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for record in records:
+        # Names, tags and certificate fields are a tenant's text: inert for spreadsheets.
         writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for k, v in record.items()}
+            {
+                k: inert_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
+                for k, v in record.items()
+            }
         )
 
 

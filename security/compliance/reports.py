@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from inventory.tenant_text import inert_cell, inert_workbook
 from security.compliance.engine import AuditReport
 
 FORMATS = ("json", "html", "xlsx", "csv")
@@ -27,9 +28,10 @@ _STATUS_ZH = {"PASS": "符合", "FAIL": "不符合", "MANUAL": "人工核查", "
 
 
 def _cell(value: Any) -> Any:
+    """A spreadsheet cell: structures as JSON text, text made inert (resource names are a tenant's)."""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else value
+        return inert_cell(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return "" if value is None else inert_cell(value)
 
 
 def to_json(report: AuditReport) -> bytes:
@@ -41,7 +43,7 @@ def to_csv(report: AuditReport) -> bytes:
     writer = csv.writer(out)
     writer.writerow(("title_zh", "title_en", *FINDING_COLUMNS))
     for f in report.findings:
-        writer.writerow((f["title"]["zh"], f["title"]["en"], *(_cell(f.get(c)) for c in FINDING_COLUMNS)))
+        writer.writerow((_cell(f["title"]["zh"]), _cell(f["title"]["en"]), *(_cell(f.get(c)) for c in FINDING_COLUMNS)))
     # BOM: Excel opens UTF-8 CSV with Chinese text correctly only with it
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -97,6 +99,7 @@ def to_xlsx(report: AuditReport) -> bytes:
                    ", ".join(r["checks"]) or "MANUAL", r["evidence"]])  # fmt: skip
     for cell in rs[1]:
         cell.font = bold
+    inert_workbook(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -51,8 +51,9 @@ def test_list_has_groups_and_hostvars(synced):
         inv = build_inventory(s)
     assert set(inv["arch_aarch64"]["hosts"]) == {"xc-kunpeng.vm-0", "xc-kunpeng.vm-1"}
     assert len(inv[group_name("department", "市人社局")]["hosts"]) == 5
-    assert inv["_meta"]["hostvars"]["gov-huawei.vm-1"]["ganyun_pool"] == "legacy"
-    assert inv["_meta"]["hostvars"]["gov-huawei.vm-1"]["ansible_host"] == "10.0.0.1"
+    # Strings reach Ansible marked unsafe (data, never templates); see tests/security.
+    assert inv["_meta"]["hostvars"]["gov-huawei.vm-1"]["ganyun_pool"] == {"__ansible_unsafe": "legacy"}
+    assert inv["_meta"]["hostvars"]["gov-huawei.vm-1"]["ansible_host"] == {"__ansible_unsafe": "10.0.0.1"}
 
 
 @pytest.mark.skipif(shutil.which("ansible-inventory", path=str(BIN)) is None, reason="ansible-core not installed")
