@@ -161,19 +161,27 @@ def _append_once(store: Store, actor: str, action: str, details_text: str, key: 
 
 def _write_head(path: Path, appended: Appended) -> None:
     current = read_head(path)
-    if current is not None and int(current.get("seq", 0)) > appended.seq:
+    if current is not None and head_seq(current) > appended.seq:
         return  # a concurrent writer already recorded a later head
     write_private(path, json.dumps(appended.head(), indent=1).encode())
 
 
 def read_head(path: Path) -> dict[str, Any] | None:
+    """The head file's content; None when there is none, an unsigned stand-in when it is garbage."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {"seq": -1, "hash": "", "public_key": "", "signature": ""}
+        data = None
     return data if isinstance(data, dict) else {"seq": -1, "hash": "", "public_key": "", "signature": ""}
+
+
+def head_seq(head: Mapping[str, Any]) -> int:
+    try:
+        return int(head.get("seq", -1))
+    except (TypeError, ValueError):
+        return -1
 
 
 def append_action(config: GanyunConfig, actor: str, action: str, details: Mapping[str, Any]) -> Appended:
@@ -233,7 +241,7 @@ def verify(
         trusted_public_key = _head_key(head, result)
     wanted = {w.seq for w in witnessed}
     if head is not None:
-        wanted.add(int(head.get("seq", -1)))
+        wanted.add(head_seq(head))
     with store.session() as session:
         checkpoints = {
             row.seq: row
@@ -349,10 +357,7 @@ def _check_head(result: VerifyResult, head: Mapping[str, Any] | None, hashes: Ma
             message = f"{HEAD_FILE_NAME} is missing: nothing outside the database shows the log ended at entry {last}"
             result.fail(last + 1, "no_head", message + "; later entries may have been deleted")
         return
-    try:
-        seq = int(head.get("seq", -1))
-    except (TypeError, ValueError):
-        seq = -1
+    seq = head_seq(head)
     digest, sig = str(head.get("hash", "")), str(head.get("signature", ""))
     if seq < 0 or not _signed_by(str(head.get("public_key", "")), trusted, seq, digest, sig):
         result.fail(min(max(seq, 1), last + 1), "bad_head", f"{HEAD_FILE_NAME} is not signed by the audit key")

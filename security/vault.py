@@ -26,6 +26,7 @@ import fcntl
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -145,7 +146,8 @@ class VaultFiles:
     def new_key(self) -> Path | None:
         return self.key.with_name(self.key.name + ".new") if self.key else None
 
-    def written(self) -> list[Path]:
+    def replaced(self) -> list[Path]:
+        """The files written through write_private (a temporary file, then a rename)."""
         return [p for p in (self.vault, self.key, self.new_key, self.anchor) if p is not None]
 
 
@@ -204,9 +206,11 @@ def _generation(data: dict[str, Any]) -> int:
 
 def _remove_stale_temporaries(files: VaultFiles) -> None:
     """Temporary files of a write that was killed before its rename (we hold the lock)."""
-    for path in files.written():
+    for path in files.replaced():
+        pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")  # what tempfile.mkstemp names
         for stale in path.parent.glob(f".{path.name}.*"):
-            stale.unlink(missing_ok=True)
+            if pattern.fullmatch(stale.name):
+                stale.unlink(missing_ok=True)
 
 
 def _opens(key: bytes, data: dict[str, Any]) -> bool:
