@@ -97,6 +97,41 @@ class VaultConfig(_Strict):
     key_env: str = "GANYUN_VAULT_KEY"
 
 
+WITNESS_FORMS = "a file path, syslog://HOST:PORT (UDP) or unix:///PATH (e.g. unix:///dev/log)"
+
+
+class AuditConfig(_Strict):
+    """Where the audit log's signed heads are also written, out of the database's reach."""
+
+    # A file path (relative to the config file), syslog://HOST:PORT (UDP) or unix:///PATH.
+    witness: str = ""
+    # For a syslog witness: the file its receiver writes, which `audit verify` reads back.
+    witness_file: str = ""
+
+    @field_validator("witness")
+    @classmethod
+    def _witness_form(cls, value: str) -> str:
+        if "://" not in value:
+            return value
+        scheme, _, rest = value.partition("://")
+        if scheme == "syslog":
+            host, _, port = rest.rpartition(":")
+            if not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"'{value}' is not syslog://HOST:PORT")
+            return value
+        if scheme == "unix":
+            if not rest.startswith("/"):
+                raise ValueError(f"'{value}' is not unix:///ABSOLUTE/PATH")
+            return value
+        raise ValueError(f"must be {WITNESS_FORMS}")
+
+    @model_validator(mode="after")
+    def _witness_file_only_for_syslog(self) -> AuditConfig:
+        if self.witness_file and "://" not in self.witness:
+            raise ValueError("witness_file: only for a syslog witness (a file witness is read directly)")
+        return self
+
+
 class SyncConfig(_Strict):
     workers: int = Field(default=16, ge=1, le=128)
     # Nodes are fetched as changes since the last success; every Nth run lists everything.
@@ -114,6 +149,7 @@ class GanyunConfig(_Strict):
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     # Sections owned by later areas; each validates its own content where it is used.
     tls: dict[str, Any] = Field(default_factory=dict)
     dr: dict[str, Any] = Field(default_factory=dict)

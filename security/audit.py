@@ -1,11 +1,15 @@
-"""The append-only audit log: an SM3 hash chain with SM2-signed checkpoints.
+"""The append-only audit log: an SM3 hash chain, SM2-signed checkpoints, a head file and a witness.
 
 Every entry stores the SM3 hash of the previous entry and its own hash over (seq, time, actor,
 action, details, previous hash). Editing, deleting or moving an entry breaks the chain there.
-Each append also writes a checkpoint: an SM2 signature over the new head (seq, hash), plus a
-copy of that head in `audit_head.json` next to the configuration, outside the database. So a
-log rewritten from some entry on fails the signature of its latest checkpoint, and a log cut
-short (entries and checkpoints deleted together) is shorter than the head file says.
+Each append also writes a checkpoint: an SM2 signature over the new head (seq, hash), made with
+the key in `audit_key.pem`. The same signed head goes to `audit_head.json` and, when
+`audit.witness` is configured, to a witness file or syslog receiver: both outside the database.
+
+Someone who can write the database but not those files cannot sign, so `verify` holds the log to
+them: the latest checkpoint the key signed must cover the last entry (appended or rewritten
+entries are unsigned), the head file must name an entry the log still holds with the same hash
+(a cut or rewritten tail no longer matches), and so must every head the witness saw.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +30,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory.config import GanyunConfig
 from inventory.store import Store, open_store
+from providers.base import ConfigError
 from security.audit_key import KEY_FILE_NAME, CheckpointKey, load_key, verify_signature
 from security.audit_models import AuditCheckpoint, AuditEntry
+from security.audit_witness import Witness, WitnessedHead, publish, read_heads, witness_of
 from security.vault import write_private
 
 GENESIS = "0" * 64
@@ -99,18 +105,24 @@ class Appended:
     seq: int
     hash: str
     at: str
+    signature: str
+    public_key: str
+
+    def head(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "public_key": self.public_key, "signature": self.signature}
 
 
 def append(
     store: Store,
     actor: str,
     action: str,
-    details: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None,
     *,
-    key: CheckpointKey | None = None,
-    head: Path | None = None,
+    key: CheckpointKey,
+    head: Path,
+    witness: Witness | None = None,
 ) -> Appended:
-    """Append one entry (and a signed checkpoint when a key is given); retried on a race."""
+    """Append one entry with its signed checkpoint, then record the new head outside the database."""
     details_text = canonical(redact(dict(details or {})))
     for attempt in range(_RETRIES):
         try:
@@ -121,62 +133,64 @@ def append(
                 raise
             time.sleep(0.01 * (attempt + 1))
             continue
-        if key is not None and head is not None:
-            _write_head(head, appended, key)
+        _write_head(head, appended)
+        if witness is not None:
+            publish(witness, appended.head())
         return appended
     raise AssertionError("unreachable")
 
 
-def _append_once(store: Store, actor: str, action: str, details_text: str, key: CheckpointKey | None) -> Appended:
+def _append_once(store: Store, actor: str, action: str, details_text: str, key: CheckpointKey) -> Appended:
     with store.write_lock, store.session() as session:
         last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
         seq = (last.seq + 1) if last else 1
         prev = last.hash if last else GENESIS
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         digest = entry_hash(seq, at, actor, action, details_text, prev)
+        appended = Appended(seq, digest, at, key.sign(checkpoint_message(seq, digest)).hex(), key.public_hex())
         session.add(
             AuditEntry(seq=seq, at=at, actor=actor, action=action, details=details_text, prev_hash=prev, hash=digest)
         )
-        if key is not None:
-            session.add(
-                AuditCheckpoint(
-                    seq=seq,
-                    entry_hash=digest,
-                    at=at,
-                    signature=key.sign(checkpoint_message(seq, digest)).hex(),
-                    public_key=key.public_hex(),
-                )
+        session.add(
+            AuditCheckpoint(
+                seq=seq, entry_hash=digest, at=at, signature=appended.signature, public_key=appended.public_key
             )
-    return Appended(seq=seq, hash=digest, at=at)
+        )
+    return appended
 
 
-def _write_head(path: Path, appended: Appended, key: CheckpointKey) -> None:
+def _write_head(path: Path, appended: Appended) -> None:
     current = read_head(path)
-    if current is not None and int(current.get("seq", 0)) > appended.seq:
+    if current is not None and head_seq(current) > appended.seq:
         return  # a concurrent writer already recorded a later head
-    head = {
-        "seq": appended.seq,
-        "hash": appended.hash,
-        "public_key": key.public_hex(),
-        "signature": key.sign(checkpoint_message(appended.seq, appended.hash)).hex(),
-    }
-    write_private(path, json.dumps(head, indent=1).encode())
+    write_private(path, json.dumps(appended.head(), indent=1).encode())
 
 
 def read_head(path: Path) -> dict[str, Any] | None:
+    """The head file's content; None when there is none, an unsigned stand-in when it is garbage."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {"seq": -1, "hash": "", "public_key": "", "signature": ""}
-    return data if isinstance(data, dict) else None
+        data = None
+    return data if isinstance(data, dict) else {"seq": -1, "hash": "", "public_key": "", "signature": ""}
+
+
+def head_seq(head: Mapping[str, Any]) -> int:
+    try:
+        return int(head.get("seq", -1))
+    except (TypeError, ValueError):
+        return -1
 
 
 def append_action(config: GanyunConfig, actor: str, action: str, details: Mapping[str, Any]) -> Appended:
     """What console.actions.record_action calls for every user action."""
     key = load_key(key_path(config), create=True)
-    return append(store_for(config), actor, action, details, key=key, head=head_path(config))
+    assert key is not None  # create=True always yields a key
+    return append(
+        store_for(config), actor, action, details, key=key, head=head_path(config), witness=witness_of(config)
+    )
 
 
 # --------------------------------------------------------------------------- verifying
@@ -191,6 +205,7 @@ class VerifyResult:
     first_bad: int | None = None
     problem: str = ""
     message: str = ""
+    witnessed: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def fail(self, seq: int, problem: str, message: str) -> None:
@@ -206,53 +221,73 @@ def verify(
     *,
     trusted_public_key: str | None = None,
     head: Mapping[str, Any] | None = None,
+    witness: Iterable[WitnessedHead] | None = None,
     all_signatures: bool = False,
 ) -> VerifyResult:
-    """Walk the chain once in seq order; report the first entry that does not hold.
+    """Check the log against what the database cannot change; report the first entry not vouched for.
 
-    Signatures: the latest checkpoint's always (it vouches for the whole chain before it);
-    every checkpoint's with `all_signatures`. Earlier checkpoints must still name the right hash.
+    - the SM3 chain: each entry's hash and its link to the previous one;
+    - signed checkpoints: the latest one signed by the trusted key must cover the last entry
+      (every entry before it is then vouched for through the chain);
+    - the head file (`head`, None when missing): signed by the same key, and naming an entry
+      the log still holds, with the same hash;
+    - the witness (`witness`): every head it recorded names an entry the log still holds.
+
+    The trusted key is the audit key file's; without it, the head file's (a warning says so).
     """
     result = VerifyResult()
+    witnessed = list(witness or [])
+    if head is not None and trusted_public_key is None:
+        trusted_public_key = _head_key(head, result)
+    wanted = {w.seq for w in witnessed}
+    if head is not None:
+        wanted.add(head_seq(head))
     with store.session() as session:
         checkpoints = {
             row.seq: row
             for row in session.execute(
-                select(
-                    AuditCheckpoint.seq,
-                    AuditCheckpoint.entry_hash,
-                    AuditCheckpoint.signature,
-                    AuditCheckpoint.public_key,
-                )
+                select(AuditCheckpoint.seq, AuditCheckpoint.entry_hash, AuditCheckpoint.signature,
+                       AuditCheckpoint.public_key)
             )
-        }
+        }  # fmt: skip
         result.checkpoints = len(checkpoints)
-        expected_seq, prev = 1, GENESIS
-        for row in _iter_entries(session):
-            result.entries += 1
-            if row.seq != expected_seq:
-                problem = "missing" if row.seq > expected_seq else "reordered"
-                result.fail(expected_seq, problem, f"entry {expected_seq} is missing (next is {row.seq})")
-                break
-            if row.prev_hash != prev:
-                result.fail(row.seq, "bad_link", f"entry {row.seq} does not point at entry {row.seq - 1}")
-                break
-            digest = entry_hash(row.seq, row.at, row.actor, row.action, row.details, row.prev_hash)
-            if digest != row.hash:
-                result.fail(row.seq, "modified", f"entry {row.seq} was modified (its SM3 hash does not match)")
-                break
-            cp = checkpoints.get(row.seq)
-            if cp is not None and cp.entry_hash != digest:
-                result.fail(row.seq, "checkpoint_mismatch", f"checkpoint {row.seq} names another hash")
-                break
-            prev, expected_seq = digest, expected_seq + 1
-        result.last_seq = expected_seq - 1
-        if not result.ok:
-            return result
-        _check_checkpoints(result, checkpoints, trusted_public_key, all_signatures)
-        if result.ok and head is not None:
-            _check_head(result, head, trusted_public_key)
+        hashes = _walk_chain(session, checkpoints, wanted, result)
+    if not result.ok:
+        return result
+    _check_checkpoints(result, checkpoints, trusted_public_key, all_signatures)
+    if result.ok:
+        _check_head(result, head, hashes, trusted_public_key)
+    if result.ok:
+        _check_witness(result, witnessed, hashes, trusted_public_key)
     return result
+
+
+def _walk_chain(session: Any, checkpoints: Mapping[int, Any], wanted: set[int], result: VerifyResult) -> dict[int, str]:
+    """Walk the chain once in seq order; keep the hashes of the `wanted` entries."""
+    hashes: dict[int, str] = {}
+    expected_seq, prev = 1, GENESIS
+    for row in _iter_entries(session):
+        result.entries += 1
+        if row.seq != expected_seq:
+            problem = "missing" if row.seq > expected_seq else "reordered"
+            result.fail(expected_seq, problem, f"entry {expected_seq} is missing (next is {row.seq})")
+            break
+        if row.prev_hash != prev:
+            result.fail(row.seq, "bad_link", f"entry {row.seq} does not point at entry {row.seq - 1}")
+            break
+        digest = entry_hash(row.seq, row.at, row.actor, row.action, row.details, row.prev_hash)
+        if digest != row.hash:
+            result.fail(row.seq, "modified", f"entry {row.seq} was modified (its SM3 hash does not match)")
+            break
+        cp = checkpoints.get(row.seq)
+        if cp is not None and cp.entry_hash != digest:
+            result.fail(row.seq, "checkpoint_mismatch", f"checkpoint {row.seq} names another hash")
+            break
+        if row.seq in wanted:
+            hashes[row.seq] = digest
+        prev, expected_seq = digest, expected_seq + 1
+    result.last_seq = expected_seq - 1
+    return hashes
 
 
 def _iter_entries(session: Any) -> Iterator[Any]:
@@ -263,52 +298,132 @@ def _iter_entries(session: Any) -> Iterator[Any]:
     yield from session.execute(stmt)
 
 
+def _signed_by(public_key: str, trusted: str | None, seq: int, digest: str, signature: str) -> bool:
+    return public_key == trusted and verify_signature(public_key, checkpoint_message(seq, digest), signature)
+
+
 def _check_checkpoints(
     result: VerifyResult, checkpoints: Mapping[int, Any], trusted: str | None, all_signatures: bool
 ) -> None:
-    beyond = sorted(seq for seq in checkpoints if seq > result.last_seq)
+    last = result.last_seq
+    beyond = sorted(seq for seq in checkpoints if seq > last)
     if beyond:
-        first = result.last_seq + 1
-        result.fail(first, "truncated", f"the log ends at entry {result.last_seq} but checkpoint {beyond[-1]} exists")
+        result.fail(last + 1, "truncated", f"the log ends at entry {last} but checkpoint {beyond[-1]} exists")
         return
-    if not checkpoints:
-        if result.entries:
-            result.warnings.append("no signed checkpoint: truncation cannot be detected")
+    if last == 0:
         return
-    to_check = sorted(checkpoints) if all_signatures else [max(checkpoints)]
-    for seq in to_check:
-        cp = checkpoints[seq]
-        if trusted and cp.public_key != trusted:
-            result.fail(seq, "foreign_key", f"checkpoint {seq} is signed by a key other than audit_key.pem")
-            return
-        if not verify_signature(cp.public_key, checkpoint_message(seq, cp.entry_hash), cp.signature):
-            result.fail(seq, "bad_signature", f"the SM2 signature of checkpoint {seq} does not verify")
-            return
     if trusted is None:
-        result.warnings.append("no audit key file: checkpoint signatures checked against their own public key")
-
-
-def _check_head(result: VerifyResult, head: Mapping[str, Any], trusted: str | None) -> None:
-    seq, digest = int(head.get("seq", -1)), str(head.get("hash", ""))
-    pub, sig = str(head.get("public_key", "")), str(head.get("signature", ""))
-    if seq < 0 or (trusted and pub != trusted) or not verify_signature(pub, checkpoint_message(seq, digest), sig):
-        result.fail(max(seq, 0), "bad_head", f"{HEAD_FILE_NAME} is not signed by the audit key")
+        result.fail(1, "no_anchor", f"neither {KEY_FILE_NAME} nor {HEAD_FILE_NAME} exists: nothing outside the "
+                                    "database vouches for entry 1")  # fmt: skip
         return
-    if seq > result.last_seq:
-        result.fail(
-            result.last_seq + 1, "truncated", f"the log ends at entry {result.last_seq} but reached entry {seq}"
-        )
+    if all_signatures:
+        for seq in sorted(checkpoints):
+            cp = checkpoints[seq]
+            if not _signed_by(cp.public_key, trusted, seq, cp.entry_hash, cp.signature):
+                result.fail(seq, "bad_signature", f"checkpoint {seq} is not signed by the audit key")
+                return
+    # The latest checkpoint the audit key signed vouches for every entry up to it (the chain
+    # binds them); anything after it was written without the key.
+    vouched, forged = 0, 0
+    for seq in sorted(checkpoints, reverse=True):
+        cp = checkpoints[seq]
+        if _signed_by(cp.public_key, trusted, seq, cp.entry_hash, cp.signature):
+            vouched = seq
+            break
+        forged = forged or seq
+    if vouched == last:
+        return
+    first = vouched + 1
+    if forged:
+        result.fail(first, "bad_signature", f"checkpoint {forged} is not signed by the audit key: entries "
+                                            f"{first}..{last} are not vouched for")  # fmt: skip
+    elif vouched:
+        result.fail(first, "unsigned", f"no signed checkpoint covers entries {first}..{last} (the latest signed "
+                                       f"checkpoint is {vouched})")  # fmt: skip
+    else:
+        result.fail(1, "unsigned", f"the log has {last} entries and no signed checkpoint")
 
 
-def verify_config(config: GanyunConfig, *, all_signatures: bool = False) -> VerifyResult:
-    """verify() with the trust anchors kept next to the configuration."""
+def _head_key(head: Mapping[str, Any], result: VerifyResult) -> str:
+    result.warnings.append(f"no audit key file: signatures checked against the key in {HEAD_FILE_NAME}")
+    return str(head.get("public_key", ""))
+
+
+def _check_head(result: VerifyResult, head: Mapping[str, Any] | None, hashes: Mapping[int, str],
+                trusted: str | None) -> None:  # fmt: skip
+    last = result.last_seq
+    if head is None:
+        if last:
+            message = f"{HEAD_FILE_NAME} is missing: nothing outside the database shows the log ended at entry {last}"
+            result.fail(last + 1, "no_head", message + "; later entries may have been deleted")
+        return
+    seq = head_seq(head)
+    digest, sig = str(head.get("hash", "")), str(head.get("signature", ""))
+    if seq < 0 or not _signed_by(str(head.get("public_key", "")), trusted, seq, digest, sig):
+        result.fail(min(max(seq, 1), last + 1), "bad_head", f"{HEAD_FILE_NAME} is not signed by the audit key")
+        return
+    if seq > last:
+        result.fail(last + 1, "truncated", f"the log ends at entry {last} but {HEAD_FILE_NAME} says it reached {seq}")
+    elif seq and hashes.get(seq) != digest:
+        result.fail(seq, "head_mismatch", f"entry {seq} is not the one {HEAD_FILE_NAME} recorded: the log was "
+                                          f"rewritten at or before it")  # fmt: skip
+
+
+def _check_witness(result: VerifyResult, witnessed: Iterable[WitnessedHead], hashes: Mapping[int, str],
+                   trusted: str | None) -> None:  # fmt: skip
+    matching: set[int] = set()
+    wrong: set[int] = set()
+    ignored = 0
+    for w in witnessed:
+        if hashes.get(w.seq) == w.hash:
+            matching.add(w.seq)
+        # Only a line the key signed counts against the log: anyone can send a syslog datagram.
+        elif _signed_by(w.public_key, trusted, w.seq, w.hash, w.signature):
+            wrong.add(w.seq)
+        else:
+            ignored += 1
+    result.witnessed = len(matching)
+    if ignored:
+        result.warnings.append(f"{ignored} witness line(s) ignored: not signed by the audit key")
+    if not wrong:
+        return
+    last, first_wrong = result.last_seq, min(wrong)
+    if first_wrong > last:
+        result.fail(last + 1, "witness_truncated", f"the log ends at entry {last} but the witness saw entry "
+                                                   f"{max(wrong)}")  # fmt: skip
+        return
+    # Entries up to the last witnessed head that still matches are vouched for; the next is not.
+    first = max((s for s in matching if s < first_wrong), default=0) + 1
+    message = f"entry {first_wrong} differs from the head the witness recorded"
+    result.fail(first, "witness_mismatch", f"{message}: rewritten between entries {first} and {first_wrong}")
+
+
+def verify_config(config: GanyunConfig, *, all_signatures: bool = False, store: Store | None = None) -> VerifyResult:
+    """verify() against the anchors beside the configuration: key file, head file, witness."""
     key = load_key(key_path(config), create=False)
-    return verify(
-        store_for(config),
+    witness = witness_of(config)
+    lines: list[WitnessedHead] | None = None
+    unread = ""
+    if witness is not None:
+        if witness.readback is None:
+            unread = f"audit.witness {witness.label} has no audit.witness_file to read back: not compared"
+        else:
+            try:
+                lines = list(read_heads(witness.readback))
+            except FileNotFoundError:
+                unread = f"witness file {witness.readback} does not exist yet: not compared"
+            except OSError as exc:
+                raise ConfigError(f"witness file {witness.readback} cannot be read: {exc.strerror}") from None
+    result = verify(
+        store or store_for(config),
         trusted_public_key=key.public_hex() if key else None,
         head=read_head(head_path(config)),
+        witness=lines,
         all_signatures=all_signatures,
     )
+    if unread:
+        result.warnings.append(unread)
+    return result
 
 
 # --------------------------------------------------------------------------- reading

@@ -22,7 +22,10 @@ def _audit():  # type: ignore[no-untyped-def]
     return audit
 
 
-@app.command("verify", help="Check the SM3 chain and SM2 checkpoints; exit 1 naming the first bad entry.")
+@app.command(
+    "verify",
+    help="Check the SM3 chain, SM2 checkpoints, head file and witness; exit 1 naming the first entry not vouched for.",
+)
 def verify(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -34,6 +37,8 @@ def verify(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif result.ok:
         typer.echo(t("audit.verify_ok", entries=result.entries, checkpoints=result.checkpoints))
+        if result.witnessed:
+            typer.echo(t("audit.verify_witness", count=result.witnessed))
     if not as_json:
         for warning in result.warnings:
             typer.echo(t("audit.warning", text=warning), err=True)

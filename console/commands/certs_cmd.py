@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.actions import record_action
 from console.context import state
 from console.i18n import t
 from providers.base import ConfigError
@@ -25,6 +26,7 @@ _H6 = "Store endpoints and certificates in the inventory."
 _H7 = "Files or directories (e.g. fetched by playbooks/collect_certs.yml)."
 _H8 = "Also read TLS secrets of every kubernetes provider."
 _out = Console()
+_err = Console(stderr=True)
 
 
 def _print_json(data: Any) -> None:
@@ -96,8 +98,8 @@ def issue(
     """Issue an SM2 signing + encryption certificate pair from the city's internal SM2 CA."""
     from security.ca import SmCa
 
+    config = _config_or_none(ctx)
     if ca_dir is None:
-        config = _config_or_none(ctx)
         if config is None:
             raise ConfigError("no CA directory: pass --ca-dir or a configuration with tls.ca_dir")
         from security.tls_settings import settings_of
@@ -108,6 +110,9 @@ def issue(
     ca = SmCa(ca_dir)
     created = ca.ensure_root()
     pair = ca.renew(renew, days) if renew is not None else ca.issue(str(cn), san or None, days=days)
+    details = {"subject": pair.subject, "sans": san or [], "days": days, "ca": str(ca.cert_path),
+               "ca_created": created, "renewed": str(renew) if renew is not None else "", "cert": str(pair.sign_cert)}
+    _record(config, "certs.issue", details)
     if as_json:
         _print_json({"ca_created": created, "ca": str(ca.cert_path), "subject": pair.subject,
                      "sign_cert": str(pair.sign_cert), "sign_key": str(pair.sign_key),
@@ -117,6 +122,14 @@ def issue(
         _out.print(t("certs.ca_created", path=str(ca.cert_path)))
     key = "certs.renewed" if renew is not None else "certs.issued"
     _out.print(t(key, cn=pair.subject, dir=str(pair.directory)))
+
+
+def _record(config: Any, action: str, details: dict[str, Any]) -> None:
+    """Log to the configuration's audit log; a standalone run (--ca-dir, no config) has none to log to."""
+    if config is None:
+        _err.print(t("certs.not_logged", action=action))
+        return
+    record_action(config, action, details)
 
 
 def _store(ctx: typer.Context) -> Any:
@@ -167,6 +180,7 @@ def scan(
 
         with store.write_lock, store.session() as session:
             save_scan(session, results)
+        _record(config, "certs.scan", {"endpoints": len(results), "failed": sum(not r.reachable for r in results)})
     if as_json:
         _print_json([r.to_dict() for r in results])
         return
@@ -247,6 +261,8 @@ def collect(
     store = _store(ctx)
     with store.write_lock, store.session() as session:
         count = save_collected(session, items)
+    record_action(config, "certs.collect", {"certificates": count, "paths": [str(p) for p in paths or []],
+                                            "kubernetes": kubernetes})  # fmt: skip
     if as_json:
         _print_json({"collected": count, "errors": errors})
         return

@@ -53,13 +53,11 @@ def audit(
     from security.compliance import engine, reports
 
     config, store = _store(ctx)
-    actor = current_actor()
     with Console(stderr=True).status(t("comply.running")):
-        report = engine.run_audit(config, store, level, actor=actor)
+        report = engine.run_audit(config, store, level, actor=current_actor())
     record_action(
         config, "comply.audit",
         {"audit_id": report.audit_id, "level": level, "score": report.score, "counts": report.counts},
-        actor=actor,
     )  # fmt: skip
     if fmt is None:
         _print_summary(report)
@@ -103,58 +101,55 @@ def _parse_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@app.command("waive", help="Request a waiver for a check (on one resource, a system, or all).")
+@app.command("waive", help="Request a waiver for a check (on one resource, a system, or all) as the OS user.")
 def waive(
     ctx: typer.Context,
     check_id: Annotated[str, typer.Argument(help="The check to waive.")],
     reason: Annotated[str, typer.Option("--reason", help="Why the finding is accepted.")],
     expires: Annotated[str, typer.Option("--expires", help="YYYY-MM-DD; at most a year ahead.")],
     resource: Annotated[str, typer.Option("--resource", help="Resource key, system:NAME, or * (all).")] = "*",
-    by: Annotated[str | None, typer.Option("--by", help="Who requests it (default: the OS user).")] = None,
 ) -> None:
     from security.compliance import waivers
     from security.compliance.registry import load_checks
 
     config, store = _store(ctx)
-    requester = by or current_actor()
+    requester = current_actor()
     data = {"check_id": check_id, "resource_key": resource, "reason": reason, "requested_by": requester,
             "expires_at": _parse_date(expires)}  # fmt: skip
     waiver_id = waivers.request(store, data, set(load_checks()))
     record_action(config, "comply.waiver.request", {"id": waiver_id, "check_id": check_id, "resource": resource,
-                                                    "expires": expires}, actor=requester)  # fmt: skip
+                                                    "expires": expires})  # fmt: skip
     typer.echo(t("comply.waiver_requested", id=waiver_id))
 
 
-def _decide(ctx: typer.Context, waiver_id: int, by: str | None, verb: str) -> None:
+def _decide(ctx: typer.Context, waiver_id: int, verb: str) -> None:
+    """The decider is the OS account running this command; the requester can never approve."""
     from security.compliance import waivers
 
     config, store = _store(ctx)
-    actor = by or current_actor()
+    actor = current_actor()
     if verb == "revoke":
         waivers.revoke(store, waiver_id, actor)
     else:
         waivers.decide(store, waiver_id, actor, approve=verb == "approve")
-    record_action(config, f"comply.waiver.{verb}", {"id": waiver_id}, actor=actor)
+    record_action(config, f"comply.waiver.{verb}", {"id": waiver_id})
     typer.echo(t({"approve": "comply.waiver_approved", "reject": "comply.waiver_rejected",
                   "revoke": "comply.waiver_revoked"}[verb], id=waiver_id))  # fmt: skip
 
 
-_BY = typer.Option("--by", help="Who decides (default: the OS user); not the requester.")
+@app.command("approve", help="Approve a requested waiver as the OS user (not the requester).")
+def approve(ctx: typer.Context, waiver_id: int) -> None:
+    _decide(ctx, waiver_id, "approve")
 
 
-@app.command("approve", help="Approve a requested waiver.")
-def approve(ctx: typer.Context, waiver_id: int, by: Annotated[str | None, _BY] = None) -> None:
-    _decide(ctx, waiver_id, by, "approve")
+@app.command("reject", help="Reject a requested waiver as the OS user.")
+def reject(ctx: typer.Context, waiver_id: int) -> None:
+    _decide(ctx, waiver_id, "reject")
 
 
-@app.command("reject", help="Reject a requested waiver.")
-def reject(ctx: typer.Context, waiver_id: int, by: Annotated[str | None, _BY] = None) -> None:
-    _decide(ctx, waiver_id, by, "reject")
-
-
-@app.command("revoke", help="Withdraw a waiver.")
-def revoke(ctx: typer.Context, waiver_id: int, by: Annotated[str | None, _BY] = None) -> None:
-    _decide(ctx, waiver_id, by, "revoke")
+@app.command("revoke", help="Withdraw a waiver as the OS user.")
+def revoke(ctx: typer.Context, waiver_id: int) -> None:
+    _decide(ctx, waiver_id, "revoke")
 
 
 @app.command("waivers", help="Every waiver with its state (requested, approved, expired, ...).")
@@ -227,7 +222,7 @@ def evidence_add(
                          known_subjects=_subjects())  # fmt: skip
     row = evidence.listing(store, subject)[-1]
     record_action(config, "comply.evidence.add", {"id": ev_id, "subject": subject, "file": file.name,
-                                                  "sm3": row["sm3"]}, actor=actor)  # fmt: skip
+                                                  "sm3": row["sm3"]})  # fmt: skip
     typer.echo(t("comply.evidence_added", id=ev_id, subject=subject, sm3=row["sm3"]))
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from console.actions import record_action
 from console.context import state
 from console.i18n import t
 from inventory.config import GanyunConfig
@@ -108,9 +109,17 @@ def run_cmd(
             if event.stage and event.event in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
                 progress.update(bar, advance=1, description=t("drill.stage", stage=event.stage))
 
-        report = engine.run_drill(section, scenario, targets, on_event=on_event, plan=plan)
+        try:
+            report = engine.run_drill(section, scenario, targets, on_event=on_event, plan=plan)
+        except GanyunError as exc:
+            # The drill may have promoted or fenced clusters before it failed: that is logged too.
+            record_action(cfg, "drill.run", {"scenario": scenario, "status": "error", "error": str(exc)})
+            raise
     history.save(store, report)
     store.dispose()
+    record_action(cfg, "drill.run", {"scenario": scenario, "run_id": report["run_id"], "status": report["status"],
+                                     "passed": report["passed"], "rto_s": report["measurements"].get("rto_s"),
+                                     "rows_lost": report["measurements"].get("rows_lost")})  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=1, default=str))
     _summarize(report)

@@ -35,6 +35,7 @@ from providers.lab.server import LAB_FILE, RUN_FILE
 PID_FILE = "lab.pid"
 CONFIG_FILE = "ganyun.yaml"
 ENV_FILE = "lab.env"
+LAB_VAULT = {"path": "vault.json", "key_file": "vault.key"}
 LOG_DIR = "logs"
 PROVIDER_TIMEOUT_S = 15.0
 START_TIMEOUT_S = {"small": 60.0, "city": 90.0, "large": 300.0}
@@ -214,7 +215,7 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
             "vm_unit": {"vcpus": 4, "ram_mb": 8192},
             "rack": {"hosts_per_rack": 16, "kw_per_rack": 8.0, "kw_per_host": 0.45},
         },
-        "vault": {"path": "vault.json", "key_file": "vault.key"},
+        "vault": dict(LAB_VAULT),
         "lab": {
             "dir": ".",
             "url": url,
@@ -245,6 +246,13 @@ def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping
         for name in names:
             vault.set(name, "ganyun", passwords[name])
     return {n: f"vault:{n}" for n in names}
+
+
+def _discard_vault(lab_dir: Path) -> None:
+    from inventory.config import parse_config
+    from security.vault import discard
+
+    discard(parse_config({"vault": dict(LAB_VAULT)}, base_dir=str(lab_dir)))
 
 
 def _extension(name: str) -> Any:
@@ -331,7 +339,7 @@ def _up(
         spec, passwords = _lab_spec(root, scale, latency_ms, faults)
         if passwords and (root / "vault.json").exists():
             # New passwords: stale entries of an earlier lab would no longer open anything.
-            (root / "vault.json").unlink()
+            _discard_vault(root)
         _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
         run = _start_server(root, spec, port)
         spec["port"] = run["port"]

@@ -92,13 +92,22 @@ def _get(session: Any, waiver_id: int) -> ComplianceWaiver:
     return row  # type: ignore[no-any-return]
 
 
+def same_person(actor: str, other: str) -> bool:
+    """`cli:alice` (an OS account) and `console:alice` (a console account) count as one person:
+    the two-person rule must not be passed by requesting on one channel and approving on another."""
+    def person(name: str) -> str:
+        return name.split(":", 1)[-1].strip().casefold()
+
+    return person(actor) == person(other)
+
+
 def decide(store: Store, waiver_id: int, approver: str, approve: bool) -> None:
     """Approve or reject a requested waiver; the requester cannot approve their own."""
     with store.write_lock, store.session() as session:
         row = _get(session, waiver_id)
         if row.state != "requested":
             raise ConfigError(f"waiver #{waiver_id} is {row.state}, not requested")
-        if approve and approver == row.requested_by:
+        if approve and same_person(approver, row.requested_by):
             raise ConfigError(f"waiver #{waiver_id}: the requester cannot approve their own waiver")
         row.state = "approved" if approve else "rejected"
         row.approver = approver

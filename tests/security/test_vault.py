@@ -12,7 +12,7 @@ import pytest
 from inventory.config import GanyunConfig, parse_config
 from inventory.credentials import provider_spec
 from providers.base import ConfigError, CryptoError
-from security.vault import Vault
+from security.vault import Vault, vault_mac
 
 SECRET = "Gz-Cloud#2026!pw"
 
@@ -74,6 +74,13 @@ def test_tampered_entry_fails_authentication(config: GanyunConfig, tmp_path: Pat
     # Swapping two sealed entries must not hand one provider the other's credentials.
     data["entries"]["hw-gov"], data["entries"]["ali-gov"] = data["entries"]["ali-gov"], data["entries"]["hw-gov"]
     (tmp_path / "vault.json").write_text(json.dumps(data))
+    with pytest.raises(CryptoError, match="MAC does not match"):
+        Vault.open(config)
+    # Even with the whole-file MAC and its anchor redone (by a holder of the key), each entry's own name,
+    # bound as associated data, refuses the swap.
+    data["mac"] = vault_mac(bytes.fromhex((tmp_path / "vault.key").read_text()), data)
+    (tmp_path / "vault.json").write_text(json.dumps(data))
+    (tmp_path / "vault.key.anchor").write_text(json.dumps({"generation": data["generation"], "mac": data["mac"]}))
     with pytest.raises(CryptoError, match="authentication"):
         Vault.open(config).get("hw-gov")
 
