@@ -410,7 +410,7 @@ CHANGES = {
     "sync", "migrate plan", "migrate run", "migrate rollback", "migrate finalize", "drill run",
     "certs issue", "certs scan", "certs collect", "comply audit", "comply waive", "comply approve",
     "comply reject", "comply revoke", "comply evidence add", "vault set", "vault rotate",
-    "users add", "users set-role", "users set-scope", "users disable", "users reset-password",
+    "users add", "users set-role", "users set-scope", "users disable", "users enable", "users reset-password",
     "api token create", "api token revoke",
 }  # fmt: skip
 READS = {
