@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from console import i18n
+from console import i18n, logsetup
 from console.commands import (
     audit_cmd,
     capacity_cmd,
@@ -25,6 +25,7 @@ from console.commands import (
 )
 from console.context import CliState
 from providers.base import ConfigError, GanyunError
+from providers.masking import mask
 
 EXIT_NO = 1
 EXIT_BAD_INPUT = 2
@@ -35,9 +36,10 @@ class GanyunApp(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
+            logsetup.configure()
             return super().__call__(*args, standalone_mode=False, **kwargs)
         except GanyunError as exc:
-            print(f"ganyun: {exc}", file=sys.stderr)
+            print(f"ganyun: {one_line(exc)}", file=sys.stderr)
             code = getattr(exc, "exit_code", None)
             sys.exit(code if isinstance(code, int) else EXIT_BAD_INPUT if _is_input_error(exc) else EXIT_NO)
         except typer.Exit as exc:
@@ -62,6 +64,11 @@ class GanyunApp(typer.Typer):
                 exc.show()  # type: ignore[attr-defined]
                 sys.exit(EXIT_BAD_INPUT)
             raise
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message masked and on one line, whatever the endpoint or file put in it."""
+    return " ".join(mask(str(exc)).split())
 
 
 def _is_input_error(exc: GanyunError) -> bool:

@@ -13,12 +13,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory import rollup_guard
 from providers.base import ConfigError
+from providers.masking import SECRETS
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -86,6 +87,9 @@ class Store:
 
 
 def make_engine(url: str) -> Engine:
+    with contextlib.suppress(ArgumentError, ValueError):
+        # A driver's error may quote the connection string: its password joins the secret mask.
+        SECRETS.remember(make_url(url).password)
     try:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
