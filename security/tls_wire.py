@@ -142,7 +142,6 @@ class Flight:
 
     messages: dict[int, bytes] = field(default_factory=dict)
     alert: str = ""
-    record_version: int = 0
 
 
 def read_flight(source: Source, stop: set[int]) -> Flight:
@@ -152,7 +151,6 @@ def read_flight(source: Source, stop: set[int]) -> Flight:
     total = 0
     for _ in range(MAX_RECORDS):
         record = read_record(source)
-        flight.record_version = record.version
         total += len(record.payload)
         if total > MAX_FLIGHT:
             raise Malformed(f"the server's first flight exceeds {MAX_FLIGHT} bytes")
