@@ -17,6 +17,7 @@ from console.frame import client_address, current_user, get_config, get_store, r
 from console.i18n import LANGUAGES
 from console.settings import ConsoleSettings, console_settings
 from providers.base import GanyunError
+from providers.masking import install_log_masking
 
 _HERE = Path(__file__).resolve().parent
 # (file, title key, icon); order is the order in the sidebar.
@@ -156,6 +157,7 @@ def _sidebar(user: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    install_log_masking()
     st.set_page_config(page_title="赣云 ganyun", page_icon=":material/cloud:", layout="wide")
     _language_switch()
     try:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from console import i18n
+from console import i18n, logsetup
 from console.commands import (
     audit_cmd,
     capacity_cmd,
@@ -27,6 +27,7 @@ from console.commands import (
 from console.context import CliState
 from console.file_modes import private_umask
 from providers.base import ConfigError, GanyunError
+from providers.masking import mask
 
 EXIT_NO = 1
 EXIT_BAD_INPUT = 2
@@ -37,10 +38,11 @@ class GanyunApp(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
+            logsetup.configure()
             with private_umask():
                 return super().__call__(*args, standalone_mode=False, **kwargs)
         except GanyunError as exc:
-            print(f"ganyun: {exc}", file=sys.stderr)
+            print(f"ganyun: {one_line(exc)}", file=sys.stderr)
             code = getattr(exc, "exit_code", None)
             sys.exit(code if isinstance(code, int) else EXIT_BAD_INPUT if _is_input_error(exc) else EXIT_NO)
         except typer.Exit as exc:
@@ -65,6 +67,11 @@ class GanyunApp(typer.Typer):
                 exc.show()  # type: ignore[attr-defined]
                 sys.exit(EXIT_BAD_INPUT)
             raise
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message masked and on one line, whatever the endpoint or file put in it."""
+    return " ".join(mask(str(exc)).split())
 
 
 def _is_input_error(exc: GanyunError) -> bool:

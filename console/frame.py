@@ -24,6 +24,7 @@ from console.i18n import t as _t
 from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
 from providers.base import GanyunError
+from providers.masking import shorten
 
 PAGE_SIZES = (25, 50, 100, 200)
 CACHE_TTL_S = 60
@@ -144,7 +145,7 @@ def guarded(label: str, fn: Callable[[], T]) -> T | None:
         st.info(t("console.area_missing", area=label))
     except Exception as exc:
         _log.exception("%s failed", label)
-        st.warning(t("console.area_failed", area=label, error=str(exc)[:200]))
+        st.warning(t("console.area_failed", area=label, error=shorten(str(exc), 200)))
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
 from providers.base import AuthError, GanyunError, Kind, NotFound, Provider, Record
+from providers.masking import mask
 
 # Kinds a limited account may be unable to read (403/404): left empty, with a warning.
 OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
@@ -121,10 +122,12 @@ def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | str 
 
 def collect_outcome(name: str, work: Callable[[], Collected]) -> Collected | str:
     """Run one provider's collection; any failure becomes its one-line message, so that an
-    adapter bug never takes the other providers down (in a thread or a worker process)."""
+    adapter bug never takes the other providers down (in a thread or a worker process).
+    The message is masked here, where the credentials were used: in a worker process, before
+    it travels to the writer."""
     try:
         return work()
     except GanyunError as exc:
-        return str(exc)
+        return mask(str(exc))
     except Exception as exc:
-        return f"{name}: unexpected {type(exc).__name__}: {exc}"
+        return mask(f"{name}: unexpected {type(exc).__name__}: {exc}")

@@ -108,6 +108,9 @@ def worker_main() -> None:
 
     Anything a library prints must not corrupt the message stream, so fd 1 is kept for
     messages and Python's stdout is pointed at stderr."""
+    from providers.masking import install_log_masking
+
+    install_log_masking()
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -1,7 +1,9 @@
 """Turn a provider's `credentials:` reference into libcloud's key and secret.
 
 `env:PREFIX` reads $PREFIX_KEY and $PREFIX_SECRET; `vault:NAME` reads the SM4-GCM vault.
-Values never appear in messages: only the reference that failed does.
+Values never appear in messages: only the reference that failed does. Every value resolved
+here joins the process's secret mask (providers/masking.py), so an endpoint that echoes it
+back cannot put it into a stored, printed or logged message.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Protocol
 
 from inventory.config import GanyunConfig, ProviderConfig
 from providers.base import ConfigError, ProviderSpec
+from providers.masking import SECRETS
 
 
 class CredentialSource(Protocol):
@@ -35,6 +38,12 @@ def open_vault(config: GanyunConfig) -> CredentialSource:
 
 
 def resolve(config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None = None) -> tuple[str, str]:
+    key, secret = _lookup(config, provider, vault)
+    SECRETS.remember_credential(key, secret)
+    return key, secret
+
+
+def _lookup(config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None) -> tuple[str, str]:
     ref = provider.credentials
     if not ref:
         return "", ""

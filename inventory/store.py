@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory import rollup_guard
 from providers.base import ConfigError
+from providers.masking import SECRETS
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -97,6 +98,9 @@ def _create_private(path: Path) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    with contextlib.suppress(ArgumentError, ValueError):
+        # A driver's error may quote the connection string: its password joins the secret mask.
+        SECRETS.remember(make_url(url).password)
     try:
         if url.startswith("sqlite"):
             path = make_url(url).database

@@ -11,6 +11,7 @@ process only writes; with few, on threads here.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,7 +36,9 @@ from providers.base import (
     ProviderSpec,
     State,
 )
+from providers.masking import mask
 
+_log = logging.getLogger(__name__)
 ProviderFactory = Callable[[ProviderSpec], Provider]
 ProgressCallback = Callable[[str, str], None]
 
@@ -199,13 +202,19 @@ def _finish(
     t0: float,
     notify: ProgressCallback,
 ) -> ProviderResult:
-    """Write what a provider returned, or mark it failed with the error message."""
+    """Write what a provider returned, or mark it failed with the error message.
+
+    Messages are masked again here, in the process that stores and prints them: it resolved
+    the credentials, so it knows them even when a worker process collected."""
     if isinstance(outcome, str):
-        result = ProviderResult(pc.name, "failed", error=outcome, duration_s=time.monotonic() - t0)
+        result = ProviderResult(pc.name, "failed", error=mask(outcome), duration_s=time.monotonic() - t0)
         _mark_failed(store, pc, result)
+        _log.warning("sync %s: failed: %s", pc.name, result.error)
     else:
+        outcome.warnings = [mask(w) for w in outcome.warnings]
         notify(pc.name, "writing")
         result = _write(store, pc, outcome, run_id, t0)
+        _log.info("sync %s: %s, %s", pc.name, result.status, result.counts)
     notify(pc.name, result.status)
     return result
 

@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
 
+from providers.masking import mask
+
 
 class State(StrEnum):
     """Normalized resource state, with libcloud's NodeState names."""
@@ -46,7 +48,13 @@ class Kind(StrEnum):
 
 
 class GanyunError(Exception):
-    """Root of every error ganyun raises on purpose; the CLI prints its message only."""
+    """Root of every error ganyun raises on purpose; the CLI prints its message only.
+
+    Its text is masked when the error is made (providers/masking.py): a message built from
+    what an endpoint answered never carries a credential this process knows."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(GanyunError):
@@ -67,7 +75,7 @@ class ProviderError(GanyunError):
     def __init__(self, provider: str, call: str, message: str) -> None:
         self.provider = provider
         self.call = call
-        self.detail = message
+        self.detail = mask(message)
         super().__init__(f"{provider}: {call}: {message}")
 
 

@@ -4,6 +4,10 @@ Every adapter call runs inside `boundary(provider, call)`: whatever libcloud, re
 urllib3, the kubernetes client or our own parsing raises comes out as one ProviderError
 subclass naming the provider and the call. SDK modules are looked up by class name and
 attributes so this module imports neither libcloud nor kubernetes.
+
+Error text comes from the endpoint and may echo the request: it is masked (every credential
+this process knows, providers/masking.py) before it is shortened, so that no part of a
+secret is left at the cut.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from providers import masking
 from providers.base import (
     AuthError,
     BadResponse,
@@ -29,8 +34,7 @@ _MAX_DETAIL = 300
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+    return masking.shorten(text, _MAX_DETAIL)
 
 
 def for_status(provider: str, call: str, status: int, detail: str = "") -> ProviderError:

@@ -36,6 +36,7 @@ from providers.base import (
     Volume,
 )
 from providers.boundary import boundary
+from providers.masking import SECRETS
 
 T = TypeVar("T")
 
@@ -129,6 +130,18 @@ class LibcloudAdapter:
         self.spec = spec
         self.name = spec.name
         self.driver: Any = driver if driver is not None else build_driver(spec)
+        SECRETS.watch(self._auth_tokens)
+
+    def _auth_tokens(self) -> list[str]:
+        """The tokens the driver's connections hold (Keystone's and the like), once obtained:
+        an endpoint that echoes request headers must not put them in a message."""
+        given = getattr(self.driver, "_ex_force_auth_token", None)  # a token passed as an option
+        found = [given] if isinstance(given, str) else []
+        for conn in vars(self.driver).values():
+            token = getattr(conn, "auth_token", None)
+            if isinstance(token, str):
+                found.append(token)
+        return found
 
     # ------------------------------------------------------------------ helpers
 

@@ -676,7 +676,8 @@ class OpenStackAdapter(LibcloudAdapter):
         headers = {"X-Auth-Token": token, **kwargs.pop("headers", {})}
         resp = requests.request(method, url, headers=headers, timeout=self.spec.timeout_s, verify=verify, **kwargs)
         if not 200 <= resp.status_code < 300:
-            raise for_status(self.name, call, resp.status_code, resp.text[:200] if not kwargs.get("stream") else "")
+            # The whole body: for_status masks credentials before it shortens the message.
+            raise for_status(self.name, call, resp.status_code, resp.text if not kwargs.get("stream") else "")
         return resp
 
     # ------------------------------------------------------------------ actions

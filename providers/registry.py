@@ -9,10 +9,15 @@ imported only when a provider of that kind is actually built.
 from __future__ import annotations
 
 from providers.base import ConfigError, Provider, ProviderSpec
+from providers.masking import SECRETS
 
 
 def create_provider(spec: ProviderSpec) -> Provider:
-    """Build the adapter for one provider; an unknown driver is a ConfigError naming it."""
+    """Build the adapter for one provider; an unknown driver is a ConfigError naming it.
+
+    Its credentials join the process's secret mask first, wherever the spec came from (a
+    collector process receives it over a pipe)."""
+    SECRETS.remember_credential(spec.key, spec.secret)
     driver = spec.driver.strip().lower()
     if not driver:
         raise ConfigError(f"providers[{spec.name}].driver: empty driver name")

@@ -31,6 +31,8 @@ from providers.base import CryptoError
 from security import der, sm
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # a certificate bundle bigger than this is not a bundle
+# What cryptography raises for bytes that are not a certificate (InvalidVersion is no ValueError).
+_NOT_A_CERTIFICATE = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 SIGNATURE_NAMES: dict[str, str] = {
     der.OID_SM2_WITH_SM3: "sm2-with-sm3",
@@ -72,9 +74,10 @@ def load_certificates(data: bytes, password: bytes | None = None, source: str = 
         raise CryptoError(f"{source}: {len(data) // (1024 * 1024)} MB is too large for a certificate bundle")
     if not data.strip():
         raise CryptoError(f"{source}: empty input")
-    if b"-----BEGIN" in data:
-        return _load_pem(data, source)
-    return _load_der(data, password, source)
+    found = _load_pem(data, source) if b"-----BEGIN" in data else _load_der(data, password, source)
+    many = len(found) > 1
+    return [checked(c, f"{source} (certificate {i} of {len(found)})" if many else source)
+            for i, c in enumerate(found, 1)]
 
 
 def load_file(path: Path, password: bytes | None = None) -> list[x509.Certificate]:
@@ -88,6 +91,37 @@ def load_file(path: Path, password: bytes | None = None) -> list[x509.Certificat
     return load_certificates(data, password, source=str(path))
 
 
+def load_der_certificate(blob: bytes, source: str) -> x509.Certificate:
+    """One DER certificate (as a TLS or TLCP server sends it), checked like every other input."""
+    try:
+        cert = x509.load_der_x509_certificate(blob)
+    except _NOT_A_CERTIFICATE as exc:
+        raise CryptoError(f"{source}: not a DER certificate: {_first_line(exc)}") from None
+    return checked(cert, source)
+
+
+_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("subject", lambda c: c.subject.rfc4514_string()),
+    ("issuer", lambda c: c.issuer.rfc4514_string()),
+    ("serial number", lambda c: c.serial_number),
+    ("validity", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
+    ("signature algorithm", lambda c: c.signature_algorithm_oid.dotted_string),
+    ("encoding", lambda c: (c.tbs_certificate_bytes, c.public_bytes(serialization.Encoding.DER))),
+)
+
+
+def checked(cert: x509.Certificate, source: str) -> x509.Certificate:
+    """`cert` if every field the inventory shows can be read. cryptography parses names and
+    dates only when asked, so a certificate with a malformed subject loads fine and breaks
+    whatever reads it later: read them now and say which field is broken."""
+    for name, read in _FIELDS:
+        try:
+            read(cert)
+        except (ValueError, TypeError, OverflowError, UnsupportedAlgorithm) as exc:
+            raise CryptoError(f"{source}: malformed certificate: {name}: {_first_line(exc)}") from None
+    return cert
+
+
 def _load_pem(data: bytes, source: str) -> list[x509.Certificate]:
     certs: list[x509.Certificate] = []
     try:
@@ -95,7 +129,7 @@ def _load_pem(data: bytes, source: str) -> list[x509.Certificate]:
             certs.extend(pkcs7.load_pem_pkcs7_certificates(data))
         if b"-----BEGIN CERTIFICATE-----" in data or b"-----BEGIN X509 CERTIFICATE-----" in data:
             certs.extend(x509.load_pem_x509_certificates(data))
-    except ValueError as exc:
+    except _NOT_A_CERTIFICATE as exc:
         raise CryptoError(f"{source}: malformed PEM certificate: {_first_line(exc)}") from None
     if not certs:
         raise CryptoError(f"{source}: no CERTIFICATE or PKCS7 block in the PEM data")
@@ -118,18 +152,18 @@ def _load_der(data: bytes, password: bytes | None, source: str) -> list[x509.Cer
     if parts and parts[0][0] == der.OID:  # ContentInfo: PKCS#7
         try:
             return list(pkcs7.load_der_pkcs7_certificates(data))
-        except ValueError as exc:
+        except _NOT_A_CERTIFICATE as exc:
             raise CryptoError(f"{source}: malformed PKCS#7: {_first_line(exc)}") from None
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except _NOT_A_CERTIFICATE as exc:
         raise CryptoError(f"{source}: not a certificate, PKCS#7 or PKCS#12 bundle: {_first_line(exc)}") from None
 
 
 def _load_pkcs12(data: bytes, password: bytes | None, source: str) -> list[x509.Certificate]:
     try:
         bundle = pkcs12.load_pkcs12(data, password)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         hint = "no password given" if password is None else "wrong password"
         raise CryptoError(f"{source}: cannot open PKCS#12 ({hint}, or corrupted data)") from None
     except UnsupportedAlgorithm as exc:
@@ -153,6 +187,8 @@ def _spki(cert: x509.Certificate) -> bytes:
     _, tbs, _ = der.read(cert.tbs_certificate_bytes)
     fields = der.children(tbs)
     offset = 1 if fields and fields[0][0] == 0xA0 else 0  # explicit [0] version
+    if len(fields) <= offset + 5:
+        raise CryptoError("TBSCertificate: no subjectPublicKeyInfo")
     tag, body = fields[offset + 5]
     return der.tlv(tag, body)
 
@@ -226,7 +262,8 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 
 def describe(cert: x509.Certificate, now: datetime | None = None) -> dict[str, Any]:
-    """The fields the inventory and the CLI show, JSON-ready."""
+    """The fields the inventory and the CLI show, JSON-ready; CryptoError for a malformed one."""
+    checked(cert, "certificate")
     now = now or datetime.now(UTC)
     body = cert.public_bytes(serialization.Encoding.DER)
     key_type, key_size, curve = public_key_info(cert)
@@ -368,7 +405,7 @@ class ChainVerifier:
         flags = 0
         for cert in anchors:
             if is_self_signed(cert) or partial_chain:
-                self._store.add_cert(crypto.X509.from_cryptography(cert))
+                self._store.add_cert(_openssl_x509(cert))
             else:
                 self.intermediates.append(cert)
         if partial_chain:
@@ -391,8 +428,8 @@ class ChainVerifier:
 
     def check(self, leaf: x509.Certificate, untrusted: Sequence[x509.Certificate] = ()) -> tuple[bool, str]:
         """Valid or not with OpenSSL's first reason: the fast path for bulk verification."""
-        chain_in = [crypto.X509.from_cryptography(c) for c in [*untrusted, *self.intermediates]]
-        context = crypto.X509StoreContext(self._store, crypto.X509.from_cryptography(leaf), chain=chain_in or None)
+        chain_in = [_openssl_x509(c) for c in [*untrusted, *self.intermediates]]
+        context = crypto.X509StoreContext(self._store, _openssl_x509(leaf), chain=chain_in or None)
         try:
             context.verify_certificate()
         except crypto.X509StoreContextError as exc:
@@ -401,20 +438,39 @@ class ChainVerifier:
         return True, ""
 
     def verify(self, leaf: x509.Certificate, untrusted: Sequence[x509.Certificate] = ()) -> VerifyResult:
-        chain_in = [crypto.X509.from_cryptography(c) for c in [*untrusted, *self.intermediates]]
-        context = crypto.X509StoreContext(self._store, crypto.X509.from_cryptography(leaf), chain=chain_in or None)
+        chain_in = [_openssl_x509(c) for c in [*untrusted, *self.intermediates]]
+        context = crypto.X509StoreContext(self._store, _openssl_x509(leaf), chain=chain_in or None)
         leaf_info = describe(leaf, self.at)
         try:
             verified = context.get_verified_chain()
         except crypto.X509StoreContextError as exc:
             _clear_openssl_errors()
-            errors = _explain(exc, leaf, self.at)
-            failing = exc.certificate.to_cryptography() if exc.certificate is not None else leaf
+            failing = _cryptography_x509(exc.certificate) if exc.certificate is not None else leaf
+            errors = _explain(exc, failing, leaf, self.at)
             if exc.errors and exc.errors[0] == 7:
                 errors += _sm2_id_diagnosis(failing, [*untrusted, *self.intermediates, *self.anchors])
             return VerifyResult(False, errors, [_chain_entry(leaf)], leaf_info)
-        chain = [_chain_entry(c.to_cryptography()) for c in verified]
+        chain = [_chain_entry(_cryptography_x509(c)) for c in verified]
         return VerifyResult(True, [], chain, leaf_info)
+
+
+def _openssl_x509(cert: x509.Certificate) -> crypto.X509:
+    """The certificate as OpenSSL reads it: OpenSSL refuses some DER that cryptography loads."""
+    try:
+        return crypto.X509.from_cryptography(cert)
+    except crypto.Error as exc:
+        _clear_openssl_errors()
+        reason = exc.args[0][0][2] if exc.args and exc.args[0] and len(exc.args[0][0]) > 2 else "unreadable"
+        raise CryptoError(f"malformed certificate ({_name(cert.subject)}): OpenSSL: {reason}") from None
+
+
+def _cryptography_x509(cert: crypto.X509) -> x509.Certificate:
+    """Back from OpenSSL, whose re-encoding of a certificate it accepted may still fail."""
+    try:
+        return checked(cert.to_cryptography(), "certificate")
+    except (crypto.Error, ValueError) as exc:
+        _clear_openssl_errors()
+        raise CryptoError(f"malformed certificate in the chain: {_first_line(exc)}") from None
 
 
 def verify_paths(verifier: ChainVerifier, paths: Sequence[Path], workers: int = 0) -> list[tuple[Path, bool, str]]:
@@ -426,9 +482,9 @@ def verify_paths(verifier: ChainVerifier, paths: Sequence[Path], workers: int = 
     def one(path: Path) -> tuple[Path, bool, str]:
         try:
             chain = leaf_first(load_file(path))
+            ok, error = verifier.check(chain[0], chain[1:])
         except CryptoError as exc:
             return path, False, str(exc)
-        ok, error = verifier.check(chain[0], chain[1:])
         return path, ok, error
 
     workers = workers or os.cpu_count() or 1
@@ -446,12 +502,13 @@ def _clear_openssl_errors() -> None:
     ossl.ERR_clear_error()
 
 
-def _explain(exc: crypto.X509StoreContextError, leaf: x509.Certificate, at: datetime | None) -> list[str]:
+def _explain(
+    exc: crypto.X509StoreContextError, cert: x509.Certificate, leaf: x509.Certificate, at: datetime | None
+) -> list[str]:
     """OpenSSL's reason, which certificate it concerns, and a hint a security officer can act on."""
     code = exc.errors[0] if exc.errors else -1
     depth = exc.errors[1] if len(exc.errors) > 1 else 0
     reason = str(exc.errors[2]) if len(exc.errors) > 2 else str(exc)
-    cert = exc.certificate.to_cryptography() if exc.certificate is not None else leaf
     message = f"{reason} (depth {depth}: {_name(cert.subject)})"
     hint = _HINTS.get(code)
     if code == 7 and cert.signature_algorithm_oid.dotted_string == der.OID_SM2_WITH_SM3:

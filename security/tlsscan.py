@@ -4,7 +4,14 @@
   one handshake at the best version for the suite and the chain, then one per version
   TLS 1.0..1.3 with @SECLEVEL=0 so that old protocols are found, not refused by us.
 - TLCP and RFC 8998 are not spoken by any OpenSSL we link, so they are probed with raw
-  ClientHellos; the TLCP certificates travel in clear in the Certificate message.
+  ClientHellos; the TLCP certificates travel in clear in the Certificate message, and the
+  answer is read by security/tls_wire.py.
+
+An endpoint is a hostile peer: each probe has one deadline for connect and answer, and what it
+sends is parsed with bounds. A probe that meets a refusal (an alert, another protocol, a closed
+or reset connection, no answer in time) notes why in its section; one that meets a malformed
+answer or certificate records a fault. An endpoint fails (`failed`, with `error` saying why per
+protocol) when it has a fault or when no handshake succeeded; the other endpoints go on.
 """
 
 from __future__ import annotations
@@ -15,16 +22,16 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 
-from providers.base import ConfigError
-from security import certs, sm
+from providers.base import ConfigError, CryptoError
+from security import certs, sm, tls_wire
 
 TLCP_SUITES = {
     0xE013: "ECC_SM4_CBC_SM3",
@@ -68,6 +75,8 @@ class Target:
 class ScanResult:
     target: Target
     reachable: bool = False
+    # No handshake succeeded, or an answer (a record, a certificate) was malformed; `error` says why.
+    failed: bool = False
     error: str = ""
     tls: dict[str, Any] = field(default_factory=dict)
     tlcp: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +104,7 @@ class ScanResult:
             "department": self.target.department,
             "source": self.target.source,
             "reachable": self.reachable,
+            "failed": self.failed,
             "error": self.error,
             "protocols": self.protocols,
             "tls": self.tls,
@@ -120,49 +130,6 @@ def _connect(target: Target, timeout: float) -> socket.socket:
     return sock
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed by peer")
-        buf.extend(chunk)
-    return bytes(buf)
-
-
-def _records(sock: socket.socket, limit: int = 64) -> Iterable[tuple[int, int, bytes]]:
-    """(content type, record version, payload) until the peer stops."""
-    for _ in range(limit):
-        header = _read_exact(sock, 5)
-        kind, version, length = header[0], struct.unpack(">H", header[1:3])[0], struct.unpack(">H", header[3:5])[0]
-        if length > 1 << 15:
-            raise ValueError("record too long")
-        yield kind, version, _read_exact(sock, length)
-
-
-def _handshake_messages(sock: socket.socket, stop: set[int]) -> tuple[dict[int, bytes], int, str]:
-    """Handshake messages by type until one in `stop`; (messages, record version, alert)."""
-    messages: dict[int, bytes] = {}
-    buf = b""
-    record_version = 0
-    for kind, version, payload in _records(sock):
-        record_version = version
-        if kind == 21:  # alert
-            return messages, version, f"alert {payload[1] if len(payload) > 1 else '?'}"
-        if kind != 22:
-            continue
-        buf += payload
-        while len(buf) >= 4:
-            length = int.from_bytes(buf[1:4], "big")
-            if len(buf) < 4 + length:
-                break
-            messages[buf[0]] = buf[4 : 4 + length]
-            if buf[0] in stop:
-                return messages, record_version, ""
-            buf = buf[4 + length :]
-    return messages, record_version, ""
-
-
 def _hello(version: int, record_version: int, suites: Sequence[int], extensions: bytes, session_id: bytes) -> bytes:
     body = (
         struct.pack(">H", version)
@@ -179,122 +146,127 @@ def _hello(version: int, record_version: int, suites: Sequence[int], extensions:
     return b"\x16" + struct.pack(">HH", record_version, len(handshake)) + handshake
 
 
-def _server_hello(body: bytes) -> tuple[int, int, bytes]:
-    """(version, cipher suite, extensions) of a ServerHello body."""
-    version = struct.unpack(">H", body[0:2])[0]
-    sid_len = body[34]
-    pos = 35 + sid_len
-    suite = struct.unpack(">H", body[pos : pos + 2])[0]
-    pos += 3
-    ext = body[pos + 2 :] if len(body) > pos + 2 else b""
-    return version, suite, ext
-
-
-def _extensions(raw: bytes) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    pos = 0
-    while pos + 4 <= len(raw):
-        kind, length = struct.unpack(">HH", raw[pos : pos + 4])
-        out[kind] = raw[pos + 4 : pos + 4 + length]
-        pos += 4 + length
-    return out
-
-
 def _ext(kind: int, data: bytes) -> bytes:
     return struct.pack(">HH", kind, len(data)) + data
-
-
-def _certificate_list(body: bytes) -> list[bytes]:
-    total = int.from_bytes(body[0:3], "big")
-    pos, end, out = 3, min(3 + total, len(body)), []
-    while pos + 3 <= end:
-        length = int.from_bytes(body[pos : pos + 3], "big")
-        out.append(body[pos + 3 : pos + 3 + length])
-        pos += 3 + length
-    return out
 
 
 # --------------------------------------------------------------------------- probes
 
 
-def _exchange_hellos(
-    target: Target, timeout: float, client_hello: bytes, stop: set[int]
-) -> tuple[dict[int, bytes], tuple[int, int, bytes]] | str:
-    """Send one ClientHello; (handshake messages, parsed ServerHello), or why there is none.
+def _not_supported(reason: str) -> dict[str, Any]:
+    return {"supported": False, "error": reason}
 
-    A probe never completes the handshake, so any failure up to the ServerHello just means
-    "not supported" with a reason for the report, never an exception.
-    """
+
+def _fault(reason: str) -> dict[str, Any]:
+    """The endpoint answered something broken or hostile: the endpoint's scan fails for it."""
+    return {"supported": False, "error": reason, "fault": True}
+
+
+def _exchange(target: Target, timeout: float, client_hello: bytes, stop: set[int]) -> tls_wire.Flight:
+    """Send one ClientHello; the server's flight up to a message in `stop`, read before one
+    deadline (connect + the whole answer). ProbeError whatever the peer does."""
+    started = time.monotonic()
     try:
         with _connect(target, timeout) as sock:
             sock.sendall(client_hello)
-            messages, _, alert = _handshake_messages(sock, stop=stop)
-    except (OSError, ConnectionError, ValueError, IndexError) as exc:
-        return _short(exc)
-    hello = messages.get(2)
-    if hello is None:
-        return alert or "no ServerHello"
-    try:
-        return messages, _server_hello(hello)
-    except (IndexError, struct.error):
-        return "malformed ServerHello"
+            left = timeout - (time.monotonic() - started)
+            return tls_wire.read_flight(tls_wire.SocketSource(sock, left), stop)
+    except TimeoutError:  # connect or send
+        raise tls_wire.TimedOut(f"timed out after {timeout:g} s") from None
+    except ConnectionResetError:
+        raise tls_wire.Closed("connection reset by peer") from None
+    except OSError as exc:
+        raise tls_wire.Closed(exc.strerror or type(exc).__name__) from None
 
 
-def probe_tlcp(target: Target, timeout: float) -> dict[str, Any]:
-    """TLCP: ClientHello 0x0101 with the four SM suites; certificates from the clear handshake."""
-    answer = _exchange_hellos(target, timeout, _hello(0x0101, 0x0101, list(TLCP_SUITES), b"", b""), stop={11, 14})
-    if isinstance(answer, str):
-        return {"supported": False, "error": answer}
-    messages, (version, suite, _) = answer
-    if version != 0x0101 or suite not in TLCP_SUITES:
-        return {"supported": False, "error": f"server answered version 0x{version:04x} suite 0x{suite:04x}"}
+def tlcp_answer(flight: tls_wire.Flight) -> dict[str, Any]:
+    """What a server's answer to the TLCP ClientHello says; tls_wire.Malformed for a broken
+    answer, CryptoError for a broken certificate in it."""
+    hello_body = flight.messages.get(2)
+    if hello_body is None:
+        return _not_supported(flight.alert or "no ServerHello")
+    hello = tls_wire.parse_server_hello(hello_body)
+    if hello.version != 0x0101 or hello.suite not in TLCP_SUITES:
+        return _not_supported(f"server answered version 0x{hello.version:04x} suite 0x{hello.suite:04x}")
     out: dict[str, Any] = {
         "supported": True,
         "protocol": "TLCP",
         "version": "TLCP 1.1 (0x0101)",
-        "cipher_suite": f"0x{suite:04X}",
-        "cipher_name": TLCP_SUITES[suite],
-        "openssl_name": TLCP_OPENSSL_NAMES[suite],
+        "cipher_suite": f"0x{hello.suite:04X}",
+        "cipher_name": TLCP_SUITES[hello.suite],
+        "openssl_name": TLCP_OPENSSL_NAMES[hello.suite],
     }
-    chain = []
-    for blob in _certificate_list(messages.get(11, b"\x00\x00\x00")):
-        try:
-            chain.append(x509.load_der_x509_certificate(blob))
-        except ValueError:
-            continue
-    sign = next((c for c in chain if certs.gm_role(c) == "sign"), chain[0] if chain else None)
-    enc = next((c for c in chain if certs.gm_role(c) == "enc"), chain[1] if len(chain) > 1 else None)
-    out["sign_cert"] = certs.describe(sign) if sign is not None else None
-    out["enc_cert"] = certs.describe(enc) if enc is not None else None
-    out["chain"] = [certs.describe(c) for c in chain]
-    out["_certs"] = [(c, "sign" if c is sign else "enc" if c is enc else "chain") for c in chain]
+    blobs = tls_wire.parse_certificate_list(flight.messages[11]) if 11 in flight.messages else []
+    chain = _load_chain(blobs)
+    roles = [info["role"] for _, info in chain]
+    sign = roles.index("sign") if "sign" in roles else (0 if chain else None)
+    enc = roles.index("enc") if "enc" in roles else (1 if len(chain) > 1 else None)
+    out["sign_cert"] = chain[sign][1] if sign is not None else None
+    out["enc_cert"] = chain[enc][1] if enc is not None else None
+    out["chain"] = [info for _, info in chain]
+    out["_certs"] = [(c, "sign" if i == sign else "enc" if i == enc else "chain") for i, (c, _) in enumerate(chain)]
     return out
+
+
+def _load_chain(blobs: Sequence[bytes]) -> list[tuple[x509.Certificate, dict[str, Any]]]:
+    """Each certificate with its description; CryptoError naming the first malformed one."""
+    chain = []
+    for i, blob in enumerate(blobs, 1):
+        cert = certs.load_der_certificate(blob, f"certificate {i} of {len(blobs)}")
+        chain.append((cert, certs.describe(cert)))
+    return chain
+
+
+def tlcp_client_hello() -> bytes:
+    """TLCP: ClientHello 0x0101 with the four SM suites and no extensions."""
+    return _hello(0x0101, 0x0101, list(TLCP_SUITES), b"", b"")
+
+
+def probe_tlcp(target: Target, timeout: float) -> dict[str, Any]:
+    """The TLCP ClientHello; the certificates come from the clear handshake."""
+    try:
+        return tlcp_answer(_exchange(target, timeout, tlcp_client_hello(), stop={11, 14}))
+    except (tls_wire.TimedOut, tls_wire.Closed) as exc:
+        return _not_supported(str(exc))
+    except (tls_wire.Malformed, CryptoError) as exc:  # a broken answer, or a broken certificate in it
+        return _fault(str(exc))
 
 
 _SM2_SHARE = sm.Sm2PrivateKey.generate  # a fresh point per probe; the handshake never completes
 
 
-def probe_rfc8998(target: Target, timeout: float) -> dict[str, Any]:
+def rfc8998_client_hello(host: str) -> bytes:
     """RFC 8998: a TLS 1.3 ClientHello offering only TLS_SM4_GCM_SM3 with curveSM2 and sm2sig_sm3."""
     point = _SM2_SHARE().public_key().point
     exts = b"".join(
         [
-            _ext(0, _sni(target.host)) if not _is_ip(target.host) else b"",
+            _ext(0, _sni(host)) if not _is_ip(host) else b"",
             _ext(43, b"\x02\x03\x04"),  # supported_versions: TLS 1.3
             _ext(10, struct.pack(">HH", 2, CURVE_SM2)),  # supported_groups
             _ext(13, struct.pack(">HH", 2, SM2SIG_SM3)),  # signature_algorithms
             _ext(51, struct.pack(">HHH", 4 + len(point), CURVE_SM2, len(point)) + point),  # key_share
         ]
     )
-    answer = _exchange_hellos(
-        target, timeout, _hello(0x0303, 0x0301, [TLS_SM4_GCM_SM3], exts, os.urandom(32)), stop={2}
-    )
-    if isinstance(answer, str):
-        return {"supported": False, "error": answer}
-    _, (_, suite, raw_ext) = answer
-    chosen = _extensions(raw_ext).get(43, b"")
-    if suite != TLS_SM4_GCM_SM3 or chosen != b"\x03\x04":
-        return {"supported": False, "error": f"server chose suite 0x{suite:04x}"}
+    return _hello(0x0303, 0x0301, [TLS_SM4_GCM_SM3], exts, os.urandom(32))
+
+
+def probe_rfc8998(target: Target, timeout: float) -> dict[str, Any]:
+    try:
+        return rfc8998_answer(_exchange(target, timeout, rfc8998_client_hello(target.host), stop={2}))
+    except (tls_wire.TimedOut, tls_wire.Closed) as exc:
+        return _not_supported(str(exc))
+    except tls_wire.Malformed as exc:
+        return _fault(str(exc))
+
+
+def rfc8998_answer(flight: tls_wire.Flight) -> dict[str, Any]:
+    """What a server's answer to the RFC 8998 ClientHello says; Malformed for a broken one."""
+    hello_body = flight.messages.get(2)
+    if hello_body is None:
+        return _not_supported(flight.alert or "no ServerHello")
+    hello = tls_wire.parse_server_hello(hello_body)
+    if hello.suite != TLS_SM4_GCM_SM3 or tls_wire.server_hello_version(hello) != 0x0304:
+        return _not_supported(f"server chose suite 0x{hello.suite:04x}")
     return {
         "supported": True,
         "protocol": "RFC8998",
@@ -345,12 +317,13 @@ def _context(version: int | None) -> SSL.Context:
 
 
 def _tls_handshake(target: Target, version: int | None, timeout: float) -> SSL.Connection:
+    """A completed handshake, connect included, within `timeout`; TimeoutError otherwise."""
+    deadline = time.monotonic() + timeout
     sock = _connect(target, timeout)
     conn = SSL.Connection(_context(version), sock)
     if not _is_ip(target.host):
         conn.set_tlsext_host_name(target.host.encode("idna"))
     conn.set_connect_state()
-    deadline = time.monotonic() + timeout
     wait: tuple[list[socket.socket], list[socket.socket], list[socket.socket]]
     while True:
         try:
@@ -366,7 +339,7 @@ def _tls_handshake(target: Target, version: int | None, timeout: float) -> SSL.C
         left = deadline - time.monotonic()
         if left <= 0 or not any(select.select(*wait, left)):
             sock.close()
-            raise TimeoutError("TLS handshake timed out")
+            raise TimeoutError(f"TLS handshake: no answer within {timeout:g} s")
 
 
 def _close(conn: SSL.Connection) -> None:
@@ -380,16 +353,20 @@ def _close(conn: SSL.Connection) -> None:
 def probe_tls(target: Target, timeout: float) -> dict[str, Any]:
     try:
         conn = _tls_handshake(target, None, timeout)
-    except (OSError, SSL.Error, TimeoutError) as exc:
+    except (OSError, SSL.Error) as exc:
         return {"versions": [], "error": _short(exc)}
     try:
-        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        # DER as sent, read by our loader: the same checks as every other certificate input.
+        blobs = [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in conn.get_peer_cert_chain() or []]
+        chain = _load_chain(blobs)
         out: dict[str, Any] = {
             "negotiated_version": conn.get_protocol_version_name(),
             "cipher": conn.get_cipher_name(),
-            "chain": [certs.describe(c) for c in chain],
-            "_certs": [(c, "leaf" if i == 0 else "chain") for i, c in enumerate(chain)],
+            "chain": [info for _, info in chain],
+            "_certs": [(c, "leaf" if i == 0 else "chain") for i, (c, _) in enumerate(chain)],
         }
+    except CryptoError as exc:
+        return {"versions": [], "error": str(exc), "fault": True}
     finally:
         _close(conn)
     versions = []
@@ -397,7 +374,7 @@ def probe_tls(target: Target, timeout: float) -> dict[str, Any]:
         try:
             _close(_tls_handshake(target, number, timeout))
             versions.append(name)
-        except (OSError, SSL.Error, TimeoutError):
+        except (OSError, SSL.Error):
             continue
     out["versions"] = versions
     return out
@@ -405,15 +382,20 @@ def probe_tls(target: Target, timeout: float) -> dict[str, Any]:
 
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return " ".join(text.split())[:200]
+
+
+_PROBES = (("TLS", "tls"), ("TLCP", "tlcp"), ("RFC 8998", "rfc8998"))
 
 
 def scan_one(target: Target, timeout: float = 3.0) -> ScanResult:
+    """Every probe against one endpoint. Each probe has its own deadline, so a peer that stalls
+    costs at most a few timeouts; whatever the peer answers, this returns a result."""
     result = ScanResult(target)
     try:
         socket.create_connection((target.host, target.port), timeout=timeout).close()
     except OSError as exc:
-        result.error = _short(exc)
+        result.failed, result.error = True, _short(exc)
         return result
     result.reachable = True
     result.tls = probe_tls(target, timeout)
@@ -422,9 +404,24 @@ def scan_one(target: Target, timeout: float = 3.0) -> ScanResult:
     for proto, section in (("tls", result.tls), ("tlcp", result.tlcp)):
         for cert, role in section.pop("_certs", []):
             result.seen.append((cert, f"{proto}://{target.address}", role))
-    if not result.protocols:
-        result.error = result.tls.get("error", "") or "no TLS, TLCP or RFC 8998 handshake succeeded"
+    sections = [(label, getattr(result, key)) for label, key in _PROBES]
+    faults = [f"{label}: {section['error']}" for label, section in sections if section.get("fault")]
+    if faults:
+        result.failed, result.error = True, "; ".join(faults)
+    elif not result.protocols:
+        reasons = [f"{label}: {section.get('error') or 'not supported'}" for label, section in sections]
+        result.failed, result.error = True, "no TLS, TLCP or RFC 8998 handshake succeeded (" + "; ".join(reasons) + ")"
     return result
+
+
+def _scan_guarded(target: Target, timeout: float) -> ScanResult:
+    """One endpoint can fail, never the scan: a probe bug becomes that endpoint's failure."""
+    try:
+        return scan_one(target, timeout)
+    except Exception as exc:  # reported on the endpoint, with its type
+        result = ScanResult(target, failed=True)
+        result.error = f"probe error: {type(exc).__name__}: {_short(exc)}"
+        return result
 
 
 def scan(
@@ -437,7 +434,7 @@ def scan(
     if not targets:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
-        futures = [pool.submit(scan_one, t, timeout) for t in targets]
+        futures = [pool.submit(_scan_guarded, t, timeout) for t in targets]
         results = []
         for future in futures:
             res = future.result()

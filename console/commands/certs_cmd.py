@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from console.actions import record_action
@@ -72,14 +73,14 @@ def verify(
         _print_json(result.to_dict())
     else:
         key = "certs.valid" if result.valid else "certs.invalid"
-        _out.print(t(key, subject=result.leaf.get("subject", "")), style="green" if result.valid else "red")
+        _out.print(t(key, subject=escape(result.leaf.get("subject", ""))), style="green" if result.valid else "red")
         for error in result.errors:
-            _out.print(f"  - {error}")
+            _out.print(f"  - {escape(error)}")
         table = Table(title=t("certs.chain_title"))
         for col in ("col_subject", "col_issuer", "col_sigalg", "col_key", "col_not_after"):
             table.add_column(t(f"certs.{col}"))
         for entry in result.chain:
-            table.add_row(entry["subject"], entry["issuer"], entry["signature_algorithm"],
+            table.add_row(escape(entry["subject"]), escape(entry["issuer"]), entry["signature_algorithm"],
                           f"{entry['key_type']}-{entry['key_size']}", entry["not_after"])
         _out.print(table)
     raise typer.Exit(0 if result.valid else 1)
@@ -191,13 +192,14 @@ def scan(
     for r in results:
         leaf = (r.tls.get("chain") or [None])[0] or r.tlcp.get("sign_cert") or {}
         suite = r.tls.get("cipher") or r.tlcp.get("cipher_name") or r.rfc8998.get("cipher_name") or ""
-        table.add_row(r.target.address, r.target.system, "+".join(r.protocols), " ".join(r.tls.get("versions", [])),
-                      suite, f"{leaf.get('key_type', '')}-{leaf.get('key_size', '')}" if leaf else "",
-                      str(leaf.get("not_after", ""))[:10], r.error[:60])
+        table.add_row(r.target.address, escape(r.target.system), "+".join(r.protocols),
+                      " ".join(r.tls.get("versions", [])), suite,
+                      f"{leaf.get('key_type', '')}-{leaf.get('key_size', '')}" if leaf else "",
+                      str(leaf.get("not_after", ""))[:10], escape(r.error[:60]), style="red" if r.failed else None)
     _out.print(table)
     _out.print(t("certs.scan_summary", total=len(results), tlcp=sum(bool(r.tlcp.get("supported")) for r in results),
                  rfc8998=sum(bool(r.rfc8998.get("supported")) for r in results),
-                 failed=sum(not r.reachable for r in results)))
+                 failed=sum(r.failed for r in results)))
 
 
 @app.command("list")
@@ -224,8 +226,8 @@ def list_(
             table.add_column(t(f"certs.{col}"))
         for e in rows:
             protos = [p for p, on in (("TLS", e["tls_versions"]), ("TLCP", e["tlcp"]), ("RFC8998", e["rfc8998"])) if on]
-            table.add_row(f"{e['host']}:{e['port']}", e["system"], "+".join(protos), " ".join(e["tls_versions"]),
-                          e["error"][:60])
+            table.add_row(f"{e['host']}:{e['port']}", escape(e["system"]), "+".join(protos),
+                          " ".join(e["tls_versions"]), escape(e["error"][:60]))
     else:
         table = Table(title=t("certs.list_title"))
         for col in ("col_subject", "col_sigalg", "col_key", "col_not_after", "col_days_left", "col_system", "col_seen"):
@@ -233,8 +235,9 @@ def list_(
         for c in rows:
             days = c["days_left"]
             style = "red" if c["expired"] else "yellow" if days is not None and days <= 30 else None
-            table.add_row(c["subject"], c["signature_algorithm"], f"{c['key_type']}-{c['key_size']}",
-                          (c["not_after"] or "")[:10], str(days), c["system"], ", ".join(c["seen_at"][:2]), style=style)
+            table.add_row(escape(c["subject"]), c["signature_algorithm"], f"{c['key_type']}-{c['key_size']}",
+                          (c["not_after"] or "")[:10], str(days), escape(c["system"]),
+                          escape(", ".join(c["seen_at"][:2])), style=style)
     _out.print(table)
 
 
@@ -268,4 +271,4 @@ def collect(
         return
     _out.print(t("certs.collected", count=count))
     for error in errors:
-        _out.print(f"  - {error}", style="yellow")
+        _out.print(f"  - {escape(error)}", style="yellow")

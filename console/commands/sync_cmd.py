@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -72,7 +73,8 @@ def summary_table(report: SyncReport) -> Table:
     for key in ("provider", "status", "nodes", "hosts", "added", "changed", "removed", "seconds", "message"):
         table.add_column(t(f"sync.col_{key}"))
     for r in report.results:
-        message = r.error or "; ".join(r.warnings)
+        # Endpoint-written text: shown as text, never as Rich markup.
+        message = escape(r.error or "; ".join(r.warnings))
         table.add_row(
             r.name,
             f"[{_STYLE[r.status]}]{t('sync.phase_' + r.status)}[/]",
