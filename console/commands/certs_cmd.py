@@ -236,6 +236,9 @@ def collect(
     from security.cert_store import save_collected
 
     config = state(ctx).config()
+    for path in paths or []:
+        if not path.exists():
+            raise ConfigError(t("certs.no_such_path", path=path))
     items, errors = collect_from_files(paths or [])
     if kubernetes:
         from inventory.credentials import provider_spec
@@ -249,7 +252,10 @@ def collect(
         count = save_collected(session, items)
     if as_json:
         _print_json({"collected": count, "errors": errors})
-        return
-    _out.print(t("certs.collected", count=count))
-    for error in errors:
-        _out.print(f"  - {error}", style="yellow")
+    else:
+        _out.print(t("certs.collected", count=count))
+        for error in errors:
+            _out.print(f"  - {error}", style="yellow")
+    if errors:
+        # Files the user pointed at that are not certificates: bad input, even if others were saved.
+        raise ConfigError(t("certs.not_collected", count=len(errors)))

@@ -14,6 +14,7 @@ from console.context import state
 from console.i18n import t
 from inventory.config import CONFIG_ENV, config_path
 from inventory.store import open_store
+from providers.base import ConfigError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -23,9 +24,21 @@ def register(app: typer.Typer) -> None:
 
 
 def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return _bind(host, 0)
+
+
+def _bind(host: str, port: int) -> int:
+    """Bind and release (host, port): the port it got, or ConfigError saying why not."""
+    if not host:
+        raise ConfigError(t("console.bad_address", host=host, port=port, reason="empty address"))
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            return int(sock.getsockname()[1])
+    except (OSError, UnicodeError) as exc:  # gaierror, in use, not an address of this machine
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(t("console.bad_address", host=host, port=port, reason=reason)) from None
 
 
 def streamlit_argv(host: str, port: int, secrets_file: Path | None) -> list[str]:
@@ -59,8 +72,8 @@ def console(
     from console.auth import SECRETS_DIR, write_streamlit_secrets
 
     secrets_file = write_streamlit_secrets(config, Path(config.base_dir) / SECRETS_DIR)
-    if port == 0:
-        port = free_port(host)
+    # Streamlit would fail on a busy port or a foreign address only after it started: ask first.
+    port = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(t("console.serving", url=f"http://{shown}:{port}/"))
     sys.stdout.flush()
