@@ -82,6 +82,21 @@ def _read_faults(path: Path) -> dict[str, Any]:
     return data
 
 
+@app.command("demo")
+def demo_cmd(
+    lab_dir: DirOption = Path(".lab"),
+    scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "city",
+) -> None:
+    """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
+    from console import demo
+
+    try:
+        demo.run(lab_dir, scale)
+    finally:
+        typer.echo(t("lab.demo_next", config=lab_dir / control.CONFIG_FILE, accounts=lab_dir / "accounts.txt",
+                     dir=lab_dir))  # fmt: skip
+
+
 @app.command("down")
 def down_cmd(lab_dir: DirOption = Path(".lab")) -> None:
     """Stop exactly the processes `lab up` started in this directory."""
