@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError
+
+try:  # typer vendors click; a group called without its command raises this
+    from typer._click.exceptions import NoArgsIsHelpError
+except ImportError:  # pragma: no cover - another typer: such a group is then an ordinary usage error
+
+    class NoArgsIsHelpError(Exception):  # type: ignore[no-redef]
+        def format_message(self) -> str:
+            return ""
 
 from console import i18n
 from console.commands import (
@@ -46,7 +53,7 @@ class GanyunApp(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _tolerant_streams()
         try:
-            _refuse_undecodable(kwargs.get("args", sys.argv[1:]))
+            _refuse_undecodable(args[0] if args else kwargs.get("args") or sys.argv[1:])
             result = super().__call__(*args, standalone_mode=False, **kwargs)
             _flush_stdout()  # stdout on a full disk fails here, inside the handler
             return result

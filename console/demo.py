@@ -94,6 +94,7 @@ def run(lab_dir: Path, scale: str) -> None:
         if outcome.returncode != 0 and step.required:
             break
     typer.echo(t("lab.demo_total", seconds=f"{time.monotonic() - started:.1f}"))
+    typer.echo(t("lab.demo_next", config=lab_dir / "ganyun.yaml", accounts=lab_dir / "accounts.txt", dir=lab_dir))
     failed = [o for o in outcomes if o.returncode != 0]
     if failed:
         first = failed[0]

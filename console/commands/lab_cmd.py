@@ -90,11 +90,7 @@ def demo_cmd(
     """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
     from console import demo
 
-    try:
-        demo.run(lab_dir, scale)
-    finally:
-        typer.echo(t("lab.demo_next", config=lab_dir / control.CONFIG_FILE, accounts=lab_dir / "accounts.txt",
-                     dir=lab_dir))  # fmt: skip
+    demo.run(lab_dir, scale)
 
 
 @app.command("down")

@@ -114,24 +114,14 @@ def _version_key(path: str) -> int:
 
 def chown_pg(path: Path) -> None:
     """Give a lab path to the PostgreSQL OS user (as root only)."""
-    owner = _pg_owner()
+    owner = pgdata.pg_owner()
     if owner is not None:
         os.chown(path, *owner)
 
 
-def _pg_owner() -> tuple[int, int] | None:
-    try:
-        return pgdata.pg_owner()
-    except pgdata.PlacementError as exc:
-        raise DrLabError(str(exc)) from None
-
-
 def run_pg(bindir: Path, tool: str, *args: str, timeout: float = 120.0, check: bool = True) -> str:
     """Run a PostgreSQL tool as the PostgreSQL OS user; its output, or DrLabError."""
-    try:
-        cmd = pgdata.as_pg_user([str(bindir / tool), *args])
-    except pgdata.PlacementError as exc:
-        raise DrLabError(str(exc)) from None
+    cmd = pgdata.as_pg_user([str(bindir / tool), *args])
     # cwd "/": PostgreSQL's account may not be allowed into ours (it warns, or fails, there).
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd="/")
     if check and proc.returncode != 0:
@@ -388,13 +378,10 @@ def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 1
                 start_cluster(bindir, cluster)
         return existing
     root.mkdir(parents=True, exist_ok=True)
-    home = _data_home(root)
+    home = pgdata.decide(root)
     # Clusters left by an earlier lab here whose state is gone: stopped before their data goes.
     _stop_dirs(bindir, _clusters_in(home.path))
-    try:
-        pgdata.prepare(home, list(CENTERS))
-    except pgdata.PlacementError as exc:
-        raise DrLabError(str(exc)) from None
+    pgdata.prepare(home, list(CENTERS))
     ports = _free_ports(2 * len(CENTERS))
     clusters: dict[str, dict[str, Any]] = {}
     for (center, (role, app_name, site)), port, wan_port in zip(
@@ -527,25 +514,19 @@ def _wait_sync(primary: Mapping[str, Any], sync_name: str, async_name: str, time
     raise DrLabError(f"standbys did not reach streaming/sync in {timeout_s:.0f} s: {rows}")
 
 
-def _data_home(root: Path) -> pgdata.DataHome:
-    try:
-        return pgdata.decide(root)
-    except pgdata.PlacementError as exc:
-        raise DrLabError(str(exc)) from None
-
-
 def _clusters_in(home: Path) -> list[dict[str, Any]]:
     """The clusters a home directory may hold, by the layout alone (no recorded state)."""
     return [{"center": c, "data_dir": str(home / c / "data")} for c in CENTERS if (home / c).is_dir()]
 
 
-def _remove_data_home(section: Mapping[str, Any]) -> None:
+def _remove_data_home(section: Mapping[str, Any]) -> bool:
     """Delete the clusters' data when it was kept outside the lab directory, with its links."""
     recorded = section.get("data_home") or {}
     if not recorded.get("external"):
-        return
+        return False
     home = pgdata.DataHome(Path(str(recorded["path"])), None, external=True)
     pgdata.remove(home, Path(str(section["lab_dir"])), list(section["clusters"]))
+    return True
 
 
 def _stop_dirs(bindir: Path, clusters: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -568,10 +549,9 @@ def stop(lab_dir: Path) -> list[str]:
     if section is None:
         return []
     stopped = _stop_dirs(Path(section["bindir"]), section["clusters"].values())
-    if (section.get("data_home") or {}).get("external"):
-        # Kept outside the lab directory: nothing of it may outlive the lab. The next
-        # `lab up` builds the clusters anew.
-        _remove_data_home(section)
+    # Kept outside the lab directory, nothing of the clusters may outlive the lab: the next
+    # `lab up` builds them anew.
+    if _remove_data_home(section):
         _state_path(Path(lab_dir).resolve()).unlink(missing_ok=True)
     return stopped
 

@@ -21,12 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from providers.base import GanyunError
+
 PG_OS_USER = "postgres"
 EXTERNAL_BASE = Path("/var/lib/ganyun-lab")
 
 
-class PlacementError(RuntimeError):
+class PlacementError(GanyunError):
     """The clusters have nowhere PostgreSQL's account can keep them; the message says what to do."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,12 @@ def center_dir(home: DataHome, dr_root: Path, center: str) -> Path:
     return path
 
 
-def remove(home: DataHome, dr_root: Path | None = None, centers: Sequence[str] = ()) -> None:
+def remove(home: DataHome, dr_root: Path, centers: Sequence[str]) -> None:
     """Delete an external home and its links (the clusters must be stopped first)."""
     if not home.external:
         return
     for center in centers:
-        if dr_root is not None and (dr_root / center).is_symlink():
+        if (dr_root / center).is_symlink():
             (dr_root / center).unlink()
     if home.path.is_symlink() or home.path.exists():
         _remove_path(home.path)
