@@ -37,10 +37,10 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# The lab, then one timed step per area (sync, TLS scan, audit, two drills, a plan): console/demo.py.
 demo: install system-deps
-	$(BIN)/ganyun lab up --dir $(LAB_DIR) --scale city --tls --dr
-	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun sync
-	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt)"
+	$(BIN)/ganyun lab demo --dir $(LAB_DIR) --scale city
+	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt; stop: ganyun lab down --dir $(LAB_DIR))"
 	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun console --port 8501
 
 lint: install

@@ -301,7 +301,6 @@ def write_xlsx(report: dict[str, Any], path: Path, label: Label = default_label)
         _write_table(wb.create_sheet(label("sheet_headroom")[:31]), *headroom_rows(report), label)
     # Department, system and VM names are a tenant's text: no cell may become a formula.
     inert_workbook(wb)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
 
@@ -461,6 +460,5 @@ def write_html(report: dict[str, Any], path: Path, label: Label = default_label)
     page = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>"
             f"{html.escape(label('report_title'))}</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

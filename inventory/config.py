@@ -17,6 +17,7 @@ from providers.base import ConfigError
 
 DEFAULT_CONFIG_NAME = "ganyun.yaml"
 CONFIG_ENV = "GANYUN_CONFIG"
+MAX_CONFIG_BYTES = 16 * 2**20
 
 CenterRole = Literal["production", "same-city-dr", "remote-dr"]
 Pool = Literal["legacy", "xinchuang"]
@@ -233,11 +234,18 @@ def parse_config(data: Any, base_dir: str = ".") -> GanyunConfig:
 def load_config(explicit: str | os.PathLike[str] | None = None) -> GanyunConfig:
     path = config_path(explicit)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: /dev/zero or a huge file never hangs us
     except FileNotFoundError:
         raise ConfigError(f"configuration file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"configuration {path} is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration {path} is not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from console.context import state
 from console.i18n import t
+from providers.base import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -85,6 +87,11 @@ def search(
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
+    if since:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(t("audit.bad_since", value=since)) from None
     audit = _audit()
     store = audit.store_for(state(ctx).config())
     total, rows = audit.search(store, text=text, action=action, actor=actor, since=since, limit=limit)

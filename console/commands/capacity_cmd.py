@@ -73,6 +73,8 @@ def report(
     method: Annotated[Method, typer.Option("--method", help="Forecast model: ets (Holt) or linear.")] = Method.ets,
     horizon: Annotated[int, typer.Option("--horizon-weeks", min=4, max=520, help="Forecast horizon.")] = 104,
 ) -> None:
+    if output is not None and fmt is ReportFormat.table:
+        raise ConfigError(t("capacity.output_needs_format"))
     data = _report(ctx, where, level, method, horizon)
     if fmt is ReportFormat.json:
         text = json.dumps(data, ensure_ascii=False, default=str, indent=1)

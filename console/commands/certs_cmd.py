@@ -253,6 +253,9 @@ def collect(
     from security.cert_store import save_collected
 
     config = state(ctx).config()
+    for path in paths or []:
+        if not path.exists():
+            raise ConfigError(t("certs.no_such_path", path=path))
     items, errors = collect_from_files(paths or [])
     if kubernetes:
         from inventory.credentials import provider_spec
@@ -268,7 +271,10 @@ def collect(
                                             "kubernetes": kubernetes})  # fmt: skip
     if as_json:
         _print_json({"collected": count, "errors": errors})
-        return
-    _out.print(t("certs.collected", count=count))
-    for error in errors:
-        _out.print(f"  - {escape(error)}", style="yellow")
+    else:
+        _out.print(t("certs.collected", count=count))
+        for error in errors:
+            _out.print(f"  - {escape(error)}", style="yellow")
+    if errors:
+        # Files the user pointed at that are not certificates: bad input, even if others were saved.
+        raise ConfigError(t("certs.not_collected", count=len(errors)))

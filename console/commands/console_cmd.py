@@ -29,9 +29,21 @@ def register(app: typer.Typer) -> None:
 
 
 def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return _bind(host, 0)
+
+
+def _bind(host: str, port: int) -> int:
+    """Bind and release (host, port): the port it got, or ConfigError saying why not."""
+    if not host:
+        raise ConfigError(t("console.bad_address", host=host, port=port, reason="empty address"))
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            return int(sock.getsockname()[1])
+    except (OSError, UnicodeError) as exc:  # gaierror, in use, not an address of this machine
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(t("console.bad_address", host=host, port=port, reason=reason)) from None
 
 
 def check_tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
@@ -109,8 +121,8 @@ def console(
     from console.auth import SECRETS_DIR, write_streamlit_secrets
 
     secrets_file = write_streamlit_secrets(config, Path(config.base_dir) / SECRETS_DIR)
-    if port == 0:
-        port = free_port(host)
+    # Streamlit would fail on a busy port or a foreign address only after it started: ask first.
+    port = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if tls else "http"
     typer.echo(t("console.serving", url=f"{scheme}://{shown}:{port}/"))

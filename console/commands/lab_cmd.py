@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,24 @@ app = typer.Typer(no_args_is_help=True)
 _DIR_HELP = "Lab directory (pid file, logs, data, ganyun.yaml)."
 _SCALE_HELP = "small (~200 nodes), city (~3,000) or large (100,000 over 20 clouds)."
 _TLS_HELP = "Also start the TLS/TLCP endpoints (providers/lab/tls.py)."
-DirOption = Annotated[Path, typer.Option("--dir", help=_DIR_HELP)]
+
+
+def _checked_dir(path: Path) -> Path:
+    """A lab directory: one that exists, or one `lab up` can create; never a file or a symlink loop."""
+    try:
+        path.resolve()
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except FileNotFoundError:
+        return path
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11's resolve)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise typer.BadParameter(f"{path}: {reason}") from None
+    if not is_dir:
+        raise typer.BadParameter(t("lab.not_a_directory", path=path))
+    return path
+
+
+DirOption = Annotated[Path, typer.Option("--dir", help=_DIR_HELP, callback=_checked_dir)]
 
 
 @app.command("up")
@@ -32,8 +50,12 @@ def up_cmd(
     vsphere: Annotated[
         bool, typer.Option("--vsphere", help="Also start gov-vmware, a simulated vCenter (lab/vsphere).")
     ] = False,
-    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request, every cloud.")] = 0,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: the previous one, else any).")] = 0,
+    latency_ms: Annotated[
+        int, typer.Option("--latency-ms", min=0, max=600_000, help="Added latency per request, every cloud.")
+    ] = 0,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: the previous one, else any).")
+    ] = 0,
     faults_file: Annotated[
         Path | None, typer.Option("--faults", help="YAML file: {cloud: {KIND: VALUE}} applied at start.")
     ] = None,
@@ -63,6 +85,17 @@ def _read_faults(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must map cloud names to faults")
     return data
+
+
+@app.command("demo")
+def demo_cmd(
+    lab_dir: DirOption = Path(".lab"),
+    scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "city",
+) -> None:
+    """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
+    from console import demo
+
+    demo.run(lab_dir, scale)
 
 
 @app.command("down")

@@ -177,6 +177,7 @@ def run_cmd(
 
     config, store, cfg_file = _setup(ctx)
     plan = load_plan(plan_file)
+    _check_plan_is_for_this_estate(config, store, plan, plan_file)
     err = Console(stderr=True)
     run_id, resumed = migration.open_run(store, plan, wave, actor=_actor())
     todo = [v for v in migration.run_status(store, run_id)["vms"] if v["status"] not in ("cut_over", "finalized")]
@@ -197,6 +198,28 @@ def run_cmd(
     if report["status"] not in ("completed", "finalized"):
         err.print(t("migrate.run_failed", run=run_id, status=report["status"]))
         raise typer.Exit(1)
+
+
+def _check_plan_is_for_this_estate(config: GanyunConfig, store: Store, plan: Plan, path: Path) -> None:
+    """Refuse, before a run is opened, a plan with nothing to move or made for another estate."""
+    from sqlalchemy import select, tuple_
+
+    from inventory.models import NodeRow
+
+    if not plan.items:
+        raise ConfigError(t("migrate.plan_without_vms", path=path))
+    known = {p.name for p in config.providers}
+    foreign = sorted({n for i in plan.items for n in (i.source_provider, i.target_provider)} - known)
+    if foreign:
+        raise ConfigError(t("migrate.plan_foreign_providers", path=path, providers=", ".join(foreign)))
+    sources = [(i.source_provider, i.source_id) for i in plan.items]
+    with store.session() as session:
+        found = session.execute(
+            select(NodeRow.provider).where(tuple_(NodeRow.provider, NodeRow.id).in_(sources)).limit(1)
+        ).first()
+    # Some sources gone is a run's business (finalized, deleted meanwhile); all of them, another inventory.
+    if found is None:
+        raise ConfigError(t("migrate.plan_foreign_vms", path=path, n=len(sources)))
 
 
 def _actor() -> str:

@@ -43,7 +43,9 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class LabError(GanyunError):
-    """The lab could not be started, reached or stopped."""
+    """The lab could not be started, reached or stopped: the message says what to do."""
+
+    exit_code = 2
 
 
 # --------------------------------------------------------------------------- files
@@ -364,14 +366,19 @@ def _up(
     estate = None
     if tls or history_due:
         estate = build_estate(scale, seed=int(spec["seed"]), now=datetime.fromisoformat(spec["now"]))
-    if tls:
-        config["tls"] = dict(_extension("tls").start(root, estate))
-    if dr:
-        config["dr"] = dict(_extension("dr").start(root))
-    from lab.vsphere import lab as vsphere_lab
+    try:
+        if tls:
+            config["tls"] = dict(_extension("tls").start(root, estate))
+        if dr:
+            config["dr"] = dict(_extension("dr").start(root))
+        from lab.vsphere import lab as vsphere_lab
 
-    if vsphere or vsphere_lab.is_running(root):
-        config["providers"].append(vsphere_lab.start(root, config, str(spec["scale"]), int(spec["seed"])))
+        if vsphere or vsphere_lab.is_running(root):
+            config["providers"].append(vsphere_lab.start(root, config, str(spec["scale"]), int(spec["seed"])))
+    except BaseException:
+        # A lab that cannot start whole does not stay half up: the user fixes the cause and reruns.
+        _down(root)
+        raise
     if estate is not None and history_due:
         write_history(root, estate)
     config["capacity"]["history_file"] = HISTORY_FILE
@@ -452,7 +459,7 @@ def _admin(lab_dir: Path, method: str, path: str, body: Any = None) -> Any:
     spec = _read_json(lab_dir / LAB_FILE)
     run = _read_json(lab_dir / RUN_FILE)
     if spec is None or run is None or running_pid(lab_dir) is None:
-        raise LabError(f"no lab is running in {lab_dir}")
+        raise LabError(f"no lab is running in {lab_dir} (start it: ganyun lab up --dir {lab_dir})")
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(  # noqa: S310 - loopback URL we wrote ourselves
         f"{run['url']}/_lab/{path}",

@@ -7,7 +7,8 @@ wide-area link with a configurable delay (`remote_delay_s`): each center's WAN r
 still in flight is lost as it would be between cities. An application data directory per
 center (D/dr/appdata/<center>) stands for the files a system keeps beside its database.
 
-Layout under D/dr/<center>/: `data/` (PGDATA), `node.conf` (this node's settings), `log`,
+Layout under D/dr/<center>/ (a link to PostgreSQL's own directory when it cannot reach D: see
+providers/lab/pgdata.py): `data/` (PGDATA), `node.conf` (this node's settings), `log`,
 `wan.pid` and `wan.log` (the center's WAN relay).
 Every postgresql.conf ends with `include_if_exists = '../node.conf'`: pg_rewind copies
 configuration files from its source, so per-node settings must live outside PGDATA.
@@ -22,7 +23,6 @@ import contextlib
 import glob
 import json
 import os
-import pwd
 import select
 import shutil
 import signal
@@ -30,18 +30,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from providers.base import GanyunError
+from providers.lab import pgdata
 
 STATE_FILE = "state.json"
 FENCE_MARKER = "FENCED"
 WAN_PID = "wan.pid"
 DB_USER = "ganyun"
 APP_DB = "ganyun_app"
-PG_OS_USER = "postgres"
 
 # Center id -> (cluster role at start, application_name, site). site_b is the sync standby.
 CENTERS: dict[str, tuple[str, str, str]] = {
@@ -88,8 +90,10 @@ APP_FILES: dict[str, str] = {
 }
 
 
-class DrLabError(RuntimeError):
-    """The DR lab could not be started or controlled."""
+class DrLabError(GanyunError):
+    """The DR lab could not be started or controlled: this machine cannot host it as asked."""
+
+    exit_code = 2
 
 
 # --------------------------------------------------------------------------- binaries
@@ -108,34 +112,18 @@ def _version_key(path: str) -> int:
         return 0
 
 
-def _as_pg_user(cmd: Sequence[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return list(cmd)
-    return ["runuser", "-u", PG_OS_USER, "--", *cmd]
-
-
-def _pg_owner() -> tuple[int, int] | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        pw = pwd.getpwnam(PG_OS_USER)
-    except KeyError:
-        raise DrLabError(f"running as root needs the '{PG_OS_USER}' OS user (install Debian's postgresql)") from None
-    return pw.pw_uid, pw.pw_gid
-
-
 def chown_pg(path: Path) -> None:
     """Give a lab path to the PostgreSQL OS user (as root only)."""
-    owner = _pg_owner()
+    owner = pgdata.pg_owner()
     if owner is not None:
         os.chown(path, *owner)
 
 
 def run_pg(bindir: Path, tool: str, *args: str, timeout: float = 120.0, check: bool = True) -> str:
     """Run a PostgreSQL tool as the PostgreSQL OS user; its output, or DrLabError."""
-    proc = subprocess.run(
-        _as_pg_user([str(bindir / tool), *args]), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    cmd = pgdata.as_pg_user([str(bindir / tool), *args])
+    # cwd "/": PostgreSQL's account may not be allowed into ours (it warns, or fails, there).
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd="/")
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise DrLabError(f"{tool} failed (rc {proc.returncode}): {' | '.join(detail[-3:])}")
@@ -390,14 +378,16 @@ def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 1
                 start_cluster(bindir, cluster)
         return existing
     root.mkdir(parents=True, exist_ok=True)
+    home = pgdata.decide(root)
+    # Clusters left by an earlier lab here whose state is gone: stopped before their data goes.
+    _stop_dirs(bindir, _clusters_in(home.path))
+    pgdata.prepare(home, list(CENTERS))
     ports = _free_ports(2 * len(CENTERS))
     clusters: dict[str, dict[str, Any]] = {}
     for (center, (role, app_name, site)), port, wan_port in zip(
         CENTERS.items(), ports[: len(CENTERS)], ports[len(CENTERS) :], strict=True
     ):
-        cdir = root / center
-        cdir.mkdir(parents=True, exist_ok=True)
-        chown_pg(cdir)
+        cdir = pgdata.center_dir(home, root, center)
         clusters[center] = {
             "center": center,
             "initial_role": role,
@@ -422,11 +412,13 @@ def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 1
         "rpo_target_rows": 0,
         "clusters": clusters,
         "appdata": {c: str(root / "appdata" / c) for c in CENTERS},
+        "data_home": {"path": str(home.path), "external": home.external},
     }
     try:
         _build(bindir, section)
     except BaseException:
         _stop_dirs(bindir, clusters.values())
+        _remove_data_home(section)
         raise
     _state_path(root.parent).write_text(json.dumps(section, ensure_ascii=False, indent=1), encoding="utf-8")
     return section
@@ -522,7 +514,22 @@ def _wait_sync(primary: Mapping[str, Any], sync_name: str, async_name: str, time
     raise DrLabError(f"standbys did not reach streaming/sync in {timeout_s:.0f} s: {rows}")
 
 
-def _stop_dirs(bindir: Path, clusters: Any) -> list[str]:
+def _clusters_in(home: Path) -> list[dict[str, Any]]:
+    """The clusters a home directory may hold, by the layout alone (no recorded state)."""
+    return [{"center": c, "data_dir": str(home / c / "data")} for c in CENTERS if (home / c).is_dir()]
+
+
+def _remove_data_home(section: Mapping[str, Any]) -> bool:
+    """Delete the clusters' data when it was kept outside the lab directory, with its links."""
+    recorded = section.get("data_home") or {}
+    if not recorded.get("external"):
+        return False
+    home = pgdata.DataHome(Path(str(recorded["path"])), None, external=True)
+    pgdata.remove(home, Path(str(section["lab_dir"])), list(section["clusters"]))
+    return True
+
+
+def _stop_dirs(bindir: Path, clusters: Iterable[Mapping[str, Any]]) -> list[str]:
     stopped = []
     for cluster in clusters:
         kill_wan(cluster)
@@ -541,7 +548,12 @@ def stop(lab_dir: Path) -> list[str]:
     section = load_section(Path(lab_dir).resolve())
     if section is None:
         return []
-    return _stop_dirs(Path(section["bindir"]), section["clusters"].values())
+    stopped = _stop_dirs(Path(section["bindir"]), section["clusters"].values())
+    # Kept outside the lab directory, nothing of the clusters may outlive the lab: the next
+    # `lab up` builds them anew.
+    if _remove_data_home(section):
+        _state_path(Path(lab_dir).resolve()).unlink(missing_ok=True)
+    return stopped
 
 
 def status(lab_dir: Path) -> dict[str, dict[str, Any]]:
