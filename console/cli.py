@@ -95,10 +95,15 @@ class GanyunApp(typer.Typer):
 
 
 def _fail(message: str, code: int, *, prefix: bool = True) -> NoReturn:
-    # One line: a multi-line message (a validation error per field) is joined, not cut.
-    line = " | ".join(part.strip() for part in mask(str(message)).splitlines() if part.strip())
+    line = one_line(message)
     print(f"ganyun: {line}" if prefix else line, file=sys.stderr)
     sys.exit(code)
+
+
+def one_line(message: object) -> str:
+    """The message masked and on one line: a multi-line message (a validation error per field)
+    is joined, not cut, and a credential an endpoint echoed never reaches the terminal."""
+    return " | ".join(part.strip() for part in mask(str(message)).splitlines() if part.strip())
 
 
 def _refuse_undecodable(argv: Any) -> None:

@@ -421,7 +421,7 @@ READS = {
 }  # fmt: skip
 # Servers log what their users do (console/frame.py run_action); the lab acts on the simulated
 # estate only, and `lab down` removes the lab's own database with its log.
-SERVERS_AND_LAB = {"console", "api serve", "lab up", "lab down", "lab status", "lab fault"}
+SERVERS_AND_LAB = {"console", "api serve", "lab up", "lab demo", "lab down", "lab status", "lab fault"}
 
 
 def _commands() -> dict[str, Callable[..., Any]]:

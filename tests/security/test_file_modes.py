@@ -66,6 +66,7 @@ def operated() -> Iterator[dict[str, Any]]:
         config = lab / "ganyun.yaml"
         lab_server = int((lab / "lab.pid").read_text())
         _ganyun(config, "sync")
+        out.mkdir()
         _ganyun(config, "capacity", "report", "--format", "xlsx", "--output", str(out / "capacity.xlsx"))
         _ganyun(config, "capacity", "report", "--format", "html", "--output", str(out / "capacity.html"))
         for fmt in ("xlsx", "csv", "html", "json"):

@@ -130,7 +130,7 @@ def test_errors_are_masked_when_made_and_when_printed() -> None:
     masking.SECRETS.remember(secret)
     assert one_line(early) == "said ***"
     assert str(ProviderError("p", "call", f"echo {secret}\nline2")) == "p: call: echo ***\nline2"
-    assert one_line(ProviderError("p", "call", "a\nb")) == "p: call: a b"
+    assert one_line(ProviderError("p", "call", "a\nb")) == "p: call: a | b"
     translated = translate("p", "list_nodes", ValueError(f"bad {json.dumps(secret)}"))
     assert secret not in str(translated) and "***" in str(translated)
 
