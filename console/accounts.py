@@ -20,7 +20,7 @@ from console.account_models import User
 from console.passwords import check_strength, hash_password
 from inventory.scope import Scope
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 ROLES = ("operator", "security_officer", "planner", "auditor", "admin")
 # Letters of any script (CJK names), digits and . _ - @: names appear in tables and the audit log.

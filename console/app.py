@@ -16,7 +16,7 @@ from console import accounts, auth, clock, sessions
 from console.frame import client_address, current_user, get_config, get_store, record, t
 from console.i18n import LANGUAGES
 from console.settings import ConsoleSettings, console_settings
-from providers.base import GanyunError
+from providers.errors import GanyunError
 from providers.masking import install_log_masking
 
 _HERE = Path(__file__).resolve().parent

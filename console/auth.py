@@ -21,7 +21,7 @@ from console.settings import ThrottleSettings
 from inventory.config import GanyunConfig
 from inventory.scope import Scope, department_name
 from inventory.store import Store
-from providers.base import ConfigError, GanyunError
+from providers.errors import ConfigError, GanyunError
 
 __all__ = ["ROLES", "Identity", "LoginError", "authenticate"]
 

@@ -36,7 +36,7 @@ from console.commands import (
 )
 from console.context import CliState
 from console.file_modes import private_umask
-from providers.base import ConfigError, GanyunError
+from providers.errors import ConfigError, GanyunError
 from providers.masking import mask
 
 EXIT_NO = 1
@@ -171,7 +171,7 @@ def _decode_detail(exc: UnicodeDecodeError) -> str:
 
 
 def _is_input_error(exc: GanyunError) -> bool:
-    from providers.base import CryptoError
+    from providers.errors import CryptoError
 
     return isinstance(exc, ConfigError | CryptoError)
 

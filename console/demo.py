@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 
 from console.i18n import t
-from providers.base import ConfigError, GanyunError
+from providers.errors import ConfigError, GanyunError
 
 PLAN_FILE = "migration-plan.json"
 # The planted migration candidates of the lab (legacy x86 clouds) and the Kunpeng pool.
@@ -75,7 +75,7 @@ class DemoFailed(GanyunError):
 
 def run(lab_dir: Path, scale: str) -> None:
     """Run the tour; DemoFailed names the first failed step (the lab's own code when it cannot start)."""
-    from providers.lab.catalog import SCALES
+    from lab.catalog import SCALES
 
     if scale not in SCALES:
         raise ConfigError(f"unknown lab scale '{scale}' (one of {', '.join(SCALES)})")

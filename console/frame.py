@@ -23,7 +23,7 @@ from console.actions import record_action
 from console.i18n import t as _t
 from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
-from providers.base import GanyunError
+from providers.errors import GanyunError
 from providers.masking import shorten
 
 PAGE_SIZES = (25, 50, 100, 200)

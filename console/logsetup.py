@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from providers.masking import install_log_masking
 
 LOG_FILE_ENV = "GANYUN_LOG_FILE"

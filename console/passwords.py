@@ -9,7 +9,7 @@ import os
 import secrets
 from functools import cache
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 # scrypt cost: ~50 ms per check here, enough to make offline guessing expensive.
 _SCRYPT_N = 2**14

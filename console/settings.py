@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inventory.config import GanyunConfig, format_validation_error
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 
 class ThrottleSettings(BaseModel):

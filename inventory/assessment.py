@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 RULES_FILE = Path(__file__).with_name("preflight_rules.yaml")
 EFFECTS = (

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
-from providers.base import AuthError, GanyunError, Kind, NotFound, Provider, Record
+from providers.base import Kind, Provider, Record
+from providers.errors import AuthError, GanyunError, NotFound
 from providers.masking import mask
 
 # Kinds a limited account may be unable to read (403/404): left empty, with a warning.

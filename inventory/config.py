@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ganyun.yaml"
 CONFIG_ENV = "GANYUN_CONFIG"

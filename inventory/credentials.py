@@ -12,7 +12,8 @@ import os
 from typing import Protocol
 
 from inventory.config import GanyunConfig, ProviderConfig
-from providers.base import ConfigError, ProviderSpec
+from providers.base import ProviderSpec
+from providers.errors import ConfigError
 from providers.masking import SECRETS
 
 

@@ -196,7 +196,7 @@ def forecast_pools(
     With `fits`, a series unchanged since a stored fit reuses that fit's curve, and the curves
     fitted here are collected in it for `FitMemo.save`."""
     if method not in METHODS:
-        from providers.base import ConfigError
+        from providers.errors import ConfigError
 
         raise ConfigError(f"forecast method '{method}': one of {', '.join(METHODS)}")
     pools = list(pools)

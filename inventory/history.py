@@ -19,7 +19,7 @@ from inventory.capacity_models import HistoryImport
 from inventory.config import GanyunConfig
 from inventory.models import CapacitySample
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 FORMAT = "ganyun-capacity-history/1"
 _INT_FIELDS = ("nodes", "vcpus", "ram_mb", "disk_gb")

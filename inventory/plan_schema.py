@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 PLAN_VERSION: Literal[1] = 1
 Strategy = Literal["rehost", "replatform", "retain", "retire"]

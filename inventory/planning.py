@@ -38,7 +38,7 @@ from inventory.plan_schema import (
     VolumeMapping,
     Wave,
 )
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 XINCHUANG = "xinchuang"
 _UNUSABLE_HOST_STATES = ("error", "stopped", "terminated")

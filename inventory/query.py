@@ -10,7 +10,7 @@ from sqlalchemy import Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from inventory.models import ChangeEvent, HostRow, NodeRow, ProviderStatus, ResourceRow
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 LIST_KINDS = ("nodes", "hosts", "volumes", "images", "sizes", "snapshots", "networks", "security_groups", "clusters")
 _RESOURCE_KIND = {

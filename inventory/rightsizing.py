@@ -141,7 +141,7 @@ _KEYS = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "c
 
 def _check_level(level: str) -> None:
     if level not in LEVELS:
-        from providers.base import ConfigError
+        from providers.errors import ConfigError
 
         raise ConfigError(f"rightsizing level '{level}': one of {', '.join(LEVELS)}")
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 MAX_DEPARTMENT_LENGTH = 128
 

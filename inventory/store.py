@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory import rollup_guard
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from providers.masking import SECRETS
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

@@ -29,13 +29,8 @@ from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, provider_spec
 from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationRow
 from inventory.store import Store
-from providers.base import (
-    GanyunError,
-    Host,
-    Provider,
-    ProviderSpec,
-    State,
-)
+from providers.base import Host, Provider, ProviderSpec, State
+from providers.errors import GanyunError
 from providers.masking import mask
 
 _log = logging.getLogger(__name__)
@@ -123,7 +118,7 @@ def sync_all(
     providers = [p for p in config.providers if not only or p.name in only]
     unknown = sorted(set(only) - {p.name for p in config.providers})
     if unknown:
-        from providers.base import ConfigError
+        from providers.errors import ConfigError
 
         raise ConfigError(f"--only: no provider named {', '.join(unknown)}")
     make = factory or _default_factory

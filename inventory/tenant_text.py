@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from providers.base import PlaybookError
+from providers.errors import PlaybookError
 
 if TYPE_CHECKING:
     from openpyxl import Workbook

@@ -27,7 +27,7 @@ from inventory.plan_schema import Plan, PlanItem, parse_plan
 from inventory.store import Store
 from playbooks import runner
 from playbooks.migration_steps import STEPS
-from providers.base import ConfigError, PlaybookError
+from providers.errors import ConfigError, PlaybookError
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent
 PLAYBOOKS = {

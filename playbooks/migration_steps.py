@@ -21,7 +21,8 @@ from typing import Any
 from inventory.assessment import MIGRATED_TAG
 from inventory.config import GanyunConfig, load_config
 from inventory.tenant_text import path_component
-from providers.base import GanyunError, NotFound, PlaybookError, Provider, State
+from providers.base import Provider, State
+from providers.errors import GanyunError, NotFound, PlaybookError
 
 REHOST_STEPS = ("snapshot", "export", "convert", "import", "boot", "health", "cutover", "stop_source", "cleanup")
 REPLATFORM_STEPS = ("boot", "configure", "copy_data", "verify", "health", "cutover", "stop_source", "cleanup")
@@ -106,8 +107,8 @@ def data_dir(config: GanyunConfig, provider: str, node_id: str) -> Path:
 def _source_data(ctx: StepContext) -> Path:
     path = data_dir(ctx.config, str(ctx.item["source_provider"]), str(ctx.item["source_id"]))
     if not path.exists() and ctx.config.lab:
-        # The lab materializes a VM's data on first use (see providers/lab/disks.py).
-        from providers.lab import disks
+        # The lab materializes a VM's data on first use (see lab/disks.py).
+        from lab import disks
 
         lab_dir = ctx.config.resolve_path(str(ctx.config.lab.get("dir") or "."))
         tags = {"system": str(ctx.item.get("system", "")), "role": ""}

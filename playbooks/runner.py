@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from inventory.tenant_text import ansible_unsafe, plain_host_name, unsafe_inventory
-from providers.base import PlaybookError
+from providers.errors import PlaybookError
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent
 MASK = "********"

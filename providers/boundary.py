@@ -20,15 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from providers import masking
-from providers.base import (
-    AuthError,
-    BadResponse,
-    GanyunError,
-    NotFound,
-    ProviderError,
-    Throttled,
-    Unavailable,
-)
+from providers.errors import AuthError, BadResponse, GanyunError, NotFound, ProviderError, Throttled, Unavailable
 
 _MAX_DETAIL = 300
 

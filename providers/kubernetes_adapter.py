@@ -35,13 +35,10 @@ from providers.base import (
     TAG_MLPS_LEVEL,
     TAG_OWNER,
     TAG_SYSTEM,
-    AuthError,
-    ConfigError,
     Host,
     Image,
     Network,
     Node,
-    NotFound,
     ProviderSpec,
     SecurityGroup,
     Size,
@@ -51,6 +48,7 @@ from providers.base import (
     Volume,
 )
 from providers.boundary import boundary
+from providers.errors import AuthError, ConfigError, NotFound
 
 Json = dict[str, Any]
 

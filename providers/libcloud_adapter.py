@@ -19,13 +19,10 @@ from typing import Any, TypeVar
 
 from providers import mapping
 from providers.base import (
-    ConfigError,
-    GanyunError,
     Host,
     Image,
     Network,
     Node,
-    NotFound,
     ProviderSpec,
     SecurityGroup,
     SecurityRule,
@@ -36,6 +33,7 @@ from providers.base import (
     Volume,
 )
 from providers.boundary import boundary
+from providers.errors import ConfigError, GanyunError, NotFound
 from providers.masking import SECRETS
 
 T = TypeVar("T")

@@ -32,13 +32,10 @@ from libcloud.compute.types import MalformedResponseError
 
 from providers import mapping
 from providers.base import (
-    AuthError,
-    BadResponse,
     Host,
     Image,
     Network,
     Node,
-    NotFound,
     ProviderSpec,
     SecurityGroup,
     SecurityRule,
@@ -48,6 +45,7 @@ from providers.base import (
     Volume,
 )
 from providers.boundary import boundary, for_status
+from providers.errors import AuthError, BadResponse, NotFound
 from providers.libcloud_adapter import LibcloudAdapter, _plain
 
 Json = dict[str, Any]
@@ -645,7 +643,7 @@ class OpenStackAdapter(LibcloudAdapter):
         """Per-server CPU/RAM use from a Gnocchi-style `metric` service, when the catalog has one.
 
         `GET {metric}/v1/aggregates/servers` -> [{server_id, cpu_avg_pct, cpu_p95_pct,
-        ram_avg_pct, window_days}] is the lab's convention (providers/lab/README.md); a real
+        ram_avg_pct, window_days}] is the lab's convention (lab/README.md); a real
         Gnocchi needs an aggregation query per metric, which this does not implement.
         """
         if not self._has_service("metric"):

@@ -8,7 +8,8 @@ imported only when a provider of that kind is actually built.
 
 from __future__ import annotations
 
-from providers.base import ConfigError, Provider, ProviderSpec
+from providers.base import Provider, ProviderSpec
+from providers.errors import ConfigError
 from providers.masking import SECRETS
 
 

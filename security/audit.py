@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory.config import GanyunConfig
 from inventory.store import Store, open_store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.audit_key import KEY_FILE_NAME, CheckpointKey, load_key, verify_signature
 from security.audit_models import AuditCheckpoint, AuditEntry
 from security.audit_witness import Witness, WitnessedHead, publish, read_heads, witness_of

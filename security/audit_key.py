@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers.base import ConfigError, CryptoError
+from providers.errors import ConfigError, CryptoError
 from security import sm
 from security.vault import write_private
 

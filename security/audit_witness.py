@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inventory.config import GanyunConfig
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 MARKER = "ganyun-audit-head "
 SYSLOG_TAG = "ganyun-audit"

@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import certs, der, sm
 
 ROOT_DAYS = 3650

@@ -11,7 +11,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import certs
 from security.tls_settings import TlsSettings
 from security.tlsscan import Target

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 from OpenSSL import crypto
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import der, sm
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # a certificate bundle bigger than this is not a bundle

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 
 SEQUENCE = 0x30
 SET = 0x31

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import der
 from security import tongsuo as _tongsuo
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 
 class TlsEndpoint(BaseModel):

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from providers.base import GanyunError
+from providers.errors import GanyunError
 
 # RFC 8446 section 5.2: a record's payload never exceeds 2^14 + 256 (+ 2048 for TLS 1.2 ciphertext).
 MAX_RECORD = (1 << 14) + 2048

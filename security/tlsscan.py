@@ -30,7 +30,7 @@ from typing import Any
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
-from providers.base import ConfigError, CryptoError
+from providers.errors import ConfigError, CryptoError
 from security import certs, sm, tls_wire
 
 TLCP_SUITES = {

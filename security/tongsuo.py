@@ -11,7 +11,7 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 
 _vp = ctypes.c_void_p
 _int = ctypes.c_int

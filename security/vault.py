@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from inventory.config import GanyunConfig
-from providers.base import ConfigError, CryptoError
+from providers.errors import ConfigError, CryptoError
 from security.crashpoints import crash_point
 
 KEY_BYTES = 16

@@ -111,7 +111,7 @@ def _headroom_tab(config_key: tuple[str, str], marker: tuple[int, str]) -> None:
     if not st.button(label("headroom_run"), key="cap_headroom"):
         return
     where = tuple(line.strip() for line in text.splitlines() if line.strip())
-    from providers.base import GanyunError
+    from providers.errors import GanyunError
 
     try:
         hr = load_headroom(*config_key, marker, where)

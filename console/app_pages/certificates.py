@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, paginate, run_action, t
 from inventory.config import GanyunConfig
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 
 def cert_marker(url: str) -> tuple[int, str]:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from console import frame
 from console.actions import record_action
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
 from security.compliance.frameworks import PRIMARY, load_frameworks
 from security.compliance.registry import load_checks

@@ -31,7 +31,7 @@ from console.frame import (
 from inventory.config import CONFIG_ENV, GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}

@@ -34,7 +34,7 @@ from console.frame import (
     t,
 )
 from inventory.config import CONFIG_ENV, GanyunConfig
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 ACTIONS = ("run", "rollback", "finalize")
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from console.context import state
 from console.i18n import t
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -16,7 +16,7 @@ from console.context import state
 from console.i18n import t
 from inventory import query
 from inventory.store import open_store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 GIB = 1024

@@ -14,7 +14,7 @@ from rich.table import Table
 from console.actions import record_action
 from console.context import state
 from console.i18n import t
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 _H0 = "Leaf certificate (PEM/DER/PKCS#7/PKCS#12); later certificates in the file are intermediates."

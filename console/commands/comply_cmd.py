@@ -15,7 +15,7 @@ from rich.table import Table
 from console.actions import current_actor, record_action
 from console.context import state
 from console.i18n import language, t
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 # The compliance modules are imported inside the commands: `ganyun --help` and every other
 # command stay fast. Formats and severities are repeated here for option validation.

@@ -19,7 +19,7 @@ from console.i18n import t
 from console.settings import console_settings
 from inventory.config import CONFIG_ENV, config_path
 from inventory.store import open_store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 

@@ -15,7 +15,7 @@ from console.actions import record_action
 from console.context import state
 from console.i18n import t
 from inventory.config import GanyunConfig
-from providers.base import ConfigError, GanyunError
+from providers.errors import ConfigError, GanyunError
 
 app = typer.Typer(no_args_is_help=True)
 SCENARIOS = ("switchover", "failover", "failback", "remote-failover")

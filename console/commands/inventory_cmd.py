@@ -18,7 +18,7 @@ from inventory import ansible as ansible_inventory
 from inventory import query
 from inventory.store import open_store
 from inventory.tenant_text import inert_cell
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 

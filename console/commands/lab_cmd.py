@@ -13,14 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from console.i18n import t
-from providers.base import ConfigError
-from providers.lab import control
-from providers.lab.faults import FaultError, Faults, parse_assignment
+from lab import control
+from lab.faults import FaultError, Faults, parse_assignment
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 _DIR_HELP = "Lab directory (pid file, logs, data, ganyun.yaml)."
 _SCALE_HELP = "small (~200 nodes), city (~3,000) or large (100,000 over 20 clouds)."
-_TLS_HELP = "Also start the TLS/TLCP endpoints (providers/lab/tls.py)."
+_TLS_HELP = "Also start the TLS/TLCP endpoints (lab/tls.py)."
 
 
 def _checked_dir(path: Path) -> Path:
@@ -45,7 +45,7 @@ DirOption = Annotated[Path, typer.Option("--dir", help=_DIR_HELP, callback=_chec
 def up_cmd(
     lab_dir: DirOption = Path(".lab"),
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "small",
-    dr: Annotated[bool, typer.Option("--dr", help="Also start the DR databases (providers/lab/dr.py).")] = False,
+    dr: Annotated[bool, typer.Option("--dr", help="Also start the DR databases (lab/dr.py).")] = False,
     tls: Annotated[bool, typer.Option("--tls", help=_TLS_HELP)] = False,
     vsphere: Annotated[
         bool, typer.Option("--vsphere", help="Also start gov-vmware, a simulated vCenter (lab/vsphere).")

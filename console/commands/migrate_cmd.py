@@ -19,7 +19,7 @@ from inventory import query
 from inventory.config import GanyunConfig, config_path
 from inventory.plan_schema import Plan, dump_plan, load_plan
 from inventory.store import Store, open_store
-from providers.base import ConfigError, PlaybookError
+from providers.errors import ConfigError, PlaybookError
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -25,7 +25,7 @@ from console.passwords import generate_password
 from inventory.config import GanyunConfig
 from inventory.scope import Scope
 from inventory.store import Store, open_store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 

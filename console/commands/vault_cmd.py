@@ -13,7 +13,7 @@ from rich.table import Table
 from console.actions import record_action
 from console.context import state
 from console.i18n import t
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.vault import Vault
 
 app = typer.Typer(no_args_is_help=True)

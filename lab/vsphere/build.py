@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from providers.base import GanyunError
+from providers.errors import GanyunError
 
 SOURCE = Path(__file__).resolve().parent / "vcsim" / "main.go"
 GOPATH = Path("/usr/share/gocode")

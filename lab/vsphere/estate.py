@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from providers.lab import catalog as cat
+from lab import catalog as cat
 
 DATACENTER = "gz-prod-dc"
 SWITCH = "gz-dvs01"

@@ -22,7 +22,7 @@ from typing import Any
 from playbooks import runner
 from playbooks.drill import pgops, verify
 from playbooks.drill.heartbeat import HeartbeatWriter, multihost_conninfo
-from providers.base import GanyunError
+from providers.errors import GanyunError
 
 PLAYBOOKS = {
     "switchover": "dr_switchover.yml",

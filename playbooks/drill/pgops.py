@@ -16,8 +16,8 @@ from typing import Any
 
 import psycopg
 
+from lab import dr as lab
 from playbooks.drill import appfiles
-from providers.lab import dr as lab
 
 
 class DrillStepError(RuntimeError):

@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 
+from lab import dr as lab
 from playbooks.drill import appfiles
-from providers.lab import dr as lab
 
 # Ordered, whole-row digests: equal digests mean equal content, not just equal counts.
 DIGESTS = {

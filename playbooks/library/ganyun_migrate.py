@@ -45,7 +45,7 @@ def main() -> None:
     p = module.params
     try:
         from playbooks.migration_steps import StepError, run_step
-        from providers.base import GanyunError
+        from providers.errors import GanyunError
     except ImportError as exc:  # wrong interpreter: say which one
         module.fail_json(msg=f"ganyun is not importable from this Python: {exc}")
         return

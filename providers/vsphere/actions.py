@@ -17,8 +17,8 @@ from typing import Any
 import requests
 from pyVmomi import vim, vmodl
 
-from providers.base import BadResponse, NotFound, ProviderError, Unavailable
 from providers.boundary import for_status
+from providers.errors import BadResponse, NotFound, ProviderError, Unavailable
 from providers.vsphere.errors import vsphere_boundary
 from providers.vsphere.session import Session
 

@@ -28,7 +28,6 @@ from providers.base import (
     Image,
     Network,
     Node,
-    NotFound,
     ProviderSpec,
     SecurityGroup,
     Size,
@@ -36,6 +35,7 @@ from providers.base import (
     State,
     Volume,
 )
+from providers.errors import NotFound
 from providers.vsphere import actions, records
 from providers.vsphere.errors import vsphere_boundary
 from providers.vsphere.properties import Inventory, Props, Watermark, fetch, tracker_for

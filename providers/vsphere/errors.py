@@ -11,9 +11,9 @@ from xml.parsers.expat import ExpatError
 
 from pyVmomi import vim, vmodl
 
-from providers.base import AuthError, BadResponse, GanyunError, NotFound, ProviderError, Unavailable
 from providers.boundary import for_status
 from providers.boundary import translate as translate_transport
+from providers.errors import AuthError, BadResponse, GanyunError, NotFound, ProviderError, Unavailable
 
 _AUTH = (vim.fault.InvalidLogin, vim.fault.NotAuthenticated, vim.fault.NoPermission, vim.fault.NoPermissionOnAD)
 _MISSING = (vmodl.fault.ManagedObjectNotFound, vim.fault.NotFound, vim.fault.FileNotFound, vmodl.fault.MethodNotFound)

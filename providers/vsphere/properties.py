@@ -24,7 +24,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from providers.base import GanyunError
+from providers.errors import GanyunError
 from providers.vsphere.session import Session
 
 PC = vmodl.query.PropertyCollector

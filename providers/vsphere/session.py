@@ -24,7 +24,8 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
 from providers import mapping
-from providers.base import AuthError, ConfigError, ProviderSpec
+from providers.base import ProviderSpec
+from providers.errors import AuthError, ConfigError
 from providers.vsphere.errors import vsphere_boundary
 
 T = TypeVar("T")

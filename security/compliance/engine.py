@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from inventory.bulk import executemany
 from inventory.config import GanyunConfig
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance import evidence, waivers
 from security.compliance.facts import AuditContext, load_context
 from security.compliance.frameworks import PRIMARY, STRENGTH_EN, load_frameworks

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance.models import ComplianceEvidence
 from security.compliance.timeutil import now
 

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 FRAMEWORKS_DIR = Path(__file__).with_name("frameworks")
 PRIMARY = "gbt39786-2021"

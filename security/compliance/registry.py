@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance.facts import AuditContext
 from security.compliance.types import SEVERITIES, Result
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security.compliance.types import CertFact, EndpointFact, Owner
 
 if TYPE_CHECKING:

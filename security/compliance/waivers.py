@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from inventory.config import format_validation_error
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance.models import ComplianceWaiver
 from security.compliance.timeutil import aware, now
 

@@ -1,6 +1,6 @@
 """Compliance audit benchmark: audit cost must grow linearly with the estate.
 
-The inventory is loaded straight from the lab's seed (providers/lab/seed.build_estate), the
+The inventory is loaded straight from the lab's seed (lab/seed.build_estate), the
 same nodes, volumes (with their Cinder encryption types) and security groups the lab serves,
 so no HTTP or sync time is measured. Figures, measured in the same run:
 - audit time of the large estate against the small one, as a ratio to the size ratio
@@ -21,8 +21,8 @@ from pathlib import Path
 from inventory.config import parse_config
 from inventory.diff import apply_listing
 from inventory.store import Store, open_store
+from lab.seed import build_estate
 from providers.base import Kind, Node, SecurityGroup, SecurityRule, State, Volume
-from providers.lab.seed import build_estate
 from security.compliance.engine import run_audit
 
 

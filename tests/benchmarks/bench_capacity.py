@@ -1,6 +1,6 @@
 """Capacity report benchmark on the large lab (100,000 nodes, 20 clouds, 12 months of history).
 
-The DB is built straight from the seed (providers.lab.seed.build_estate, no HTTP) through the
+The DB is built straight from the seed (lab.seed.build_estate, no HTTP) through the
 real sync path, which also writes each provider's rollup (inventory/rollups.py), plus the
 lab's history file, whose import fills the daily rollups (inventory/sample_rollups.py).
 Figures, each against a baseline from this run:

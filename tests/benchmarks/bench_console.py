@@ -1,7 +1,7 @@
 """Console benchmark: the Overview page rendered on the large lab's inventory against the small one.
 
 Both inventories are written straight into SQLite with the lab's clouds, centers, pools and
-node counts (providers.lab.seed: 200 nodes on 5 clouds, 100,000 on 20) plus a year of daily
+node counts (lab.seed: 200 nodes on 5 clouds, 100,000 on 20) plus a year of daily
 capacity samples, then console/app_pages/overview.py is run by Streamlit's AppTest:
 - cold: first render (every aggregate computed in the database);
 - warm: a rerun (st.cache_data hits, keyed by the latest sync run).
@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from inventory.config import GanyunConfig, parse_config
 from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus, SyncRun
 from inventory.store import open_store
-from providers.lab.seed import cloud_specs, nodes_per_cloud
+from lab.seed import cloud_specs, nodes_per_cloud
 
 PAGE = Path(__file__).resolve().parents[2] / "console" / "app_pages" / "overview.py"
 DEPARTMENTS = ("市人社局", "市公安局", "市卫健委", "市教育局", "市政务服务中心", "市医保局")

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab import dr
 from playbooks.drill import engine, pgops
 from playbooks.drill.heartbeat import HeartbeatWriter, multihost_conninfo
-from providers.lab import dr
 
 SAME_CITY = engine.DrillTargets(rto_s=10.0, rpo_rows=0, rpo_s=None)
 REMOTE = engine.DrillTargets(rto_s=60.0, rpo_rows=None, rpo_s=30.0)

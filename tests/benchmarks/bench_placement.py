@@ -16,7 +16,7 @@ from inventory.placement import Demand, HostSlot, place
 
 VMS = 20_000
 HOSTS = 500
-# The lab's flavor mix (providers/lab/catalog.py FLAVORS), weights included.
+# The lab's flavor mix (lab/catalog.py FLAVORS), weights included.
 FLAVORS = [
     ((2, 4096, 40), 0.22),
     ((4, 8192, 80), 0.34),

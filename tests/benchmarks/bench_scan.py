@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from providers.lab import tls as lab_tls
+from lab import tls as lab_tls
 from security import tlsscan
 
 

@@ -110,7 +110,7 @@ def store_write_ratio(tmp: Path, n: int = 100_000) -> dict[str, float]:
 
 
 def lab_sync_figures(tmp: Path, scale: str, latency_ms: int) -> dict[str, float | str]:
-    from providers.lab import control
+    from lab import control
 
     lab = tmp / "lab"
     config_path = control.up(lab, scale=scale, latency_ms=latency_ms)

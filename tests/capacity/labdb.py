@@ -14,10 +14,10 @@ from typing import Any
 from inventory.config import GanyunConfig, parse_config
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
+from lab import catalog as cat
+from lab.history import write_history
+from lab.seed import Cloud, Estate, build_estate, utilization
 from providers.base import Host, Node, ProviderSpec, State, Utilization
-from providers.lab import catalog as cat
-from providers.lab.history import write_history
-from providers.lab.seed import Cloud, Estate, build_estate, utilization
 
 _STATES = {"ACTIVE": State.RUNNING, "SHUTOFF": State.STOPPED, "PAUSED": State.SUSPENDED,
            "SUSPENDED": State.SUSPENDED, "ERROR": State.ERROR}  # fmt: skip

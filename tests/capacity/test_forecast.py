@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select
 from inventory import forecast as fc
 from inventory.history import ensure_history
 from inventory.models import CapacitySample
-from providers.lab.history import FORMAT, build_history
-from providers.lab.seed import build_estate
+from lab.history import FORMAT, build_history
+from lab.seed import build_estate
 from tests.capacity.estate import build_small
 
 SLOPE = 20.0

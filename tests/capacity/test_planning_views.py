@@ -16,7 +16,7 @@ from console.cli import app
 from inventory import capacity, rightsizing
 from inventory.capacity_export import write_html, write_xlsx
 from inventory.models import UtilizationRow
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from tests.capacity.estate import GB, build_small
 
 

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from inventory.config import GanyunConfig
 from inventory.store import Store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now

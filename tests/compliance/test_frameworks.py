@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security.compliance import frameworks
 from security.compliance.registry import CHECKS_DIR, load_checks
 from security.compliance.types import SEVERITIES

@@ -11,7 +11,7 @@ from console.settings import ThrottleSettings
 from inventory.config import parse_config
 from inventory.scope import Scope
 from inventory.store import open_store
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 THROTTLE = ThrottleSettings()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from inventory.plan_schema import load_plan
-from providers.lab import dr
+from lab import dr
 
 pytestmark = [
     pytest.mark.postgres,

@@ -18,7 +18,7 @@ from console import accounts, auth, clock, frame, passwords, sessions, throttle
 from console.settings import ConsoleSettings, ThrottleSettings
 from inventory.config import parse_config
 from inventory.scope import Scope
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from tests.console.estate import APP, PASSWORD, audit_entries, button, estate_config
 
 INVALID = "登录失败：用户名或密码错误，或尝试过于频繁，请稍候再试。"

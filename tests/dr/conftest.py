@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from providers.lab import dr
+from lab import dr
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from providers.base import GanyunError
-from providers.lab import control, pgdata
+from lab import control, pgdata
+from providers.errors import GanyunError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
@@ -221,7 +221,7 @@ def test_a_shared_base_another_user_could_write_is_refused(tmp_path: Path, monke
 def test_a_dr_lab_that_cannot_start_is_one_line_exit_2_and_nothing_stays_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("providers.lab.dr.pg_bindir", lambda: None)
+    monkeypatch.setattr("lab.dr.pg_bindir", lambda: None)
     with pytest.raises(GanyunError) as caught:
         control.up(tmp_path / "lab", "small", dr=True)
     assert getattr(caught.value, "exit_code", None) == 2

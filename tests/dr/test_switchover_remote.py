@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from lab import dr
 from playbooks.drill import appfiles, engine
-from providers.lab import dr
 from tests.dr.conftest import data_dir, roles
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("dr_switchover")]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from providers.lab import dr
+from lab import dr
 
 DELAY_S = 0.4
 

@@ -6,21 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from providers.base import (
-    AuthError,
-    Host,
-    Image,
-    Network,
-    Node,
-    NotFound,
-    ProviderSpec,
-    SecurityGroup,
-    Size,
-    Snapshot,
-    State,
-    Unavailable,
-    Volume,
-)
+from providers.base import Host, Image, Network, Node, ProviderSpec, SecurityGroup, Size, Snapshot, State, Volume
+from providers.errors import AuthError, NotFound, Unavailable
 
 
 def make_node(provider: str, i: int, **kw: object) -> Node:

@@ -18,8 +18,8 @@ from inventory.config import load_config
 from inventory.models import HostRow, NodeRow, ProviderStatus, ResourceRow
 from inventory.store import open_store
 from inventory.sync import sync_all
+from lab import control, seed
 from providers.base import ProviderSpec
-from providers.lab import control, seed
 from tests.lab.running import small_lab
 
 pytestmark = pytest.mark.xdist_group("collector-lab")
@@ -109,7 +109,7 @@ def test_process_count(configured: int | None, providers: int, expected: int) ->
 
 def test_collect_outcome_turns_any_failure_into_one_line() -> None:
     from inventory.collect import Collected, collect_outcome
-    from providers.base import Unavailable
+    from providers.errors import Unavailable
 
     def broken_adapter() -> Collected:
         raise KeyError("flavor")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from inventory.config import load_config, parse_config
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 
 def test_valid_config_resolves_relative_sqlite_path(tmp_path):

@@ -10,7 +10,7 @@ from inventory.models import ChangeEvent
 from inventory.query import iter_records
 from inventory.store import open_store
 from inventory.sync import sync_all
-from providers.base import Unavailable
+from providers.errors import Unavailable
 from tests.inventory.fakes import FakeCloud, factory, make_node
 from tests.pg import pg_bindir, throwaway_cluster
 

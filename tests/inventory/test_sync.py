@@ -10,7 +10,8 @@ from inventory.models import ChangeEvent, NodeRow, ProviderStatus
 from inventory.query import iter_records
 from inventory.store import open_store
 from inventory.sync import sync_all
-from providers.base import BadResponse, Host, State, Unavailable, Volume
+from providers.base import Host, State, Volume
+from providers.errors import BadResponse, Unavailable
 from tests.inventory.fakes import FakeCloud, factory, make_node
 
 
@@ -121,7 +122,7 @@ def test_forbidden_kinds_are_left_empty_with_a_warning(setup):
 
 
 def test_only_unknown_provider_is_a_config_error(setup):
-    from providers.base import ConfigError
+    from providers.errors import ConfigError
 
     config, clouds, store = setup
     with pytest.raises(ConfigError, match="nope"):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from providers.lab import control
+from lab import control
 from tests.lab.running import small_lab
 
 

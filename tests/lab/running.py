@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from providers.lab import control
+from lab import control
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from inventory.config import load_config
-from providers.lab import control
+from lab import control
 from tests.lab.conftest import Lab, call
 
 pytestmark = pytest.mark.xdist_group("lab-control")
@@ -166,7 +166,7 @@ def test_cli_up_status_fault_down(tmp_path: Path) -> None:
 
 
 def test_bad_scale_is_a_config_error(tmp_path: Path) -> None:
-    from providers.base import ConfigError
+    from providers.errors import ConfigError
 
     with pytest.raises(ConfigError):
         control.up(tmp_path, "galactic")
@@ -199,7 +199,7 @@ def test_racing_ups_start_one_server(tmp_path: Path) -> None:
         assert len(set(paths)) == 1
         pid = control.running_pid(tmp_path)
         servers = [
-            pid_ for pid_, cmd in _cmdlines() if str(tmp_path.resolve()) in cmd and "providers.lab.server" in cmd
+            pid_ for pid_, cmd in _cmdlines() if str(tmp_path.resolve()) in cmd and "lab.server" in cmd
         ]
         assert servers == [pid]
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.lab import disks
+from lab import disks
 
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img not installed")
 

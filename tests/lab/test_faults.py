@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.lab.faults import FailureCounter, FaultError, Faults, parse_assignment
+from lab.faults import FailureCounter, FaultError, Faults, parse_assignment
 
 
 def test_natural_on_values_and_parsing() -> None:

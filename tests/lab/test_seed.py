@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from providers.lab import catalog as cat
-from providers.lab.seed import build_estate, utilization
+from lab import catalog as cat
+from lab.seed import build_estate, utilization
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

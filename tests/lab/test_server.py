@@ -12,7 +12,7 @@ import pytest
 from libcloud.common.exceptions import BaseHTTPError
 from libcloud.common.types import InvalidCredsError, LibcloudError, MalformedResponseError
 
-from providers.lab.seed import build_estate
+from lab.seed import build_estate
 from tests.lab.conftest import Lab, call
 
 pytestmark = pytest.mark.xdist_group("lab-server")

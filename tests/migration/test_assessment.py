@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from inventory.assessment import Related, assess_node, default_rules, parse_rules, system_groups
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 
 def _node(**kw: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from inventory import query
 from inventory.config import load_config
 from inventory.migration_models import MigrationRun, MigrationStep
 from inventory.store import open_store
-from providers.lab import control
+from lab import control
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("migration-lab")]
 GANYUN = str(Path(sys.executable).with_name("ganyun"))

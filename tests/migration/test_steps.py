@@ -12,7 +12,8 @@ import pytest
 
 from inventory.config import parse_config
 from playbooks.migration_steps import StepError, manifest, run_step
-from providers.base import Image, Node, NotFound, State
+from providers.base import Image, Node, State
+from providers.errors import NotFound
 
 
 class MemoryCloud:

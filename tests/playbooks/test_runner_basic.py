@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from playbooks import runner
-from providers.base import PlaybookError
+from providers.errors import PlaybookError
 
 pytestmark = pytest.mark.xdist_group("runner")
 

@@ -14,7 +14,8 @@ import libcloud
 import pytest
 from libcloud.common.base import Connection
 
-from providers.base import NotFound, ProviderSpec, State
+from providers.base import ProviderSpec, State
+from providers.errors import NotFound
 from providers.libcloud_adapter import LibcloudAdapter
 from providers.registry import create_provider
 from tests.providers.inprocess import Answer, fixture_connection

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from providers.base import ConfigError, NotFound, Provider, ProviderSpec, State
+from providers.base import Provider, ProviderSpec, State
+from providers.errors import ConfigError, NotFound
 from providers.libcloud_adapter import LibcloudAdapter
 from providers.registry import create_provider
 
@@ -35,7 +36,7 @@ def test_generic_listing_and_actions() -> None:
 
 
 def test_node_without_id_is_a_bad_response() -> None:
-    from providers.base import BadResponse
+    from providers.errors import BadResponse
 
     with pytest.raises(BadResponse, match="without an id"):
         _dummy(3).list_nodes()  # libcloud turns the Dummy driver's node id 0 into None

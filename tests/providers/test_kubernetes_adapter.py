@@ -16,7 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from providers.base import AuthError, BadResponse, NotFound, Provider, ProviderSpec, State, Unavailable
+from providers.base import Provider, ProviderSpec, State
+from providers.errors import AuthError, BadResponse, NotFound, Unavailable
 from providers.kubernetes_adapter import KubernetesAdapter, quantity
 from providers.registry import create_provider
 

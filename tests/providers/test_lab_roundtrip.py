@@ -1,6 +1,6 @@
 """Lab round trip through the adapters: every seeded node comes back with its facts filled.
 
-The lab (providers/lab) serves the deterministic estate of `seed.build_estate("small")`;
+The lab (lab) serves the deterministic estate of `seed.build_estate("small")`;
 the expected values are read from that estate, not written here.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from providers import mapping
 from tests.lab.running import small_lab
 
-seed = pytest.importorskip("providers.lab.seed")
+seed = pytest.importorskip("lab.seed")
 
 pytestmark = pytest.mark.xdist_group("adapter-lab")
 

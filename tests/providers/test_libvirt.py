@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import NotFound, ProviderSpec, State
+from providers.base import ProviderSpec, State
+from providers.errors import NotFound
 from providers.registry import create_provider
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")

@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from providers.base import AuthError, BadResponse, ProviderSpec, State
+from providers.base import ProviderSpec, State
+from providers.errors import AuthError, BadResponse
 from providers.libcloud_openstack import OpenStackAdapter
 from providers.registry import create_provider
 from tests.providers.replay_server import Answer, catalog, serve

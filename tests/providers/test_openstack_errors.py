@@ -14,7 +14,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from providers.base import AuthError, BadResponse, NotFound, ProviderError, ProviderSpec, Throttled, Unavailable
+from providers.base import ProviderSpec
+from providers.errors import AuthError, BadResponse, NotFound, ProviderError, Throttled, Unavailable
 from providers.registry import create_provider
 from tests.providers.replay_server import catalog
 
@@ -235,7 +236,7 @@ def test_forbidden_optional_kind_is_auth_error_for_sync(cloud: HTTPServer) -> No
 
 
 def test_unknown_driver_is_config_error() -> None:
-    from providers.base import ConfigError
+    from providers.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no-such-cloud"):
         create_provider(ProviderSpec(name="x", driver="no-such-cloud"))

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from providers.base import AuthError, NotFound, ProviderSpec, State
+from providers.base import ProviderSpec, State
+from providers.errors import AuthError, NotFound
 from providers.libcloud_openstack import OpenStackAdapter
 from providers.registry import create_provider
 from tests.providers.replay_server import NOVA, WRONG_PASSWORD, driver_options, serve_openstack_fixtures

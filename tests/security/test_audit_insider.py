@@ -381,7 +381,7 @@ def test_certs_issue_is_logged(tmp_path: Path) -> None:
 @pytest.mark.xdist_group("dr_audit")
 @pytest.mark.skipif(pg_bindir() is None, reason="PostgreSQL binaries missing (make install)")
 def test_drill_run_is_logged() -> None:
-    from providers.lab import dr
+    from lab import dr
 
     # Not under pytest's tmp dir: the postgres OS user must reach PGDATA.
     root = Path(tempfile.mkdtemp(prefix="ganyun-dr-audit-"))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, text, update
 
 from inventory.config import GanyunConfig, parse_config
-from providers.base import ConfigError
+from providers.errors import ConfigError
 from security import audit
 from security.audit_key import CheckpointKey, load_key
 from security.audit_models import AuditCheckpoint, AuditEntry

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import certs
 
 pytestmark = pytest.mark.xdist_group("chains")

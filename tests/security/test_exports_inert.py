@@ -24,7 +24,7 @@ from inventory import query
 from inventory.config import load_config
 from inventory.store import open_store
 from inventory.tenant_text import inert_cell, inert_workbook
-from providers.lab import control
+from lab import control
 from tests.security.tenant import Tenant
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("exports-inert-lab")]

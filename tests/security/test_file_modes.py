@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from inventory.store import open_store
-from providers.lab import dr
+from lab import dr
 
 GANYUN = Path(sys.executable).with_name("ganyun")
 ALLOWED = {0o600, 0o640}

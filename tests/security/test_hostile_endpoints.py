@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from providers.base import GanyunError
-from providers.lab import tls as lab_tls
+from lab import tls as lab_tls
+from providers.errors import GanyunError
 from security import certs, tls_wire, tlsscan
 from tests.security import opensslchains as oc
 

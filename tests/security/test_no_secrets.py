@@ -114,7 +114,7 @@ def test_lab_audit_at_level_3_finds_the_planted_problems(lab_run: tuple[Path, st
     failed = {(f["check_id"], f["resource_name"]) for f in report["findings"] if f["status"] == "FAIL"}
     checks = {c for c, _ in failed}
     assert {"volume_unencrypted", "sg_remote_admin_open"} <= checks
-    # The TLS lab's planted certificates and endpoints (providers/lab/tls.py).
+    # The TLS lab's planted certificates and endpoints (lab/tls.py).
     assert {"cert_expired", "cert_self_signed_served", "cert_rsa_weak", "cert_weak_signature_hash",
             "cert_expiring_30d", "tls_endpoint_weak_protocol", "tls_endpoint_no_sm_protocol"} <= checks  # fmt: skip
     open_groups = {name for c, name in failed if c == "sg_remote_admin_open"}

@@ -38,7 +38,7 @@ def test_nodes_times_ports_plus_configured_endpoints(tmp_path: Path) -> None:
 def test_bad_tls_section_names_the_field(tmp_path: Path) -> None:
     import pytest
 
-    from providers.base import ConfigError
+    from providers.errors import ConfigError
 
     config = parse_config({"tls": {"endpoints": [{"host": "a", "port": 70000}]}}, base_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=r"tls\.endpoints\.0\.port"):

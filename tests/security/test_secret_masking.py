@@ -37,8 +37,8 @@ from streamlit.testing.v1 import AppTest
 from console.cli import one_line
 from inventory.config import load_config
 from providers import masking
-from providers.base import GanyunError, ProviderError
 from providers.boundary import for_status, translate
+from providers.errors import GanyunError, ProviderError
 
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 PAGES = Path(__file__).resolve().parents[2] / "console" / "app_pages"

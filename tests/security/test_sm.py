@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.base import CryptoError
+from providers.errors import CryptoError
 from security import sm
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")

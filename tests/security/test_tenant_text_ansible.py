@@ -28,10 +28,10 @@ from inventory import query
 from inventory.config import load_config
 from inventory.store import open_store
 from inventory.tenant_text import UNSAFE_KEY, escape_controls
+from lab import control
 from playbooks import runner
 from playbooks.migration_steps import StepError, data_dir, run_step
-from providers.base import PlaybookError
-from providers.lab import control
+from providers.errors import PlaybookError
 from tests.security.tenant import Tenant, payloads
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tenant-text-lab")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from providers.lab import tls as lab_tls
+from lab import tls as lab_tls
 from security import tlsscan
 from security.cert_collect import collect_from_files, collect_from_kubernetes
 

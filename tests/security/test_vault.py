@@ -11,7 +11,7 @@ import pytest
 
 from inventory.config import GanyunConfig, parse_config
 from inventory.credentials import provider_spec
-from providers.base import ConfigError, CryptoError
+from providers.errors import ConfigError, CryptoError
 from security.vault import Vault, vault_mac
 
 SECRET = "Gz-Cloud#2026!pw"

@@ -19,7 +19,8 @@ from pyVmomi import vim
 from inventory.collect import collect
 from lab.vsphere import simulator
 from lab.vsphere.estate import ATTRIBUTES, DATASTORE_CAPACITY_GB
-from providers.base import AuthError, BadResponse, ConfigError, Kind, NotFound, ProviderSpec, State, Unavailable
+from providers.base import Kind, ProviderSpec, State
+from providers.errors import AuthError, BadResponse, ConfigError, NotFound, Unavailable
 from providers.registry import create_provider
 from providers.vsphere.adapter import VSphereAdapter
 from tests.providers.vsphere.conftest import PASSWORD, VCenter

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from providers.lab.seed import TIME_FORMAT, Estate
+from lab.seed import TIME_FORMAT, Estate
 
 HISTORY_FILE = "history.json"
 FORMAT = "ganyun-capacity-history/1"

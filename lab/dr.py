@@ -3,12 +3,12 @@
 gz-prod is the primary, gz-dr the same-city standby replicating synchronously
 (application_name site_b), nc-dr the remote standby replicating asynchronously over a
 wide-area link with a configurable delay (`remote_delay_s`): each center's WAN relay
-(providers/lab/wan.py) holds what it sends for that long, and dies with the center, so WAL
+(lab/wan.py) holds what it sends for that long, and dies with the center, so WAL
 still in flight is lost as it would be between cities. An application data directory per
 center (D/dr/appdata/<center>) stands for the files a system keeps beside its database.
 
 Layout under D/dr/<center>/ (a link to PostgreSQL's own directory when it cannot reach D: see
-providers/lab/pgdata.py): `data/` (PGDATA), `node.conf` (this node's settings), `log`,
+lab/pgdata.py): `data/` (PGDATA), `node.conf` (this node's settings), `log`,
 `wan.pid` and `wan.log` (the center's WAN relay).
 Every postgresql.conf ends with `include_if_exists = '../node.conf'`: pg_rewind copies
 configuration files from its source, so per-node settings must live outside PGDATA.
@@ -36,8 +36,8 @@ from typing import Any
 
 import psycopg
 
-from providers.base import GanyunError
-from providers.lab import pgdata
+from lab import pgdata
+from providers.errors import GanyunError
 
 STATE_FILE = "state.json"
 FENCE_MARKER = "FENCED"
@@ -227,19 +227,19 @@ def _wan_pid(cluster: Mapping[str, Any]) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if b"providers.lab.wan" in cmdline and _alive(pid) else None
+    return pid if b"lab.wan" in cmdline and _alive(pid) else None
 
 
 def start_wan(cluster: Mapping[str, Any], timeout_s: float = 10.0) -> None:
     """Start the center's WAN relay (a no-op when it runs, or the lab predates relays)."""
     if not cluster.get("wan_port") or _wan_pid(cluster) is not None:
         return
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     args = [str(cluster["wan_port"]), str(cluster["port"]), str(cluster.get("wan_delay_s", 0.0))]
     with (center_dir(cluster) / "wan.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "providers.lab.wan", *args],
+            [sys.executable, "-m", "lab.wan", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
         )  # fmt: skip
     assert proc.stdout is not None

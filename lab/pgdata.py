@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers.base import GanyunError
+from providers.errors import GanyunError
 
 PG_OS_USER = "postgres"
 EXTERNAL_BASE = Path("/var/lib/ganyun-lab")

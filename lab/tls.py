@@ -2,7 +2,7 @@
 
 `start(lab_dir, estate)` makes the certificates (RSA and ECDSA with cryptography, SM2 with the
 `openssl` command line and `-sigopt distid:1234567812345678`), starts
-`python -m providers.lab.tls serve DIR` and returns the `tls` section of ganyun.yaml.
+`python -m lab.tls serve DIR` and returns the `tls` section of ganyun.yaml.
 Ordinary TLS is served by Python's ssl (Debian OpenSSL); TLCP and RFC 8998 by Tongsuo, the
 libssl inside the tongsuopy wheel, through ctypes: no OpenSSL we link can serve SM2.
 
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from providers.base import ConfigError
+from providers.errors import ConfigError
 
 TLS_DIR = "tls"
 PID_FILE = "tls.pid"
@@ -72,7 +72,7 @@ _PLAN: tuple[tuple[str, str], ...] = (
 
 def _systems(estate: Any) -> list[tuple[str, str]]:
     try:
-        from providers.lab import catalog
+        from lab import catalog
 
         found = [(s.name, s.department) for s in catalog.CITY_SYSTEMS]
     except (ImportError, AttributeError):
@@ -524,12 +524,12 @@ def start_server(directory: Path, specs: list[dict[str, Any]], wait: float = 30.
     (directory / PORTS_FILE).unlink(missing_ok=True)
     log = (directory / "server.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "providers.lab.tls", "serve", str(directory)],
+        [sys.executable, "-m", "lab.tls", "serve", str(directory)],
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=str(Path(__file__).resolve().parents[2]),
+        cwd=str(Path(__file__).resolve().parents[1]),
     )
     (directory / PID_FILE).write_text(str(proc.pid))
     deadline = time.monotonic() + wait
@@ -557,7 +557,7 @@ def stop_server(directory: Path) -> int | None:
     except OSError:
         cmdline = []
     # Only ever signal the process we started (the pid may have been reused since).
-    if b"providers.lab.tls" in cmdline and str(directory).encode() in cmdline:
+    if b"lab.tls" in cmdline and str(directory).encode() in cmdline:
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not Path(f"/proc/{pid}").exists():
@@ -601,5 +601,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         serve(Path(sys.argv[2]).resolve())
     else:
-        print("usage: python -m providers.lab.tls serve DIR", file=sys.stderr)
+        print("usage: python -m lab.tls serve DIR", file=sys.stderr)
         sys.exit(2)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from providers.lab import catalog as cat
+from lab import catalog as cat
 
 DEFAULT_SEED = 20231215  # the day the city's plan was issued
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

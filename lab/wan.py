@@ -6,7 +6,7 @@ center. When a center is lost its relay is killed with it, and whatever the rela
 never arrives: that is the data a remote failover loses, which the drill measures. What the
 standby sends back (status and feedback) passes at once.
 
-Run as `python -m providers.lab.wan LISTEN_PORT TARGET_PORT DELAY_S`; providers/lab/dr.py
+Run as `python -m lab.wan LISTEN_PORT TARGET_PORT DELAY_S`; lab/dr.py
 starts one per center and records its pid.
 """
 
@@ -65,14 +65,14 @@ async def serve(listen_port: int, target_port: int, delay_s: float) -> None:
         lambda r, w: _session(r, w, target_port, delay_s), "127.0.0.1", listen_port, reuse_address=True
     )
     async with server:
-        # The one line on stdout: providers/lab/dr.py waits for it.
+        # The one line on stdout: lab/dr.py waits for it.
         print("listening", flush=True)
         await server.serve_forever()
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
-        print("usage: python -m providers.lab.wan LISTEN_PORT TARGET_PORT DELAY_S", file=sys.stderr)
+        print("usage: python -m lab.wan LISTEN_PORT TARGET_PORT DELAY_S", file=sys.stderr)
         return 2
     asyncio.run(serve(int(argv[0]), int(argv[1]), float(argv[2])))
     return 0

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from providers.lab import disks
-from providers.lab.faults import FailureCounter, Faults
-from providers.lab.seed import (
+from lab import disks
+from lab.faults import FailureCounter, Faults
+from lab.seed import (
     Cloud,
     Estate,
     Image,
@@ -38,7 +38,7 @@ from providers.lab.seed import (
     Volume,
     utilization,
 )
-from providers.lab.state import StateStore
+from lab.state import StateStore
 
 TOKEN_TTL = timedelta(hours=12)
 NOVA_MAX_LIMIT = 1000
@@ -417,7 +417,7 @@ class LabRuntime:
         return Reply.error(404, "unknown lab admin call")
 
     def _set_faults(self, req: Request) -> Reply:
-        from providers.lab.faults import FaultError
+        from lab.faults import FaultError
 
         body = req.json()
         if not isinstance(body, dict):

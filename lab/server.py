@@ -1,4 +1,4 @@
-"""The lab's one HTTP server process: `python -m providers.lab.server --dir D [--port P]`.
+"""The lab's one HTTP server process: `python -m lab.server --dir D [--port P]`.
 
 A stdlib ThreadingHTTPServer (HTTP/1.1 keep-alive, one thread per connection) in front of
 api.LabRuntime. Latency and timeout faults sleep in the connection's own thread, so a slow
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from providers.lab.api import LabRuntime, Reply, Request
-from providers.lab.seed import build_estate
+from lab.api import LabRuntime, Reply, Request
+from lab.seed import build_estate
 
 LAB_FILE = "lab.json"
 RUN_FILE = "run.json"
@@ -171,7 +171,7 @@ def serve(lab_dir: Path, port: int, host: str = "127.0.0.1") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m providers.lab.server")
+    parser = argparse.ArgumentParser(prog="python -m lab.server")
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")

@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from providers.base import ConfigError, GanyunError
-from providers.lab import catalog as cat
-from providers.lab.seed import DEFAULT_SEED, cloud_specs, default_now
-from providers.lab.server import LAB_FILE, RUN_FILE
+from lab import catalog as cat
+from lab.seed import DEFAULT_SEED, cloud_specs, default_now
+from lab.server import LAB_FILE, RUN_FILE
+from providers.errors import ConfigError, GanyunError
 
 PID_FILE = "lab.pid"
 CONFIG_FILE = "ganyun.yaml"
@@ -39,7 +39,7 @@ LAB_VAULT = {"path": "vault.json", "key_file": "vault.key"}
 LOG_DIR = "logs"
 PROVIDER_TIMEOUT_S = 15.0
 START_TIMEOUT_S = {"small": 60.0, "city": 90.0, "large": 300.0}
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class LabError(GanyunError):
@@ -76,7 +76,7 @@ def read_pid(lab_dir: Path) -> int | None:
 
 
 def _is_our_server(pid: int, lab_dir: Path) -> bool:
-    """True when pid is alive and is providers.lab.server for this very directory."""
+    """True when pid is alive and is lab.server for this very directory."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -85,7 +85,7 @@ def _is_our_server(pid: int, lab_dir: Path) -> bool:
     if state == "Z":
         return False
     args = raw.decode(errors="replace").split("\0")
-    return "providers.lab.server" in args and str(lab_dir) in args
+    return "lab.server" in args and str(lab_dir) in args
 
 
 def running_pid(lab_dir: Path) -> int | None:
@@ -130,7 +130,7 @@ def _spawn(lab_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     with (log_dir / "server.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "providers.lab.server", "--dir", str(lab_dir), "--port", str(port)],
+            [sys.executable, "-m", "lab.server", "--dir", str(lab_dir), "--port", str(port)],
             cwd=str(lab_dir),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -258,13 +258,13 @@ def _discard_vault(lab_dir: Path) -> None:
 
 
 def _extension(name: str) -> Any:
-    """providers.lab.tls / providers.lab.dr, written by other areas: imported only when asked."""
+    """lab.tls / lab.dr, written by other areas: imported only when asked."""
     import importlib
 
     try:
-        return importlib.import_module(f"providers.lab.{name}")
+        return importlib.import_module(f"lab.{name}")
     except ImportError as exc:
-        raise LabError(f"--{name} needs providers/lab/{name}.py, which is not available: {exc}") from None
+        raise LabError(f"--{name} needs lab/{name}.py, which is not available: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -280,7 +280,7 @@ def _dir_lock(root: Path) -> Iterator[None]:
 
 def _check_faults(scale: str, faults: Mapping[str, Any]) -> None:
     """Refuse bad fault specs before anything starts, one clear message."""
-    from providers.lab.faults import FaultError, Faults
+    from lab.faults import FaultError, Faults
 
     names = {c.name for c in cloud_specs(scale)}
     for cloud, spec in faults.items():
@@ -350,7 +350,7 @@ def _up(
     refs = _store_credentials(root, config, passwords)
     for entry in config["providers"]:
         entry["credentials"] = refs[entry["name"]]
-    from providers.lab.seed import build_estate
+    from lab.seed import build_estate
 
     # Recorded before starting them: `down` must stop them even if their start fails half way.
     spec["tls"] = bool(spec.get("tls")) or tls
@@ -359,7 +359,7 @@ def _up(
     _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
     # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
     # imported once into the inventory by inventory/history.py.
-    from providers.lab.history import HISTORY_FILE, write_history
+    from lab.history import HISTORY_FILE, write_history
 
     history_due = bool(passwords) or not (root / HISTORY_FILE).exists()
     # The seeded estate (~7 s at large scale) is built once, and only for what reads it.
