@@ -11,10 +11,13 @@ import streamlit as st
 
 from console import frame
 from console.actions import record_action
+from console.navigation import EVERY_ROLE, PageSpec
 from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
 from security.compliance.frameworks import PRIMARY, load_frameworks
 from security.compliance.registry import load_checks
+
+PAGE = PageSpec("console.page_compliance", ":material/rule:", roles=EVERY_ROLE, order=70)
 
 PAGE_SIZE = 50
 t = frame.t
