@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from providers.errors import ConfigError
@@ -279,3 +280,6 @@ def collect(
     if errors:
         # Files the user pointed at that are not certificates: bad input, even if others were saved.
         raise ConfigError(t("certs.not_collected", count=len(errors)))
+
+
+COMMAND = CommandSpec("certs", "certs.command_help", app)
