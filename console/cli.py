@@ -61,10 +61,12 @@ class GanyunApp(typer.Typer):
 
     def localize_help(self) -> None:
         """Help texts in the current language (set from `--lang` before the command line is parsed)."""
-        for info in [*self.registered_groups, *self.registered_commands]:
-            key = self.help_keys.get(str(info.name))
-            if key is not None:
-                info.help = i18n.t(key)
+        for group in self.registered_groups:
+            if str(group.name) in self.help_keys:
+                group.help = i18n.t(self.help_keys[str(group.name)])
+        for command in self.registered_commands:
+            if str(command.name) in self.help_keys:
+                command.help = i18n.t(self.help_keys[str(command.name)])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _tolerant_streams()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from console.accounts import ROLES
 from providers.errors import ConfigError
@@ -72,14 +73,23 @@ def _declaration(path: Path) -> PageSpec:
             spec = PageSpec(*args, **kwargs)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{path.name}: PAGE = PageSpec(...) needs literal arguments ({exc})") from None
-        unknown = sorted(set(spec.roles) - set(ROLES))
-        if unknown:
-            raise ConfigError(f"{path.name}: PAGE names unknown roles {', '.join(unknown)}")
-        return PageSpec(spec.title_key, spec.icon, tuple(spec.roles), int(spec.order))
+        return _checked(path, spec)
     raise ConfigError(f"{path.name}: a console page declares PAGE = PageSpec(title_key, icon, roles, order)")
 
 
-def _value(node: ast.expr) -> object:
+def _checked(path: Path, spec: PageSpec) -> PageSpec:
+    roles = tuple(spec.roles) if isinstance(spec.roles, list | tuple) else ()
+    if not (isinstance(spec.title_key, str) and isinstance(spec.icon, str) and isinstance(spec.order, int)):
+        raise ConfigError(f"{path.name}: PAGE = PageSpec(title_key: str, icon: str, roles: tuple, order: int)")
+    if not roles or not all(isinstance(r, str) for r in roles):
+        raise ConfigError(f"{path.name}: PAGE roles must list at least one role name")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"{path.name}: PAGE names unknown roles {', '.join(unknown)}")
+    return PageSpec(spec.title_key, spec.icon, roles, spec.order)
+
+
+def _value(node: ast.expr) -> Any:
     """A literal, or the one named constant pages may use for their roles."""
     if isinstance(node, ast.Name) and node.id == "EVERY_ROLE":
         return EVERY_ROLE

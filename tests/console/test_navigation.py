@@ -68,6 +68,8 @@ def test_a_new_page_is_one_file(tmp_path: Path) -> None:
         ('PAGE = PageSpec("k", "i", roles=ROLES, order=1)\n', "literal arguments"),
         ('PAGE = PageSpec("k", "i", roles=("operator", "root"), order=1)\n', "unknown roles root"),
         ('PAGE = PageSpec("k", "i", roles=("operator",))\n', "literal arguments"),
+        ('PAGE = PageSpec("k", "i", roles=("operator",), order="ten")\n', "order: int"),
+        ('PAGE = PageSpec("k", "i", roles=(), order=1)\n', "at least one role"),
     ],
 )
 def test_a_page_without_a_proper_declaration_is_refused(tmp_path: Path, source: str, message: str) -> None:
