@@ -2,8 +2,10 @@
 
 Each step takes the plan item and the VM's state so far and returns the new state; every
 step is idempotent (a resumed run may repeat the step that was interrupted). Providers are
-reached through providers.registry only; credentials are resolved here, inside the module
-process, from the vault or environment, and never travel through Ansible variables.
+reached through providers.registry only, and each action through the capability its adapter
+declares (a provider without it fails the step with NotFound naming the call). Credentials
+are resolved here, inside the module process, from the vault or environment, and never
+travel through Ansible variables.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from inventory.assessment import MIGRATED_TAG
 from inventory.config import GanyunConfig, load_config
 from inventory.tenant_text import path_component
+from providers import capabilities
 from providers.base import Provider, State
 from providers.errors import GanyunError, NotFound, PlaybookError
 
@@ -197,7 +200,8 @@ def step_prepare(ctx: StepContext) -> dict[str, Any]:
 def step_snapshot(ctx: StepContext) -> dict[str, Any]:
     if ctx.state.get("snapshot_id"):
         return {}
-    image = ctx.source.create_snapshot(str(ctx.item["source_id"]), f"ganyun-mig-{ctx.run_id}-{ctx.item['name']}")
+    source = capabilities.NODE_SNAPSHOT.require(ctx.source, "create_snapshot")
+    image = source.create_snapshot(str(ctx.item["source_id"]), f"ganyun-mig-{ctx.run_id}-{ctx.item['name']}")
     return {"snapshot_id": image.id, "snapshot_format": image.disk_format or "qcow2"}
 
 
@@ -211,7 +215,7 @@ def _disk_format(ctx: StepContext, step: str) -> str:
 def step_export(ctx: StepContext) -> dict[str, Any]:
     fmt = _disk_format(ctx, "export")
     dest = Path(str(ctx.state["work"])) / f"source.{fmt}"
-    ctx.source.export_image(str(ctx.state["snapshot_id"]), str(dest))
+    capabilities.EXPORT_IMAGE.require(ctx.source, "export_image").export_image(str(ctx.state["snapshot_id"]), str(dest))
     return {"export_path": str(dest)}
 
 
@@ -238,7 +242,7 @@ def step_import(ctx: StepContext) -> dict[str, Any]:
         "ganyun_run": str(ctx.run_id),
         FROM_TAG: ctx.key,
     }
-    image = ctx.target.import_image(
+    image = capabilities.IMPORT_IMAGE.require(ctx.target, "import_image").import_image(
         f"ganyun-{ctx.item['name']}", str(ctx.state["converted_path"]), "qcow2", properties=props
     )
     return {"image_id": image.id}
@@ -265,7 +269,7 @@ def step_boot(ctx: StepContext) -> dict[str, Any]:
         network = ctx.item.get("network") or {}
         nets = [str(network["target_network_id"])] if network.get("target_network_id") else []
         fixed = [str(network["fixed_ip"])] if network.get("keep_ip") and network.get("fixed_ip") else []
-        node = target.create_node(
+        node = capabilities.CREATE_NODE.require(target, "create_node").create_node(
             str(ctx.item["name"]),
             str(ctx.item["target_size"]["id"]),
             image_id,
@@ -329,15 +333,17 @@ def step_cutover(ctx: StepContext) -> dict[str, Any]:
     is marked as moved (the next sync and the next plan both see it)."""
     address = str(ctx.state.get("source_ip") or "")
     target_ref = f"{ctx.item['target_provider']}/{ctx.state['target_id']}"
-    ctx.target.set_node_metadata(str(ctx.state["target_id"]), {SERVICE_TAG: address, FROM_TAG: ctx.key})
-    ctx.source.set_node_metadata(str(ctx.item["source_id"]), {MIGRATED_TAG: target_ref})
+    target = capabilities.NODE_METADATA.require(ctx.target, "set_node_metadata")
+    source = capabilities.NODE_METADATA.require(ctx.source, "set_node_metadata")
+    target.set_node_metadata(str(ctx.state["target_id"]), {SERVICE_TAG: address, FROM_TAG: ctx.key})
+    source.set_node_metadata(str(ctx.item["source_id"]), {MIGRATED_TAG: target_ref})
     return {"cut_over": True, "service_address": address}
 
 
 def step_stop_source(ctx: StepContext) -> dict[str, Any]:
     source_id = str(ctx.item["source_id"])
     if ctx.source.get_node(source_id).state != State.STOPPED:
-        ctx.source.stop_node(source_id)
+        capabilities.POWER.require(ctx.source, "stop_node").stop_node(source_id)
         _wait(ctx, ctx.source, source_id, State.STOPPED, "stop_source")
     return {"source_stopped": True}
 
@@ -345,7 +351,8 @@ def step_stop_source(ctx: StepContext) -> dict[str, Any]:
 def step_cleanup(ctx: StepContext) -> dict[str, Any]:
     """No leftover snapshots or work files after a successful move."""
     if ctx.state.get("snapshot_id"):
-        _ignore_missing(lambda: ctx.source.delete_image(str(ctx.state["snapshot_id"])))
+        source = capabilities.NODE_SNAPSHOT.require(ctx.source, "delete_image")
+        _ignore_missing(lambda: source.delete_image(str(ctx.state["snapshot_id"])))
     if ctx.state.get("work"):
         shutil.rmtree(str(ctx.state["work"]), ignore_errors=True)
     return {"snapshot_id": "", "export_path": "", "converted_path": ""}
@@ -356,20 +363,25 @@ def step_rollback(ctx: StepContext) -> dict[str, Any]:
     temporary images are removed. Safe to run twice."""
     source_id = str(ctx.item["source_id"])
     if ctx.state.get("target_id"):
-        _ignore_missing(lambda: ctx.target.destroy_node(str(ctx.state["target_id"])))
+        destroyer = capabilities.DESTROY_NODE.require(ctx.target, "destroy_node")
+        _ignore_missing(lambda: destroyer.destroy_node(str(ctx.state["target_id"])))
     if ctx.state.get("image_id"):
-        _ignore_missing(lambda: ctx.target.delete_image(str(ctx.state["image_id"])))
+        importer = capabilities.IMPORT_IMAGE.require(ctx.target, "delete_image")
+        _ignore_missing(lambda: importer.delete_image(str(ctx.state["image_id"])))
     if ctx.state.get("snapshot_id"):
-        _ignore_missing(lambda: ctx.source.delete_image(str(ctx.state["snapshot_id"])))
+        snapshotter = capabilities.NODE_SNAPSHOT.require(ctx.source, "delete_image")
+        _ignore_missing(lambda: snapshotter.delete_image(str(ctx.state["snapshot_id"])))
     if ctx.state.get("target_data_dir"):
         shutil.rmtree(str(ctx.state["target_data_dir"]), ignore_errors=True)
     if ctx.state.get("work"):
         shutil.rmtree(str(ctx.state["work"]), ignore_errors=True)
     if ctx.state.get("cut_over"):
-        ctx.source.set_node_metadata(source_id, {MIGRATED_TAG: ""})
+        capabilities.NODE_METADATA.require(ctx.source, "set_node_metadata").set_node_metadata(
+            source_id, {MIGRATED_TAG: ""}
+        )
     node = ctx.source.get_node(source_id)
     if node.state == State.STOPPED:
-        ctx.source.start_node(source_id)
+        capabilities.POWER.require(ctx.source, "start_node").start_node(source_id)
         _wait(ctx, ctx.source, source_id, State.RUNNING, "rollback")
     return {
         "target_id": "",
@@ -388,7 +400,8 @@ def step_revert(ctx: StepContext) -> dict[str, Any]:
 
 def step_finalize(ctx: StepContext) -> dict[str, Any]:
     """The operator said so: delete the (stopped) source; the target stays."""
-    _ignore_missing(lambda: ctx.source.destroy_node(str(ctx.item["source_id"])))
+    source = capabilities.DESTROY_NODE.require(ctx.source, "destroy_node")
+    _ignore_missing(lambda: source.destroy_node(str(ctx.item["source_id"])))
     return {"finalized": True}
 
 

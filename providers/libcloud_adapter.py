@@ -2,9 +2,10 @@
 
 `LibcloudAdapter` maps libcloud's generic objects (Node, NodeSize, NodeImage, StorageVolume,
 VolumeSnapshot) to our records, with heuristics on `extra` for what each driver exposes
-(architecture, instance type, tags). Calls a driver does not implement raise NotFound
-("not supported by this driver") so that sync leaves that kind empty with a warning.
-OpenStack gets a richer subclass in providers/libcloud_openstack.py.
+(architecture, instance type, tags). It declares what libcloud's compute API offers; a call
+this particular driver does not implement raises NotFound ("not supported by this driver"),
+as libcloud itself raises NotImplementedError, so that sync leaves that kind empty with a
+warning. OpenStack gets a richer subclass in providers/libcloud_openstack.py.
 
 libcloud has no type stubs: driver objects are `Any` here, and nothing of them leaves.
 """
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 from providers import mapping
 from providers.base import (
-    Host,
+    Capability,
     Image,
     Network,
     Node,
@@ -29,7 +30,6 @@ from providers.base import (
     Size,
     Snapshot,
     State,
-    Utilization,
     Volume,
 )
 from providers.boundary import boundary
@@ -37,9 +37,6 @@ from providers.errors import ConfigError, GanyunError, NotFound
 from providers.masking import SECRETS
 
 T = TypeVar("T")
-
-# Config names -> libcloud's Provider constants where they differ.
-DRIVER_ALIASES: dict[str, str] = {"ecs": "aliyun_ecs", "aliyun": "aliyun_ecs", "aws": "ec2"}
 
 # Options the adapter consumes itself instead of handing them to the driver constructor.
 ADAPTER_OPTIONS = frozenset({"all_tenants", "ex_all_tenants", "verify_ssl", "ca_cert"})
@@ -61,14 +58,22 @@ _LIBVIRT_STATES = {
 
 
 def load_driver_class(driver_name: str) -> Any:
-    """libcloud's compute driver class for a config `driver:` name, or ConfigError naming it."""
+    """libcloud's compute driver class for its driver name, or ConfigError naming it."""
     from libcloud.compute.providers import get_driver
 
-    name = DRIVER_ALIASES.get(driver_name.lower(), driver_name.lower())
     try:
-        return get_driver(name)
+        return get_driver(driver_name.lower())
     except (AttributeError, ImportError, KeyError) as exc:
         raise ConfigError(f"unknown provider driver '{driver_name}' (not a libcloud compute driver)") from exc
+
+
+def is_libcloud_driver(driver_name: str) -> bool:
+    """Whether libcloud has a compute driver of this name (its module is imported to tell)."""
+    try:
+        load_driver_class(driver_name)
+    except ConfigError:
+        return False
+    return True
 
 
 def build_driver(spec: ProviderSpec) -> Any:
@@ -123,6 +128,22 @@ _RAM_IN_GIB = frozenset({"aliyun_ecs", "ecs", "aliyun"})
 
 class LibcloudAdapter:
     """A Provider over one libcloud compute driver."""
+
+    features = frozenset(
+        {
+            Capability.SIZES,
+            Capability.IMAGES,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.NETWORKS,
+            Capability.SECURITY_GROUPS,
+            Capability.POWER,
+            Capability.CREATE_NODE,
+            Capability.DESTROY_NODE,
+            Capability.NODE_METADATA,
+            Capability.NODE_SNAPSHOT,
+        }
+    )
 
     def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
         self.spec = spec
@@ -244,9 +265,6 @@ class LibcloudAdapter:
             ),
             tags=tags,
         )
-
-    def list_hosts(self) -> Sequence[Host]:
-        raise _not_supported(self.name, "list_hosts")
 
     def list_sizes(self) -> Sequence[Size]:
         sizes = self._call("list_sizes", lambda: self.driver.list_sizes())
@@ -388,9 +406,6 @@ class LibcloudAdapter:
             rules=tuple(rules),
         )
 
-    def list_utilization(self) -> Sequence[Utilization]:
-        return []
-
     # ------------------------------------------------------------------ actions
 
     def _node_id(self, n: Any) -> str:
@@ -480,14 +495,6 @@ class LibcloudAdapter:
     def delete_image(self, image_id: str) -> None:
         image = self._call("delete_image", lambda: self.driver.get_image(image_id))
         self._call("delete_image", lambda: self.driver.delete_image(image))
-
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        raise _not_supported(self.name, "import_image")
-
-    def export_image(self, image_id: str, dest_path: str) -> str:
-        raise _not_supported(self.name, "export_image")
 
 
 def _size_vcpus(size: Any) -> int:

@@ -32,6 +32,7 @@ from libcloud.compute.types import MalformedResponseError
 
 from providers import mapping
 from providers.base import (
+    Capability,
     Host,
     Image,
     Network,
@@ -68,6 +69,15 @@ def _dicts(items: Any, what: str) -> list[Json]:
 
 class OpenStackAdapter(LibcloudAdapter):
     """libcloud's OpenStack_2 driver plus raw calls for what it does not map."""
+
+    features = LibcloudAdapter.features | {
+        Capability.HOSTS,
+        Capability.NODE_DELTA,
+        Capability.VOLUME_DELTA,
+        Capability.UTILIZATION,
+        Capability.IMPORT_IMAGE,
+        Capability.EXPORT_IMAGE,
+    }
 
     def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
         super().__init__(spec, driver)

@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from console import frame
+from console.navigation import PageSpec
 from security import audit
+
+PAGE = PageSpec("console.page_audit", ":material/receipt_long:", roles=("auditor", "security_officer"), order=80)
 
 PAGE_SIZE = 50
 t = frame.t
 
-frame.require_role("auditor", "security_officer")
 config = frame.get_config()
 store = frame.get_store()
 st.title(t("audit.page_title"))

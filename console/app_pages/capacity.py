@@ -16,8 +16,11 @@ import pandas as pd
 import streamlit as st
 
 from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, sync_marker, t
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory import capacity_export as ex
 from inventory.config import GanyunConfig, parse_config
+
+PAGE = PageSpec("console.page_capacity", ":material/stacked_bar_chart:", roles=EVERY_ROLE, order=30)
 
 
 def label(key: str) -> str:

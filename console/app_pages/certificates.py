@@ -16,8 +16,11 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, paginate, run_action, t
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory.config import GanyunConfig
 from providers.errors import ConfigError
+
+PAGE = PageSpec("console.page_certificates", ":material/verified_user:", roles=EVERY_ROLE, order=60)
 
 
 def cert_marker(url: str) -> tuple[int, str]:

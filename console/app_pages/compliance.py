@@ -11,10 +11,13 @@ import streamlit as st
 
 from console import frame
 from console.actions import record_action
+from console.navigation import EVERY_ROLE, PageSpec
 from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
-from security.compliance.frameworks import PRIMARY, load_frameworks
+from security.compliance.frameworks import PRIMARY, clauses_of, load_frameworks
 from security.compliance.registry import load_checks
+
+PAGE = PageSpec("console.page_compliance", ":material/rule:", roles=EVERY_ROLE, order=70)
 
 PAGE_SIZE = 50
 t = frame.t
@@ -81,6 +84,7 @@ if len(trend) > 1:
 # ----------------------------------------------------------------- findings
 st.subheader(t("comply.findings"))
 titles = {cid: c.meta.title[lang] for cid, c in load_checks().items()}
+clauses = {cid: ", ".join(clauses_of(cid)) for cid in titles}
 statuses = st.multiselect(t("comply.status_filter"), ["FAIL", "WAIVED", "MANUAL", "PASS"], default=["FAIL"])
 # Only the page on screen is read: an estate-wide audit has a finding per volume and endpoint.
 _, shown, total = engine.findings_page(store, statuses=statuses, offset=0, limit=0)
@@ -90,6 +94,7 @@ findings, _, _ = engine.findings_page(store, statuses=statuses, offset=(page - 1
 rows = [
     {
         "check": titles.get(f["check_id"], f["check_id"]),
+        "clauses": clauses.get(f["check_id"], ""),
         "severity": f["severity"],
         "status": f["status"],
         "resource": f["resource_name"],

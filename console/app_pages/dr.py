@@ -28,10 +28,13 @@ from console.frame import (
     sync_marker,
     t,
 )
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory.config import CONFIG_ENV, GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
 from providers.errors import ConfigError
+
+PAGE = PageSpec("console.page_dr", ":material/sync_alt:", roles=EVERY_ROLE, order=50)
 
 SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}

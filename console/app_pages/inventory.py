@@ -14,9 +14,12 @@ import streamlit as st
 from sqlalchemy import String, and_, cast, func, select
 
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, page_window, sync_marker, t
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory.models import HostRow, NodeRow, ProviderStatus
 from inventory.query import LIST_KINDS, history, iter_records
 from inventory.tenant_text import inert_cell
+
+PAGE = PageSpec("console.page_inventory", ":material/dns:", roles=EVERY_ROLE, order=20)
 
 NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch", "cpu_vendor", "os_family",
                 "department", "system", "mlps_level", "host", "id")

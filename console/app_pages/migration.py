@@ -33,8 +33,11 @@ from console.frame import (
     sync_marker,
     t,
 )
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory.config import CONFIG_ENV, GanyunConfig
 from providers.errors import ConfigError
+
+PAGE = PageSpec("console.page_migration", ":material/move_up:", roles=EVERY_ROLE, order=40)
 
 ACTIONS = ("run", "rollback", "finalize")
 

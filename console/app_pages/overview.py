@@ -14,7 +14,10 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, sync_marker, t
+from console.navigation import EVERY_ROLE, PageSpec
 from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus
+
+PAGE = PageSpec("console.page_overview", ":material/dashboard:", roles=EVERY_ROLE, order=10)
 
 EXPIRY_DAYS = 30
 _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}

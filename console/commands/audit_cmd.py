@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from providers.errors import ConfigError
@@ -96,3 +97,6 @@ def search(
     store = audit.store_for(state(ctx).config())
     total, rows = audit.search(store, text=text, action=action, actor=actor, since=since, limit=limit)
     _print(total, rows, as_json)
+
+
+COMMAND = CommandSpec("audit", "audit.command_help", app)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from inventory import query
@@ -151,3 +152,6 @@ def print_headroom(section: dict[str, Any]) -> None:
     if not demand["nodes"]:
         out.print(f"[yellow]{t('capacity.headroom_none')}[/]")
     out.print(_table(title, *ex.headroom_rows({"headroom": section})))
+
+
+COMMAND = CommandSpec("capacity", "capacity.command_help", app)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.actions import current_actor, record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import language, t
 from providers.errors import ConfigError
@@ -259,3 +260,6 @@ def evidence_get(
     _name, data = evidence.content(store, evidence_id)
     output.write_bytes(data)
     typer.echo(t("comply.written", path=output), err=True)
+
+
+COMMAND = CommandSpec("comply", "comply.command_help", app)

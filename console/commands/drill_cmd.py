@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from inventory.config import GanyunConfig
@@ -231,3 +232,6 @@ def report_cmd(
         return
     output.write_text(text, encoding="utf-8")
     _err.print(t("drill.report_saved", path=output))
+
+
+COMMAND = CommandSpec("drill", "drill.command_help", app)

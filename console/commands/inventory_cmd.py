@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from inventory import ansible as ansible_inventory
@@ -185,3 +186,6 @@ def ansible(
         )
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+COMMAND = CommandSpec("inventory", "inventory.command_help", app)

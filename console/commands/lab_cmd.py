@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.i18n import t
 from lab import control
 from lab.faults import FaultError, Faults, parse_assignment
@@ -178,3 +179,6 @@ def fault_cmd(
         return
     for name, faults in result.items():
         typer.echo(t("lab.faults_now", cloud=name, faults=_describe(faults)))
+
+
+COMMAND = CommandSpec("lab", "lab.command_help", app)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import language, t
 from inventory import query
@@ -372,3 +373,6 @@ def finalize_cmd(
     record_action(config, "migrate.finalize", {"run": run, "vms": len(ready)})
     migration.finalize_run(config, cfg_file, store, run)
     _report_after(config, store, run, as_json, Console(stderr=True))
+
+
+COMMAND = CommandSpec("migrate", "migrate.command_help", app)

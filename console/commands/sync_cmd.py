@@ -12,16 +12,13 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from inventory.store import open_store
 from inventory.sync import SyncReport, sync_all
 
 _STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red"}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("sync", help="Collect every provider into the inventory.")(sync)
 
 
 def sync(
@@ -93,3 +90,6 @@ def _record_audit(config, report: SyncReport) -> None:  # type: ignore[no-untype
     from console.actions import record_action
 
     record_action(config, "sync", {"run_id": report.run_id, "status": report.status})
+
+
+COMMAND = CommandSpec("sync", "sync.command_help", sync)

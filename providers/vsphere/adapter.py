@@ -9,7 +9,8 @@ Config:
 ```
 Listings come from a few PropertyCollector round trips (properties.py); nodes also as changes
 since a watermark (`list_node_changes`), the collector version of the last listing. vSphere
-has no flavors and no security groups: those listings are empty, not errors.
+has no flavors and no security groups, and is a migration source here (no create or import):
+the adapter does not declare those capabilities.
 """
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from pyVmomi import vim
 
 from providers.base import (
+    Capability,
     Cluster,
     Host,
     Image,
     Network,
     Node,
     ProviderSpec,
-    SecurityGroup,
-    Size,
     Snapshot,
     State,
     Volume,
@@ -62,7 +62,22 @@ DEFAULT_TASK_TIMEOUT_S = 600.0
 class VSphereAdapter:
     """A Provider over one vCenter (or ESXi host)."""
 
-    DRIVERS: ClassVar[tuple[str, ...]] = ("vsphere", "vcenter", "vmware")
+    features = frozenset(
+        {
+            Capability.HOSTS,
+            Capability.CLUSTERS,
+            Capability.IMAGES,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.NETWORKS,
+            Capability.NODE_DELTA,
+            Capability.WATERMARK,
+            Capability.POWER,
+            Capability.DESTROY_NODE,
+            Capability.NODE_METADATA,
+            Capability.NODE_SNAPSHOT,
+        }
+    )
 
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
@@ -183,12 +198,6 @@ class VSphereAdapter:
             "list_snapshots", lambda: [s for m, vm in items for s in records.snapshot_records(self.name, m, vm)]
         )
 
-    def list_sizes(self) -> Sequence[Size]:
-        return []
-
-    def list_security_groups(self) -> Sequence[SecurityGroup]:
-        return []
-
     def get_node(self, node_id: str) -> Node:
         vm = vim.VirtualMachine(node_id, self.session.stub())
         found = fetch(self.session, "get_node", (vim.VirtualMachine,), objects=[vm]).of("VirtualMachine")
@@ -254,25 +263,4 @@ class VSphereAdapter:
         verify: bool | str = self.endpoint.ca_cert or self.endpoint.verify
         return actions.download(
             self.session, datacenter_path, datastore, path, dest, verify, max(self.endpoint.timeout_s, 60.0)
-        )
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-    ) -> Node:
-        raise NotFound(self.name, "create_node", "not supported: vSphere is a migration source here")
-
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        raise NotFound(self.name, "import_image", "not supported: vSphere is a migration source here")
-
-    def export_image(self, image_id: str, dest_path: str) -> str:
-        raise NotFound(
-            self.name, "export_image", "not supported (vCenter's ExportVm): download the disks from the datastore"
         )

@@ -18,7 +18,7 @@ from inventory.store import Store
 from providers.errors import ConfigError
 from security.compliance import evidence, waivers
 from security.compliance.facts import AuditContext, load_context
-from security.compliance.frameworks import PRIMARY, STRENGTH_EN, load_frameworks
+from security.compliance.frameworks import PRIMARY, STRENGTH_EN, clauses_of, load_frameworks
 from security.compliance.models import ComplianceAudit, ComplianceFinding
 from security.compliance.registry import Check, load_checks
 from security.compliance.timeutil import aware, now
@@ -184,6 +184,7 @@ def _summarize(level: int, started: datetime, findings: list[dict[str, Any]], ev
             "severity": c.meta.severity,
             "risk": c.meta.risk,
             "remediation": c.meta.remediation,
+            "clauses": clauses_of(c.meta.id),
             "counts": dict(per_check.get(c.meta.id, Counter())),
         }
         for c in applicable_checks(level).values()

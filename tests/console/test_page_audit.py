@@ -33,11 +33,3 @@ def test_search_and_verify(tmp_path: Path) -> None:
     at.button(key="verify").click().run()
     assert at.error and "2" in at.error[0].value
 
-
-def test_operator_is_refused(tmp_path: Path) -> None:
-    config = parse_config({"database": f"sqlite:///{tmp_path / 'g.db'}"}, base_dir=str(tmp_path))
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": "x", "role": "operator"}
-    at.session_state["ganyun_config"] = config
-    at.run()
-    assert not at.exception and at.error and not at.dataframe
