@@ -37,7 +37,7 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     return filters
 
 
-def _apply_filters(stmt: Select[Any], model: Any, filters: dict[str, str]) -> Select[Any]:
+def apply_filters(stmt: Select[Any], model: Any, filters: dict[str, str]) -> Select[Any]:
     conditions = []
     for key, value in filters.items():
         if key in _PROVIDER_FIELDS:
@@ -95,10 +95,10 @@ def iter_records(
             k: v for k, v in filters.items() if k not in ResourceRow.__table__.c and k not in _PROVIDER_FIELDS
         }
         column_filters = {k: v for k, v in filters.items() if k not in data_filters}
-        stmt = _apply_filters(stmt, model, column_filters)
+        stmt = apply_filters(stmt, model, column_filters)
     else:
         data_filters = {}
-        stmt = _apply_filters(stmt, model, filters)
+        stmt = apply_filters(stmt, model, filters)
     stmt = stmt.order_by(model.provider, model.name, model.id)
     if limit:
         stmt = stmt.limit(limit)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory import rollup_guard
+from inventory.capacity import upkeep
 from providers.errors import ConfigError
 from providers.masking import SECRETS
 
@@ -52,7 +52,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        rollup_guard.install(self._sessions)
+        upkeep.guard_sessions(self._sessions)
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time; serializing in-process writers avoids busy retries.
         self.write_lock: contextlib.AbstractContextManager[Any] = (

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, sync_marker, t
-from inventory import capacity_export as ex
+from inventory.capacity.api import export as ex
 from inventory.config import GanyunConfig, parse_config
 
 
@@ -30,7 +30,7 @@ def _config_key(config: GanyunConfig) -> tuple[str, str]:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def load_report(config_json: str, base_dir: str, marker: tuple[int, str]) -> dict[str, Any]:
-    from inventory.capacity import build_report
+    from inventory.capacity.api import build_report
 
     config = parse_config(json.loads(config_json), base_dir=base_dir)
     return build_report(config, get_store())
@@ -38,7 +38,7 @@ def load_report(config_json: str, base_dir: str, marker: tuple[int, str]) -> dic
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def load_headroom(config_json: str, base_dir: str, marker: tuple[int, str], where: tuple[str, ...]) -> dict[str, Any]:
-    from inventory.headroom import migration_headroom, selection_demand
+    from inventory.capacity.api import migration_headroom, selection_demand
     from inventory.query import parse_filters
 
     filters = parse_filters(list(where))

@@ -46,7 +46,7 @@ def label(key: str) -> str:
 
 def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: Method, horizon: int,
             forecast: bool = True) -> dict[str, Any]:  # fmt: skip
-    from inventory.capacity import build_report
+    from inventory.capacity.api import build_report
 
     config = state(ctx).config()
     if not config.providers:
@@ -84,7 +84,7 @@ def report(
         else:
             sys.stdout.write(text + "\n")
     elif fmt in (ReportFormat.xlsx, ReportFormat.html):
-        from inventory.capacity_export import write_html, write_xlsx
+        from inventory.capacity.api import write_html, write_xlsx
 
         path = output or Path(f"capacity-report.{fmt.value}")
         (write_xlsx if fmt is ReportFormat.xlsx else write_html)(data, path, label)
@@ -121,7 +121,7 @@ def _table(title: str, head: list[str], rows: list[list[Any]], limit: int = 50) 
 
 
 def print_report(data: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     out = Console()
     if data["stale"]:
@@ -143,7 +143,7 @@ def print_report(data: dict[str, Any]) -> None:
 
 
 def print_headroom(section: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     demand = section["demand"]
     out = Console()
