@@ -184,7 +184,7 @@ def _sync_one(
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
-    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(config, pc, vault)), changes_since))
+    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(pc, vault)), changes_since))
     return _finish(store, pc, outcome, run_id, t0, notify)
 
 
@@ -233,7 +233,7 @@ def _sync_in_processes(
     jobs: list[Job] = []
     for pc in providers:
         try:
-            jobs.append(Job(pc.name, provider_spec(config, pc, vault), since.get(pc.name)))
+            jobs.append(Job(pc.name, provider_spec(pc, vault), since.get(pc.name)))
         except GanyunError as exc:
             results.append(_finish(store, pc, str(exc), run_id, started[pc.name], notify))
     if not jobs:

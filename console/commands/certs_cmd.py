@@ -260,10 +260,12 @@ def collect(
     if kubernetes:
         from inventory.credentials import provider_spec
         from providers.registry import create_provider
+        from security.vault import VaultCredentials
 
+        vault = VaultCredentials(config)
         for pc in config.providers:
             if pc.driver == "kubernetes":
-                items += collect_from_kubernetes(create_provider(provider_spec(config, pc)))
+                items += collect_from_kubernetes(create_provider(provider_spec(pc, vault)))
     store = _store(ctx)
     with store.write_lock, store.session() as session:
         count = save_collected(session, items)

@@ -259,10 +259,11 @@ def _execute_with_progress(err: Console, todo: list[dict[str, Any]], work: Any) 
 
 def _sync(config: GanyunConfig, store: Store, providers: list[str], err: Console) -> None:
     from inventory.sync import sync_all
+    from security.vault import VaultCredentials
 
     names = [p for p in providers if any(c.name == p for c in config.providers)]
     if names:
-        sync_all(config, store, only=names)
+        sync_all(config, store, only=names, vault=VaultCredentials(config))
         err.print(t("migrate.synced", providers=", ".join(names)))
 
 
