@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, func, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from inventory.models import ChangeEvent, HostRow, NodeRow, ProviderStatus, ResourceRow
@@ -75,9 +75,14 @@ def _row_dict(row: Any, kind: str, statuses: dict[str, ProviderStatus]) -> dict[
 
 
 def iter_records(
-    session: Session, kind: str, filters: dict[str, str] | None = None, limit: int | None = None
+    session: Session,
+    kind: str,
+    filters: dict[str, str] | None = None,
+    limit: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Records of one kind as JSON-ready dicts (nodes carry department, system, mlps_level)."""
+    """Records of one kind as JSON-ready dicts (nodes carry department, system, mlps_level);
+    `where` adds conditions on the kind's table (the service layer's scope)."""
     filters = filters or {}
     statuses = provider_states(session)
     if kind == "nodes":
@@ -99,6 +104,8 @@ def iter_records(
     else:
         data_filters = {}
         stmt = apply_filters(stmt, model, filters)
+    if where:
+        stmt = stmt.where(*where)
     stmt = stmt.order_by(model.provider, model.name, model.id)
     if limit:
         stmt = stmt.limit(limit)

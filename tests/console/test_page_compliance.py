@@ -16,6 +16,9 @@ from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
 from tests.compliance.estate import small_estate
 
+# What a city-wide account's session carries (console.accounts.Identity.as_session).
+CITY = {"city": True, "departments": []}
+
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "compliance.py")
 
 
@@ -26,7 +29,7 @@ def estate(tmp_path: Path) -> tuple[GanyunConfig, Store]:
 
 def page(config: GanyunConfig, role: str, name: str = "x") -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": name, "role": role}
+    at.session_state["user"] = {"name": name, "role": role, "scope": CITY}
     at.session_state["ganyun_config"] = config
     return at
 
