@@ -14,6 +14,7 @@ from rich.table import Table
 
 from console.context import state
 from console.i18n import t
+from console.services.viewer import Viewer
 from inventory import query
 from inventory.store import open_store
 from providers.errors import ConfigError
@@ -46,7 +47,7 @@ def label(key: str) -> str:
 
 def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: Method, horizon: int,
             forecast: bool = True) -> dict[str, Any]:  # fmt: skip
-    from inventory.capacity.api import build_report
+    from console.services import capacity
 
     config = state(ctx).config()
     if not config.providers:
@@ -55,8 +56,10 @@ def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: M
     store = open_store(config.database_url)
     err = Console(stderr=True)
     with err.status(t("capacity.computing")):
-        return build_report(config, store, headroom_filters=filters, rightsizing_level=level.value,
-                            method=method.value, horizon_weeks=horizon, forecast=forecast)  # fmt: skip
+        # The OS user runs the CLI as a city-wide operator.
+        return capacity.report(store, Viewer.operator(), config, headroom_filters=filters,
+                               rightsizing_level=level.value, method=method.value, horizon_weeks=horizon,
+                               forecast=forecast)  # fmt: skip
 
 
 @app.command("report", help="Capacity report: pools, centers, racks, showback, Xinchuang share, forecasts.")

@@ -209,11 +209,11 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Certificates (or endpoints) in the inventory, soonest expiry first."""
-    from security.cert_store import list_certificates, list_endpoints
+    from console.services import certificates
+    from console.services.viewer import Viewer
 
-    store = _store(ctx)
-    with store.session() as session:
-        rows = list_endpoints(session) if endpoints else list_certificates(session)
+    store, operator = _store(ctx), Viewer.operator()
+    rows = certificates.endpoints(store, operator) if endpoints else certificates.certificates(store, operator)
     if as_json:
         _print_json(rows)
         return

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from console.context import state
 from console.i18n import t
+from console.services import inventory as services_inventory
+from console.services.viewer import Viewer
 from inventory import ansible as ansible_inventory
 from inventory import query
 from inventory.store import open_store
@@ -59,17 +61,6 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
-def _records(session: Any, kind: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-    if kind == "certificates":
-        try:
-            from security.cert_store import list_certificates
-        except ImportError:
-            raise ConfigError("certificate inventory is not available in this build") from None
-        rows: list[dict[str, Any]] = list(list_certificates(session))
-        return [r for r in rows if all(str(r.get(k, "")) == v for k, v in filters.items())]
-    return list(query.iter_records(session, kind, filters))
-
-
 @app.command("list", help="List inventory records (nodes, hosts, volumes, images, certificates, ...).")
 def list_records(
     ctx: typer.Context,
@@ -85,9 +76,8 @@ def list_records(
 ) -> None:
     config = state(ctx).config()
     filters = query.parse_filters(where or [])
-    store = open_store(config.database_url)
-    with store.session() as session:
-        records = _records(session, kind, filters)
+    # The OS user runs the CLI as a city-wide operator.
+    records = services_inventory.records(open_store(config.database_url), Viewer.operator(), kind, filters)
     if fmt is OutputFormat.json:
         json.dump(records, sys.stdout, ensure_ascii=False, default=str)
         sys.stdout.write("\n")

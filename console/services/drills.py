@@ -13,6 +13,7 @@ from console.services.viewer import Viewer
 from inventory.config import GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.store import Store
+from playbooks.drill import history as drill_history
 
 # The drill's own checks that the RTO/RPO columns summarise (playbooks/drill/engine.py::_checks).
 _RTO_RPO_CHECKS = ("rto", "rpo_rows", "rpo_s")
@@ -69,6 +70,17 @@ def _history_row(run: DrillRun) -> dict[str, Any]:
     }
 
 
+def runs(store: Store, viewer: Viewer, limit: int = 50) -> list[dict[str, Any]]:
+    """`drill history`: past drills, newest first (playbooks.drill.history.runs)."""
+    systems = _own_systems(store, viewer)
+    if systems is None:
+        return drill_history.runs(store, limit)
+    with store.session() as session:
+        measured = {run_id for run_id, stored in session.execute(select(DrillRun.id, DrillRun.report))
+                    if _measured(stored or {}, systems)}  # fmt: skip
+    return [r for r in drill_history.runs(store, limit=len(measured) + limit) if r["run_id"] in measured][:limit]
+
+
 def report(store: Store, viewer: Viewer, run_id: str) -> dict[str, Any] | None:
     """A stored drill report; a scoped viewer's lists only its systems, and it gets None for a
     drill that measured none of them."""
@@ -93,4 +105,4 @@ def topology_systems(store: Store, viewer: Viewer, config: GanyunConfig) -> dict
     return out
 
 
-__all__ = ["history", "report", "topology_systems"]
+__all__ = ["history", "report", "runs", "topology_systems"]

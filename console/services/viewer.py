@@ -8,7 +8,6 @@ turn the scope into SQL (ownership.py); nothing else filters by department.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +41,11 @@ class Viewer:
         return cls(str(user.get("name", "")), str(user.get("role", "")), scope)
 
     @classmethod
-    def operator(cls, name: str | None = None) -> Viewer:
-        """The CLI: the OS user, a city-wide operator."""
-        return cls(name or getpass.getuser(), "operator", Scope.city_wide())
+    def operator(cls) -> Viewer:
+        """The CLI: the OS user (as the audit log names it), a city-wide operator."""
+        from console.actions import current_actor
+
+        return cls(current_actor(), "operator", Scope.city_wide())
 
     @property
     def city_wide(self) -> bool:
