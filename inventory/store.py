@@ -30,7 +30,8 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _alembic_config() -> AlembicConfig:
+def alembic_config() -> AlembicConfig:
+    """The Alembic configuration of the inventory's migrations (each area a branch)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -76,10 +77,10 @@ class Store:
         """Bring the schema to every head (each area owns a branch)."""
         with self.engine.begin() as connection:
             context = MigrationContext.configure(connection)
-            heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+            heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
             if set(context.get_current_heads()) == heads:
                 return
-            cfg = _alembic_config()
+            cfg = alembic_config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
 

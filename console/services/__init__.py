@@ -5,4 +5,4 @@ SQL where the data allows (ownership.py says what a scoped account owns). Pages 
 by department themselves. One module per area.
 """
 
-__all__ = ["audit", "capacity", "certificates", "compliance", "drills", "inventory", "migration", "ownership", "viewer"]
+__all__ = ["audit", "capacity", "certificates", "compliance", "drills", "inventory", "migration", "viewer"]

@@ -3,3 +3,5 @@
 checks/<id>/ holds one check each (code + metadata, Prowler style), frameworks/ the standards
 as data; engine.py runs an audit, reports.py writes it out for an assessor.
 """
+
+__all__ = ["engine", "evidence", "frameworks", "models", "registry", "reports", "waivers"]

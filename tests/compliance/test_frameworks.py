@@ -69,9 +69,9 @@ def test_check_folders_follow_the_house_layout() -> None:
 
 
 def test_metadata_missing_a_field_is_refused(tmp_path: Path) -> None:
-    from security.compliance.registry import _meta
+    from security.compliance.registry import load_meta
 
     path = tmp_path / "x.metadata.json"
     path.write_text(json.dumps({"id": "x", "severity": "high"}))
     with pytest.raises(ConfigError, match="missing"):
-        _meta(path)
+        load_meta(path)
