@@ -133,15 +133,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     config = state(ctx).config()
-    store = open_store(config.database_url)
-    with store.session() as session:
-        matches = [
-            r for r in query.iter_records(session, "nodes", {"provider": provider}) if node_id in (r["id"], r["name"])
-        ]
-        if not matches:
-            raise ConfigError(t("inventory.node_not_found", provider=provider, node=node_id))
-        record = matches[0]
-        record["history"] = query.history(session, provider, "node", record["id"])
+    store, operator = open_store(config.database_url), Viewer.operator()
+    nodes = services_inventory.records(store, operator, "nodes", {"provider": provider})
+    matches = [r for r in nodes if node_id in (r["id"], r["name"])]
+    if not matches:
+        raise ConfigError(t("inventory.node_not_found", provider=provider, node=node_id))
+    record = matches[0]
+    record["history"] = services_inventory.node_history(store, operator, provider, record["id"]) or []
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2, default=str))
         return

@@ -128,6 +128,12 @@ def rows(
         return [dict(zip(columns, row, strict=True)) for row in session.execute(stmt)]
 
 
+def node_history(store: Store, viewer: Viewer, provider: str, node_id: str) -> list[dict[str, Any]] | None:
+    """A node's change history, oldest first; None when the node is not the viewer's."""
+    found = node_detail(store, viewer, provider, node_id)
+    return None if found is None else found[1]
+
+
 def node_detail(
     store: Store, viewer: Viewer, provider: str, node_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -226,6 +232,7 @@ __all__ = [
     "host_count",
     "node_counts",
     "node_detail",
+    "node_history",
     "pool_trend",
     "providers_by_center",
     "records",
