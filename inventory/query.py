@@ -13,7 +13,7 @@ from inventory.models import ChangeEvent, HostRow, NodeRow, ProviderStatus, Reso
 from providers.errors import ConfigError
 
 LIST_KINDS = ("nodes", "hosts", "volumes", "images", "sizes", "snapshots", "networks", "security_groups", "clusters")
-_RESOURCE_KIND = {
+RESOURCE_KIND = {
     "volumes": "volume",
     "images": "image",
     "sizes": "size",
@@ -23,7 +23,7 @@ _RESOURCE_KIND = {
     "clusters": "cluster",
 }
 # Filters that are not columns but come from the provider's configuration.
-_PROVIDER_FIELDS = ("center", "pool")
+PROVIDER_FIELDS = ("center", "pool")
 
 
 def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
@@ -40,7 +40,7 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
 def apply_filters(stmt: Select[Any], model: Any, filters: dict[str, str]) -> Select[Any]:
     conditions = []
     for key, value in filters.items():
-        if key in _PROVIDER_FIELDS:
+        if key in PROVIDER_FIELDS:
             sub = select(ProviderStatus.name).where(getattr(ProviderStatus, key) == value)
             conditions.append(model.provider.in_(sub))
         elif key in model.__table__.c:
@@ -89,15 +89,15 @@ def iter_records(
         model: Any = NodeRow
     elif kind == "hosts":
         model = HostRow
-    elif kind in _RESOURCE_KIND:
+    elif kind in RESOURCE_KIND:
         model = ResourceRow
     else:
         raise ConfigError(f"--kind: unknown kind '{kind}' (one of {', '.join((*LIST_KINDS, 'certificates'))})")
     stmt = select(model)
     if model is ResourceRow:
-        stmt = stmt.where(ResourceRow.kind == _RESOURCE_KIND[kind])
+        stmt = stmt.where(ResourceRow.kind == RESOURCE_KIND[kind])
         data_filters = {
-            k: v for k, v in filters.items() if k not in ResourceRow.__table__.c and k not in _PROVIDER_FIELDS
+            k: v for k, v in filters.items() if k not in ResourceRow.__table__.c and k not in PROVIDER_FIELDS
         }
         column_filters = {k: v for k, v in filters.items() if k not in data_filters}
         stmt = apply_filters(stmt, model, column_filters)
@@ -131,7 +131,7 @@ def history(session: Session, provider: str, kind: str, resource_id: str) -> lis
 
 def count_by(session: Session, column: str) -> dict[str, int]:
     """Node counts grouped by a node column, or by center/pool through the provider status."""
-    if column in _PROVIDER_FIELDS:
+    if column in PROVIDER_FIELDS:
         group = getattr(ProviderStatus, column)
         stmt = (
             select(group, func.count())

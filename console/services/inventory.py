@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from console.services import ownership
 from console.services.viewer import Viewer
@@ -22,10 +22,6 @@ NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch
                 "department", "system", "mlps_level", "host", "id")  # fmt: skip
 HOST_COLUMNS = ("provider", "name", "state", "vcpus", "vcpus_used", "ram_mb", "ram_mb_used", "arch", "cpu_vendor",
                 "rack", "running_vms", "id")  # fmt: skip
-# Filters that are not columns but come from the provider's configuration.
-_PROVIDER_FIELDS = ("center", "pool")
-_RESOURCE_KINDS = {"volumes": "volume", "images": "image", "sizes": "size", "snapshots": "snapshot",
-                   "networks": "network", "security_groups": "security_group", "clusters": "cluster"}  # fmt: skip
 
 
 def _model(kind: str) -> Any:
@@ -57,7 +53,7 @@ def _owned_resources(
     session: Any, viewer: Viewer, kind: str, filters: dict[str, str], limit: int | None
 ) -> list[dict[str, Any]]:
     owner = ownership.ResourceOwnership(session, viewer)
-    record_kind = _RESOURCE_KINDS.get(kind, kind)
+    record_kind = query.RESOURCE_KIND.get(kind, kind)
     where = [ResourceRow.provider.in_(owner.providers)]
     if record_kind == "snapshot":
         owner.keep("volume", query.iter_records(session, "volumes", {}, None, where=where))
@@ -66,23 +62,16 @@ def _owned_resources(
 
 
 def _conditions(model: Any, filters: Mapping[str, str], search: str) -> list[Any]:
-    conds: list[Any] = []
-    for key, value in filters.items():
-        if key in _PROVIDER_FIELDS:
-            sub = select(ProviderStatus.name).where(getattr(ProviderStatus, key) == value)
-            conds.append(model.provider.in_(sub))
-        elif key in model.__table__.c:
-            conds.append(cast(model.__table__.c[key], String) == value)
-    if search:
-        conds.append(model.name.contains(search, autoescape=True))
-    return conds
+    """The page's filters (query.apply_filters: the same as `--where`) and its name search."""
+    where = query.apply_filters(select(model), model, dict(filters)).whereclause
+    return [c for c in (where, model.name.contains(search, autoescape=True) if search else None) if c is not None]
 
 
 def distinct_values(store: Store, viewer: Viewer, kind: str, field: str) -> list[str]:
     """The values a filter offers: those of the viewer's own nodes or hosts."""
     model = _model(kind)
     scope = _scope(viewer, kind)
-    if field in _PROVIDER_FIELDS:
+    if field in query.PROVIDER_FIELDS:
         column = getattr(ProviderStatus, field)
         stmt = select(column).distinct()
         if scope:

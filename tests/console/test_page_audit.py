@@ -9,9 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.config import parse_config
 from security import audit
-
-# What a city-wide account's session carries (console.accounts.Identity.as_session).
-CITY = {"city": True, "departments": []}
+from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "audit.py")
 

@@ -8,10 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.capacity.estate import build_small
-from tests.console.estate import PAGES
-
-# What a city-wide account's session carries (console.accounts.Identity.as_session).
-CITY = {"city": True, "departments": []}
+from tests.console.estate import CITY, PAGES
 
 pytestmark = pytest.mark.xdist_group("capacity_page")
 

@@ -15,9 +15,7 @@ from security.compliance import engine, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
 from tests.compliance.estate import small_estate
-
-# What a city-wide account's session carries (console.accounts.Identity.as_session).
-CITY = {"city": True, "departments": []}
+from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "compliance.py")
 

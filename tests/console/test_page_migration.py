@@ -10,10 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.planning import build_plan
 from playbooks import migration
+from tests.console.estate import CITY
 from tests.migration.estate import build_store, default_listings, make_config
-
-# What a city-wide account's session carries (console.accounts.Identity.as_session).
-CITY = {"city": True, "departments": []}
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "migration.py")
 
