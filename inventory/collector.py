@@ -153,7 +153,7 @@ def collect_in_processes(jobs: Sequence[Job], processes: int, threads: int) -> I
         assert worker.stdin is not None
         _send(worker.stdin, (share, threads))
         worker.stdin.close()
-        reader = threading.Thread(target=_relay, args=(worker, share, inbox), daemon=True)
+        reader = threading.Thread(target=relay, args=(worker, share, inbox), daemon=True)
         reader.start()
         workers.append((worker, reader))
     try:
@@ -172,7 +172,7 @@ def collect_in_processes(jobs: Sequence[Job], processes: int, threads: int) -> I
             reader.join(timeout=5)
 
 
-def _relay(worker: subprocess.Popen[bytes], share: Sequence[Job], inbox: queue.Queue[Message | None]) -> None:
+def relay(worker: subprocess.Popen[bytes], share: Sequence[Job], inbox: queue.Queue[Message | None]) -> None:
     """Forward one worker's messages; when its stream ends, fail whatever it never reported."""
     assert worker.stdout is not None
     unreported = {job.name for job in share}

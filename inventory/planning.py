@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from inventory import query
@@ -50,9 +51,13 @@ def _records(session: Session, kind: str, providers: Sequence[str]) -> list[dict
     return [r for r in query.iter_records(session, kind) if r["provider"] in wanted]
 
 
-def source_nodes(session: Session, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Nodes of the legacy pool matching the filters (the Xinchuang pool is a target, never a source)."""
-    return [n for n in query.iter_records(session, "nodes", dict(filters)) if n.get("pool") != XINCHUANG]
+def source_nodes(
+    session: Session, filters: Mapping[str, str], where: Sequence[ColumnElement[bool]] = ()
+) -> list[dict[str, Any]]:
+    """Nodes of the legacy pool matching the filters and `where` (the service layer's scope);
+    the Xinchuang pool is a target, never a source."""
+    nodes = query.iter_records(session, "nodes", dict(filters), where=where)
+    return [n for n in nodes if n.get("pool") != XINCHUANG]
 
 
 def _related(config: GanyunConfig, session: Session, nodes: Sequence[Mapping[str, Any]]) -> Related:
@@ -73,8 +78,9 @@ def assess(
     *,
     rules: RuleSet | None = None,
     lang: str = "zh-CN",
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Assessment]:
-    nodes = source_nodes(session, filters or {})
+    nodes = source_nodes(session, filters or {}, where)
     related = _related(config, session, nodes)
     rules = rules or default_rules()
     return [assess_node(n, related, rules, lang=lang) for n in nodes]
@@ -295,6 +301,7 @@ def build_plan(
     rules: RuleSet | None = None,
     lang: str = "zh-CN",
     algorithm: str = "dot-product",
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> PlanOutcome:
     if wave_size < 1:
         raise ConfigError("--wave-size must be at least 1")
@@ -310,7 +317,7 @@ def build_plan(
         force = _ARCH_STRATEGY.get(targets[0].arch, "")
         if not force:
             raise ConfigError(f"--target: architecture of '{targets[0].provider}' is unknown (no hosts or sizes)")
-    nodes = source_nodes(session, filters)
+    nodes = source_nodes(session, filters, where)
     related = _related(config, session, nodes)
     rules = rules or default_rules()
     source_providers = sorted({str(n["provider"]) for n in nodes})

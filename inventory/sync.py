@@ -21,8 +21,9 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from inventory import diff, rollup_guard, rollups, sample_rollups
+from inventory import diff
 from inventory.bulk import executemany
+from inventory.capacity import upkeep
 from inventory.collect import Collected, collect, collect_outcome
 from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
@@ -163,10 +164,8 @@ def _import_capacity_history(config: GanyunConfig, store: Store) -> None:
     """Capacity area hook: a configured history file goes into capacity_samples once."""
     if not config.capacity.history_file:
         return
-    from inventory.history import ensure_history
-
     try:
-        ensure_history(config, store)
+        upkeep.ensure_history(config, store)
     except GanyunError:
         # A missing or bad history file must not fail a sync; the capacity report reports it.
         return
@@ -185,7 +184,7 @@ def _sync_one(
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
-    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(config, pc, vault)), changes_since))
+    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(pc, vault)), changes_since))
     return _finish(store, pc, outcome, run_id, t0, notify)
 
 
@@ -234,7 +233,7 @@ def _sync_in_processes(
     jobs: list[Job] = []
     for pc in providers:
         try:
-            jobs.append(Job(pc.name, provider_spec(config, pc, vault), since.get(pc.name)))
+            jobs.append(Job(pc.name, provider_spec(pc, vault), since.get(pc.name)))
         except GanyunError as exc:
             results.append(_finish(store, pc, str(exc), run_id, started[pc.name], notify))
     if not jobs:
@@ -275,7 +274,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
     now = datetime.now(UTC)
     result = ProviderResult(pc.name, "partial" if collected.warnings else "ok", warnings=collected.warnings)
     with store.write_lock, store.session() as session:
-        rollup_guard.maintain(session)
+        upkeep.rollups_maintained_by(session)
         status = _status_row(session, pc)
         initial_import = status.last_success is None
         for kind, records in collected.listings.items():
@@ -296,8 +295,14 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
             result.changed += outcome.changed
             result.removed += outcome.removed
         rewritten = _write_utilization(session, pc.name, collected.utilization, now) if collected.utilization else 0
-        if result.added or result.changed or result.removed or rewritten or not rollups.is_current(session, pc.name):
-            rollups.refresh(session, pc.name, now)
+        if (
+            result.added
+            or result.changed
+            or result.removed
+            or rewritten
+            or not upkeep.provider_rollup_is_current(session, pc.name)
+        ):
+            upkeep.refresh_provider_rollup(session, pc.name, now)
         _write_capacity_sample(session, pc, now)
         status.status = result.status
         status.error = ""
@@ -382,7 +387,7 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
         for dept, n, vcpus, ram, disk in session.execute(stmt)
     ]
     if rows:
-        with sample_rollups.writing(session):
+        with upkeep.writing_samples(session):
             session.execute(insert(CapacitySample), rows)
 
 

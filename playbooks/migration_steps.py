@@ -72,8 +72,10 @@ class StepContext:
             else:
                 from inventory.credentials import provider_spec
                 from providers.registry import create_provider
+                from security.vault import VaultCredentials
 
-                self._providers[name] = create_provider(provider_spec(self.config, self.config.provider(name)))
+                spec = provider_spec(self.config.provider(name), VaultCredentials(self.config))
+                self._providers[name] = create_provider(spec)
         return self._providers[name]
 
     @property

@@ -249,7 +249,7 @@ class LibcloudAdapter:
             id=self._node_id(n),
             name=str(n.name or n.id),
             state=self._libvirt_state(n) if self.spec.driver == "libvirt" else mapping.normalize_state(n.state),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             vcpus=vcpus,
             ram_mb=ram,
             disk_gb=disk,
@@ -276,7 +276,7 @@ class LibcloudAdapter:
             provider=self.name,
             id=str(s.id),
             name=str(s.name or s.id),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             vcpus=_size_vcpus(s),
             ram_mb=self._ram_mb(s),
             disk_gb=mapping.as_int(s.disk),
@@ -296,7 +296,7 @@ class LibcloudAdapter:
             id=str(i.id),
             name=name or str(i.id),
             state=mapping.normalize_state(_first(extra.get("status"), extra.get("state"), "available")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             arch=mapping.normalize_arch(_first(extra.get("architecture"), extra.get("arch")))
             or mapping.arch_from_text(name),
             os_family=mapping.normalize_os(
@@ -327,7 +327,7 @@ class LibcloudAdapter:
             id=str(v.id),
             name=str(v.name or v.id),
             state=mapping.normalize_state(_first(getattr(v, "state", None), extra.get("state"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             size_gb=mapping.as_int(v.size),
             volume_type=_s(extra.get("volume_type"), extra.get("category"), extra.get("type")),
             attached_to=tuple(dict.fromkeys(attached)),
@@ -355,7 +355,7 @@ class LibcloudAdapter:
             id=str(s.id),
             name=_s(getattr(s, "name", None), extra.get("name"), s.id),
             state=mapping.normalize_state(_first(getattr(s, "state", None), extra.get("status"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             volume_id=_s(extra.get("volume_id"), extra.get("source_disk_id")),
             size_gb=mapping.as_int(s.size),
             created_at=mapping.parse_time(getattr(s, "created", None)),
@@ -374,7 +374,7 @@ class LibcloudAdapter:
             id=str(n.id),
             name=str(getattr(n, "name", None) or n.id),
             state=mapping.normalize_state(_first(extra.get("state"), extra.get("status"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             cidrs=(str(cidr),) if cidr else (),
         )
 
@@ -402,7 +402,7 @@ class LibcloudAdapter:
             provider=self.name,
             id=_s(getattr(g, "id", None), getattr(g, "name", None)),
             name=_s(getattr(g, "name", None), getattr(g, "id", None)),
-            extra=_plain(dict(getattr(g, "extra", None) or {})),
+            extra=mapping.plain_data(dict(getattr(g, "extra", None) or {})),
             rules=tuple(rules),
         )
 
@@ -510,19 +510,3 @@ def _opt_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     return mapping.as_int(value)
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Keep only JSON-ready data from a driver's `extra` (it may hold SDK objects)."""
-    if depth > 4:
-        return None
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Mapping):
-        out = {str(k): _plain(v, depth + 1) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and k not in ("password", "adminPass")}
-    if isinstance(value, list | tuple):
-        return [_plain(v, depth + 1) for v in value]
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    return None

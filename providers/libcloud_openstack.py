@@ -47,7 +47,7 @@ from providers.base import (
 )
 from providers.boundary import boundary, for_status
 from providers.errors import AuthError, BadResponse, NotFound
-from providers.libcloud_adapter import LibcloudAdapter, _plain
+from providers.libcloud_adapter import LibcloudAdapter
 
 Json = dict[str, Any]
 
@@ -361,7 +361,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(h["id"]),
             name=name,
             state=state,
-            extra=_plain(
+            extra=mapping.plain_data(
                 {
                     "status": h.get("status"),
                     "state": h.get("state"),
@@ -398,7 +398,7 @@ class OpenStackAdapter(LibcloudAdapter):
                         id=str(f["id"]),
                         name=str(f.get("name") or f["id"]),
                         state=mapping.normalize_state("stopped" if f.get("OS-FLV-DISABLED:disabled") else "running"),
-                        extra=_plain(
+                        extra=mapping.plain_data(
                             {
                                 "extra_specs": specs,
                                 "is_public": f.get("os-flavor-access:is_public"),
@@ -446,7 +446,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(i["id"]),
             name=name,
             state=mapping.normalize_state(i.get("status")),
-            extra=_plain(props),
+            extra=mapping.plain_data(props),
             arch=mapping.normalize_arch(i.get("architecture")) or mapping.arch_from_text(name),
             os_family=mapping.normalize_os(i.get("os_distro"), name),
             os_version=str(i.get("os_version") or ""),
@@ -548,7 +548,7 @@ class OpenStackAdapter(LibcloudAdapter):
                     id=str(s["id"]),
                     name=str(s.get("name") or s.get("display_name") or s["id"]),
                     state=mapping.normalize_state(s.get("status")),
-                    extra=_plain({"description": s.get("description"), "metadata": s.get("metadata")}),
+                    extra=mapping.plain_data({"description": s.get("description"), "metadata": s.get("metadata")}),
                     volume_id=str(s.get("volume_id") or s.get("volumeId") or ""),
                     size_gb=mapping.as_int(s.get("size")),
                     created_at=mapping.parse_time(s.get("created_at") or s.get("createdAt")),
@@ -572,7 +572,7 @@ class OpenStackAdapter(LibcloudAdapter):
                     id=str(n["id"]),
                     name=str(n.get("name") or n["id"]),
                     state=mapping.normalize_state(n.get("status")),
-                    extra=_plain(
+                    extra=mapping.plain_data(
                         {
                             "subnets": n.get("subnets"),
                             "mtu": n.get("mtu"),
@@ -623,7 +623,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=gid,
             name=str(g.get("name") or gid),
             state=mapping.normalize_state("active"),
-            extra=_plain({"description": g.get("description"), "tenant_id": g.get("tenant_id")}),
+            extra=mapping.plain_data({"description": g.get("description"), "tenant_id": g.get("tenant_id")}),
             rules=tuple(rules),
             attached_to=tuple(dict.fromkeys(members.get(gid, []))),
         )

@@ -315,3 +315,19 @@ def as_bool(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "on")
     return bool(value)
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """Keep only JSON-ready data from a driver's `extra` (it may hold SDK objects)."""
+    if depth > 4:
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        out = {str(k): plain_data(v, depth + 1) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and k not in ("password", "adminPass")}
+    if isinstance(value, list | tuple):
+        return [plain_data(v, depth + 1) for v in value]
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return None

@@ -30,6 +30,7 @@ import re
 import secrets
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -455,3 +456,21 @@ def _check_whole_file(
         raise CryptoError(f"vault file {files.vault} is ahead of {files.anchor.name} (generation {generation}, "
                           f"anchor {anchored}): the anchor was replaced")  # fmt: skip
     return data
+
+
+class VaultCredentials:
+    """The vault as the credential source of inventory.credentials (`vault:NAME` references),
+    opened on the first reference: a configuration with `env:` references only never needs a
+    vault. Sync resolves providers from several threads, hence the lock."""
+
+    def __init__(self, config: GanyunConfig) -> None:
+        self._config = config
+        self._vault: Vault | None = None
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[str, str]:
+        with self._lock:
+            if self._vault is None:
+                self._vault = Vault.open(self._config)
+            vault = self._vault
+        return vault.get(name)

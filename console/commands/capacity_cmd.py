@@ -15,6 +15,7 @@ from rich.table import Table
 from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
+from console.services.viewer import Viewer
 from inventory import query
 from inventory.store import open_store
 from providers.errors import ConfigError
@@ -47,7 +48,7 @@ def label(key: str) -> str:
 
 def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: Method, horizon: int,
             forecast: bool = True) -> dict[str, Any]:  # fmt: skip
-    from inventory.capacity import build_report
+    from console.services import capacity
 
     config = state(ctx).config()
     if not config.providers:
@@ -56,8 +57,10 @@ def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: M
     store = open_store(config.database_url)
     err = Console(stderr=True)
     with err.status(t("capacity.computing")):
-        return build_report(config, store, headroom_filters=filters, rightsizing_level=level.value,
-                            method=method.value, horizon_weeks=horizon, forecast=forecast)  # fmt: skip
+        # The OS user runs the CLI as a city-wide operator.
+        return capacity.report(store, Viewer.operator(), config, headroom_filters=filters,
+                               rightsizing_level=level.value, method=method.value, horizon_weeks=horizon,
+                               forecast=forecast)  # fmt: skip
 
 
 @app.command("report", help="Capacity report: pools, centers, racks, showback, Xinchuang share, forecasts.")
@@ -85,7 +88,7 @@ def report(
         else:
             sys.stdout.write(text + "\n")
     elif fmt in (ReportFormat.xlsx, ReportFormat.html):
-        from inventory.capacity_export import write_html, write_xlsx
+        from inventory.capacity.api import write_html, write_xlsx
 
         path = output or Path(f"capacity-report.{fmt.value}")
         (write_xlsx if fmt is ReportFormat.xlsx else write_html)(data, path, label)
@@ -122,7 +125,7 @@ def _table(title: str, head: list[str], rows: list[list[Any]], limit: int = 50) 
 
 
 def print_report(data: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     out = Console()
     if data["stale"]:
@@ -144,7 +147,7 @@ def print_report(data: dict[str, Any]) -> None:
 
 
 def print_headroom(section: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     demand = section["demand"]
     out = Console()

@@ -210,11 +210,11 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Certificates (or endpoints) in the inventory, soonest expiry first."""
-    from security.cert_store import list_certificates, list_endpoints
+    from console.services import certificates
+    from console.services.viewer import Viewer
 
-    store = _store(ctx)
-    with store.session() as session:
-        rows = list_endpoints(session) if endpoints else list_certificates(session)
+    store, operator = _store(ctx), Viewer.operator()
+    rows = certificates.endpoints(store, operator) if endpoints else certificates.certificates(store, operator)
     if as_json:
         _print_json(rows)
         return
@@ -262,10 +262,12 @@ def collect(
         from inventory.credentials import provider_spec
         from providers import registry
         from providers.base import Capability
+        from security.vault import VaultCredentials
 
+        vault = VaultCredentials(config)
         for pc in config.providers:
             if Capability.TLS_SECRETS in registry.features(pc.driver):
-                items += collect_tls_secrets(registry.create_provider(provider_spec(config, pc)))
+                items += collect_tls_secrets(registry.create_provider(provider_spec(pc, vault)))
     store = _store(ctx)
     with store.write_lock, store.session() as session:
         count = save_collected(session, items)

@@ -65,7 +65,10 @@ def audit(
         if output is not None:
             output.write_bytes(reports.to_json(report))
     else:
-        data = reports.render(report, fmt)
+        from console.services import compliance
+        from console.services.viewer import Viewer
+
+        data = compliance.render(store, Viewer.operator(), report, fmt)
         if output is None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()

@@ -176,11 +176,12 @@ def history_cmd(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
 ) -> None:
     """Past drills, newest first."""
+    from console.services import drills
+    from console.services.viewer import Viewer
     from inventory.store import open_store
-    from playbooks.drill import history
 
     store = open_store(state(ctx).config().database_url)
-    rows = history.runs(store)
+    rows = drills.runs(store, Viewer.operator())
     store.dispose()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -215,14 +216,15 @@ def report_cmd(
     output: Annotated[Path | None, typer.Option("--output", help="File to write (else stdout).")] = None,
 ) -> None:
     """A stored drill report as HTML (bilingual labels) or JSON."""
+    from console.services import drills
+    from console.services.viewer import Viewer
     from inventory.store import open_store
-    from playbooks.drill import history
     from playbooks.drill.report import render_html
 
     if fmt not in ("html", "json"):
         raise ConfigError("--format must be html or json")
     store = open_store(state(ctx).config().database_url)
-    report = history.report(store, run_id)
+    report = drills.report(store, Viewer.operator(), run_id)
     store.dispose()
     if report is None:
         raise ConfigError(t("drill.no_run", run_id=run_id))

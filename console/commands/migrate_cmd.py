@@ -260,10 +260,11 @@ def _execute_with_progress(err: Console, todo: list[dict[str, Any]], work: Any) 
 
 def _sync(config: GanyunConfig, store: Store, providers: list[str], err: Console) -> None:
     from inventory.sync import sync_all
+    from security.vault import VaultCredentials
 
     names = [p for p in providers if any(c.name == p for c in config.providers)]
     if names:
-        sync_all(config, store, only=names)
+        sync_all(config, store, only=names, vault=VaultCredentials(config))
         err.print(t("migrate.synced", providers=", ".join(names)))
 
 
@@ -322,11 +323,13 @@ def status_cmd(
     all_runs: Annotated[bool, typer.Option("--all", help="List the runs instead.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    from playbooks import migration
+    from console.services import migration
+    from console.services.viewer import Viewer
 
     _, store, _ = _setup(ctx)
+    operator = Viewer.operator()
     if all_runs:
-        runs = migration.list_runs(store)
+        runs = migration.runs(store, operator, limit=20)
         if as_json:
             typer.echo(json.dumps(runs, ensure_ascii=False, indent=2))
             return
@@ -337,7 +340,7 @@ def status_cmd(
             table.add_row(str(r["run_id"]), r["created_at"], r["target"], str(r["wave"] or ""), r["status"])
         Console().print(table)
         return
-    _emit_status(migration.run_status(store, run), as_json)
+    _emit_status(migration.run_detail(store, operator, run), as_json)
 
 
 @app.command("rollback", help="Bring the sources of a run back (also after cutover); targets are removed.")

@@ -17,6 +17,7 @@ from console.context import state
 from console.i18n import t
 from inventory.store import open_store
 from inventory.sync import SyncReport, sync_all
+from security.vault import VaultCredentials
 
 _STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red"}
 
@@ -33,7 +34,7 @@ def sync(
     store = open_store(config.database_url)
     err = Console(stderr=True)
     if as_json:
-        report = sync_all(config, store, only=only or (), full=full)
+        report = sync_all(config, store, only=only or (), full=full, vault=VaultCredentials(config))
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         report = _sync_with_progress(config, store, only or (), err, full)
@@ -62,7 +63,7 @@ def _sync_with_progress(config, store, only, err: Console, full: bool) -> SyncRe
                 text = f"[{style}]{name}: {label}[/]" if style else f"{name}: {label}"
                 progress.update(task, description=text, completed=1 if done else 0)
 
-        return sync_all(config, store, only=only, progress=on_progress, full=full)
+        return sync_all(config, store, only=only, progress=on_progress, full=full, vault=VaultCredentials(config))
 
 
 def summary_table(report: SyncReport) -> Table:

@@ -4,3 +4,5 @@ checks/<id>/ holds one check each (code + metadata, Prowler style), frameworks/ 
 as data and the only mapping of checks to clauses; engine.py runs an audit, reports.py writes
 it out for an assessor.
 """
+
+__all__ = ["engine", "evidence", "frameworks", "models", "registry", "reports", "waivers"]

@@ -44,7 +44,8 @@ class Check:
     execute: Callable[[AuditContext], Iterable[Result]]
 
 
-def _meta(path: Path) -> CheckMeta:
+def load_meta(path: Path) -> CheckMeta:
+    """A check's metadata file, validated: every field present, a known severity, zh and en texts."""
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
@@ -69,7 +70,7 @@ def load_checks() -> dict[str, Check]:
         meta_path = folder / f"{name}.metadata.json"
         if not (folder / f"{name}.py").exists() or not meta_path.exists():
             raise ConfigError(f"check folder {name} needs {name}.py and {name}.metadata.json")
-        meta = _meta(meta_path)
+        meta = load_meta(meta_path)
         if meta.id != name:
             raise ConfigError(f"{meta_path.name}: id '{meta.id}' differs from its folder")
         module = importlib.import_module(f"security.compliance.checks.{name}.{name}")

@@ -90,19 +90,19 @@ def test_every_check_has_its_own_test_folder() -> None:
 
 
 def test_metadata_missing_a_field_is_refused(tmp_path: Path) -> None:
-    from security.compliance.registry import _meta
+    from security.compliance.registry import load_meta
 
     path = tmp_path / "x.metadata.json"
     path.write_text(json.dumps({"id": "x", "severity": "high"}))
     with pytest.raises(ConfigError, match="missing"):
-        _meta(path)
+        load_meta(path)
 
 
 def test_metadata_with_its_own_clauses_is_refused(tmp_path: Path) -> None:
-    from security.compliance.registry import CHECKS_DIR, _meta
+    from security.compliance.registry import CHECKS_DIR, load_meta
 
     meta = json.loads((CHECKS_DIR / "volume_not_sm4" / "volume_not_sm4.metadata.json").read_text(encoding="utf-8"))
     path = tmp_path / "volume_not_sm4.metadata.json"
     path.write_text(json.dumps({**meta, "frameworks": {"gbt39786-2021": ["6.4.e"]}}), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"unknown field frameworks \(clauses are mapped in frameworks/\*\.json"):
-        _meta(path)
+        load_meta(path)

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.config import parse_config
 from security import audit
+from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "audit.py")
 
@@ -19,7 +20,7 @@ def test_search_and_verify(tmp_path: Path) -> None:
         audit.append_action(config, "ops", "sync", {"run": i})
     audit.append_action(config, "alice", "comply.audit", {"level": 3})
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": "x", "role": "auditor"}
+    at.session_state["user"] = {"name": "x", "role": "auditor", "scope": CITY}
     at.session_state["ganyun_config"] = config
     at.run()
     assert not at.exception

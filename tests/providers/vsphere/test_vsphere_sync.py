@@ -14,6 +14,7 @@ from inventory.models import ChangeEvent, NodeRow, ProviderStatus
 from inventory.store import open_store
 from inventory.sync import sync_all
 from lab.vsphere.estate import USERNAME
+from security.vault import VaultCredentials
 from tests.providers.vsphere.conftest import PASSWORD, PROVIDER, VCenter
 
 pytestmark = pytest.mark.xdist_group("vsphere-sync")
@@ -35,7 +36,7 @@ def test_second_sync_reads_only_the_renamed_vm(vcenter: VCenter, tmp_path, monke
         base_dir=str(tmp_path),
     )  # fmt: skip
     store = open_store(config.database_url)
-    first = sync_all(config, store)
+    first = sync_all(config, store, vault=VaultCredentials(config))
     assert first.status == "ok", first.to_dict()
     with store.session() as s:
         mark = s.scalar(select(ProviderStatus.watermark).where(ProviderStatus.name == PROVIDER))
@@ -46,7 +47,7 @@ def test_second_sync_reads_only_the_renamed_vm(vcenter: VCenter, tmp_path, monke
     while task.info.state not in ("success", "error"):
         time.sleep(0.05)
 
-    second = sync_all(config, store)
+    second = sync_all(config, store, vault=VaultCredentials(config))
     (result,) = second.results
     assert (result.added, result.removed) == (0, 0)
     assert result.counts["node"] == len(vcenter.estate.vms)

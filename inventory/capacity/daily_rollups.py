@@ -16,14 +16,14 @@ recomputed; otherwise everything is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from inventory.capacity import DayWindow, ProviderDayRow, TrendGroup, provider_day_rows, trend_groups
-from inventory.capacity_models import ProviderDay, RollupState, TrendDay
+from inventory.capacity.models import ProviderDay, RollupState, TrendDay
+from inventory.capacity.queries import DayWindow, ProviderDayRow, TrendGroup, provider_day_rows, trend_groups
 from inventory.models import CapacitySample
 
 STATE = "capacity_samples"
@@ -102,14 +102,17 @@ def _rebuild(session: Session, window: DayWindow | None) -> None:
             session.execute(insert(table), rows)
 
 
-def trend(session: Session) -> list[TrendGroup]:
-    """The Xinchuang trend's groups: from the rollup when current, else from the samples."""
+def trend(session: Session, departments: Sequence[str] | None = None) -> list[TrendGroup]:
+    """The Xinchuang trend's groups (of `departments`, or every department): from the rollup
+    when current, else from the samples."""
     if not is_current(session):
-        return trend_groups(session)
+        return trend_groups(session, None, departments)
     stmt = select(
         TrendDay.day, TrendDay.center, TrendDay.department, TrendDay.vcpus, TrendDay.xc_vcpus, TrendDay.nodes,
         TrendDay.xc_nodes,
     )  # fmt: skip
+    if departments is not None:
+        stmt = stmt.where(TrendDay.department.in_(list(departments)))
     return [tuple(row) for row in session.connection().execute(stmt)]  # type: ignore[misc]
 
 

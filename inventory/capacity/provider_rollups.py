@@ -1,4 +1,4 @@
-"""Per-provider capacity rollups: what the report needs from a provider's nodes, computed in
+"""Per-provider capacity rollups (capacity_rollups): what the report needs from a provider's nodes, computed in
 the sync transaction that wrote them (ManageIQ's metric rollups, for the inventory).
 
 A rollup holds one provider's allocation per (department, system), its usage per hypervisor
@@ -11,7 +11,7 @@ A rollup is used only when it is current:
 - sync rewrites a provider's rollup whenever it wrote anything of that provider, or found
   its rollup missing or computed with other parameters (`PARAMS`);
 - any other write to nodes, hosts or utilization through a session drops every rollup
-  (inventory/rollup_guard.py), and providers whose nodes have no current rollup are
+  (rollup_guard.py), and providers whose nodes have no current rollup are
   computed live, as before rollups existed.
 """
 
@@ -26,9 +26,9 @@ import orjson
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from inventory import rightsizing as rs
-from inventory.capacity import AllocationRow, HostUsage, allocation_rows, host_usage
-from inventory.capacity_models import CapacityRollup
+from inventory.capacity import rightsizing as rs
+from inventory.capacity.models import CapacityRollup
+from inventory.capacity.queries import AllocationRow, HostUsage, allocation_rows, host_usage
 from inventory.models import NodeRow
 
 # Bumped whenever the payload's shape changes: older rows are then ignored and rewritten.

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from inventory import sample_rollups
-from inventory.capacity import RESOURCES
-from inventory.forecast_fits import FitMemo, Predictor
+from inventory.capacity import daily_rollups
+from inventory.capacity.forecast_fits import FitMemo, Predictor
+from inventory.capacity.queries import RESOURCES
 
 MIN_POINTS = 8  # fewer weekly points cannot separate a trend from noise
 DEFAULT_LEVEL = 0.95
@@ -38,13 +38,13 @@ def weekly_series(session: Session, providers: Iterable[str] | None = None) -> d
     """Allocation per provider per week (the week's last daily figure, gaps carried forward)."""
     wanted = set(providers) if providers is not None else None
     rows: dict[str, list[tuple[datetime, int, int, int]]] = {}
-    for provider, _day, at, v, r, d in sample_rollups.provider_days(session):
+    for provider, _day, at, v, r, d in daily_rollups.provider_days(session):
         if wanted is None or provider in wanted:
             rows.setdefault(provider, []).append((_utc(at), v, r, d))
-    return {provider: _weekly_frame(points) for provider, points in rows.items()}
+    return {provider: weekly_frame(points) for provider, points in rows.items()}
 
 
-def _weekly_frame(points: list[tuple[datetime, int, int, int]]) -> pd.DataFrame:
+def weekly_frame(points: list[tuple[datetime, int, int, int]]) -> pd.DataFrame:
     """`DataFrame(points).set_index("at").resample("W-SUN").last().ffill().astype(float)`, without
     the resampler's per-call overhead (a few milliseconds, times every pool of every report).
 

@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
-from inventory import sample_rollups
-from inventory.capacity_models import HistoryImport
+from inventory.capacity import daily_rollups
+from inventory.capacity.models import HistoryImport
 from inventory.config import GanyunConfig
 from inventory.models import CapacitySample
-from inventory.store import Store
 from providers.errors import ConfigError
 
 FORMAT = "ganyun-capacity-history/1"
 _INT_FIELDS = ("nodes", "vcpus", "ram_mb", "disk_gb")
 _BATCH = 5000
+
+
+class Store(Protocol):
+    """What the import needs of inventory.store.Store (which itself installs this package's
+    rollup guard, so it cannot be imported here)."""
+
+    write_lock: AbstractContextManager[Any]
+
+    def session(self) -> AbstractContextManager[Session]: ...
 
 
 def _parse_at(value: Any) -> datetime:
@@ -78,7 +88,7 @@ def import_history(store: Store, path: Path) -> int:
         # Checked again under the write lock: two callers racing must not import twice.
         if session.scalar(select(HistoryImport.digest).where(HistoryImport.digest == digest)):
             return 0
-        with sample_rollups.writing(session):
+        with daily_rollups.writing(session):
             for start in range(0, len(rows), _BATCH):
                 session.execute(insert(CapacitySample), rows[start : start + _BATCH])
         session.add(

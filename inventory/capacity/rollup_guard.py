@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from inventory.capacity_models import CapacityRollup
+from inventory.capacity.models import CapacityRollup
 from inventory.models import HostRow, NodeRow, UtilizationRow
 
 _WATCHED = (NodeRow, HostRow, UtilizationRow)

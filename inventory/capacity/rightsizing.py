@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from inventory.capacity import allocated_clause
-from inventory.config import GanyunConfig
+from inventory.capacity.queries import allocated_clause
 from inventory.models import NodeRow, UtilizationRow
 
 # Idle: barely any CPU over 30 days and little memory touched.
@@ -69,12 +68,14 @@ def _idle() -> Any:
     return and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
 
 
-def _measured(stmt: Any, providers: Sequence[str] | None) -> Any:
+def _measured(stmt: Any, providers: Sequence[str] | None, departments: Sequence[str] | None = None) -> Any:
     stmt = (
         stmt.select_from(NodeRow)
         .join(UtilizationRow, and_(UtilizationRow.provider == NodeRow.provider, UtilizationRow.node_id == NodeRow.id))
         .where(allocated_clause())
     )
+    if departments is not None:
+        stmt = stmt.where(NodeRow.department.in_(list(departments)))
     return stmt if providers is None else stmt.where(NodeRow.provider.in_(providers))
 
 
@@ -83,7 +84,9 @@ def _measured(stmt: Any, providers: Sequence[str] | None) -> Any:
 RECLAIM_FLOORS = (1, 2, 4, 8, 16, 32, 64)
 
 
-def _summary_query(chosen: Sequence[str], providers: Sequence[str] | None) -> Any:
+def _summary_query(
+    chosen: Sequence[str], providers: Sequence[str] | None, departments: Sequence[str] | None = None
+) -> Any:
     """One pass over the measured nodes (of `providers`): counts and sums of every level, plus
     how many nodes each `chosen` level frees at least RECLAIM_FLOORS[i] vCPUs on.
 
@@ -102,7 +105,7 @@ def _summary_query(chosen: Sequence[str], providers: Sequence[str] | None) -> An
             (NodeRow.vcpus * busy / lv.cpu_target_pct).label(f"n{i}"),
             (cast(func.ceil(in_use), Integer) * RAM_STEP_MB).label(f"m{i}"),
         ]
-    inner = _measured(select(*needs), providers).offset(0).subquery("needs")
+    inner = _measured(select(*needs), providers, departments).offset(0).subquery("needs")
     steps: list[Any] = [inner.c.v, inner.c.r, inner.c.idle]
     for i in range(len(LEVELS)):
         need, ram = inner.c[f"n{i}"], inner.c[f"m{i}"]
@@ -139,22 +142,29 @@ _KEYS = ("provider", "id", "name", "department", "system", "vcpus", "ram_mb", "c
          "ram_avg_pct", "suggested_vcpus", "suggested_ram_mb", "idle")  # fmt: skip
 
 
-def _check_level(level: str) -> None:
+def check_level(level: str) -> None:
     if level not in LEVELS:
         from providers.errors import ConfigError
 
         raise ConfigError(f"rightsizing level '{level}': one of {', '.join(LEVELS)}")
 
 
-def measure(session: Session, providers: Sequence[str] | None, levels: Sequence[str], top: int = TOP) -> Measurement:
-    """Sums of every level over the measured nodes of `providers` (None: every provider), and
-    the `top` largest suggestions of each of `levels`.
+def measure(
+    session: Session,
+    providers: Sequence[str] | None,
+    levels: Sequence[str],
+    top: int = TOP,
+    departments: Sequence[str] | None = None,
+) -> Measurement:
+    """Sums of every level over the measured nodes of `providers` (None: every provider) and
+    of `departments` (None: every department), and the `top` largest suggestions of each of
+    `levels`.
 
     One aggregate query for the sums and one for the suggestions, ordered and cut in the
     database for one level; several levels (a provider's rollup) share one read of their
     candidates, ranked here. No other per-node work in Python.
     """
-    row = [int(v or 0) for v in session.connection().execute(_summary_query(levels, providers)).one()]
+    row = [int(v or 0) for v in session.connection().execute(_summary_query(levels, providers, departments)).one()]
     floors = row[4 + 3 * len(LEVELS) :]
     width = len(RECLAIM_FLOORS)
     # Every node on a level's list frees more than that level's floor: see _top.
@@ -164,9 +174,9 @@ def measure(session: Session, providers: Sequence[str] | None, levels: Sequence[
         for i, level in enumerate(levels)
     }  # fmt: skip
     if len(levels) == 1:
-        tops = {levels[0]: _top(session, providers, levels[0], top, lowest[levels[0]])}
+        tops = {levels[0]: _top(session, providers, levels[0], top, lowest[levels[0]], departments)}
     else:
-        tops = _tops_together(session, providers, levels, top, min(lowest.values()))
+        tops = _tops_together(session, providers, levels, top, min(lowest.values()), departments)
     return {
         "measured": row[0],
         "idle": row[1:4],
@@ -185,10 +195,17 @@ def _entry(values: Sequence[Any], cpu: Any, mem: Any, idle: Any) -> dict[str, An
     return dict(zip(_KEYS, (*values, int(cpu), int(mem), bool(idle)), strict=True))
 
 
-def _top(session: Session, providers: Sequence[str] | None, level: str, top: int, floor: int) -> list[dict[str, Any]]:
+def _top(
+    session: Session,
+    providers: Sequence[str] | None,
+    level: str,
+    top: int,
+    floor: int,
+    departments: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """The `top` suggestions of `level` that free the most, in `rank` order."""
     cpu, mem = _suggested(LEVELS[level])
-    stmt = _measured(select(*_NODE_COLUMNS, cpu, mem, _idle()), providers).where(
+    stmt = _measured(select(*_NODE_COLUMNS, cpu, mem, _idle()), providers, departments).where(
         or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb)
     )
     # The list is ordered by vCPUs freed first: when `top` nodes free at least `floor` vCPUs,
@@ -205,13 +222,18 @@ def _top(session: Session, providers: Sequence[str] | None, level: str, top: int
 
 
 def _tops_together(
-    session: Session, providers: Sequence[str] | None, levels: Sequence[str], top: int, floor: int
+    session: Session,
+    providers: Sequence[str] | None,
+    levels: Sequence[str],
+    top: int,
+    floor: int,
+    departments: Sequence[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """`_top` of several levels from one read of the nodes any of them shrinks (above the
     lowest of their floors), each level's list ranked by `rank`."""
     suggested = [_suggested(LEVELS[level]) for level in levels]
     stmt = _measured(
-        select(*_NODE_COLUMNS, _idle(), *(column for pair in suggested for column in pair)), providers
+        select(*_NODE_COLUMNS, _idle(), *(column for pair in suggested for column in pair)), providers, departments
     ).where(or_(*(or_(cpu < NodeRow.vcpus, mem < NodeRow.ram_mb) for cpu, mem in suggested)))
     if floor:
         stmt = stmt.where(NodeRow.vcpus > floor)
@@ -258,24 +280,3 @@ def combine(measurements: Iterable[Measurement], level: str, top: int = TOP) -> 
         "top": heapq.nsmallest(top, candidates, key=rank) if top > 0 else [],
         "thresholds": {"idle_cpu_avg_pct": IDLE_CPU_AVG_PCT, "idle_ram_avg_pct": IDLE_RAM_AVG_PCT},
     }
-
-
-def rightsizing(
-    session: Session, config: GanyunConfig, level: str = "moderate", top: int = TOP, coverage: Any = None
-) -> dict[str, Any]:
-    """Counts per level, reclaimable resources, idle nodes and the largest suggestions.
-
-    Providers with a current rollup (inventory/rollups.py) are read from it; the rest are
-    measured here. `coverage` is the report's, when it has one already.
-    """
-    from inventory import rollups
-
-    _check_level(level)
-    if top > TOP:
-        # Rollups keep each provider's best TOP: a longer list is measured whole.
-        return combine([measure(session, None, [level], top)], level, top)
-    coverage = coverage or rollups.coverage(session)
-    measurements = [payload["rightsizing"] for payload in coverage.payloads.values()]
-    if coverage.live:
-        measurements.append(measure(session, coverage.missing, [level], top))
-    return combine(measurements, level, top)

@@ -5,8 +5,8 @@ Rollups are derived data, written by the only writers of their sources (sync and
 import) in the same transaction: `capacity_rollups` from one provider's nodes, hosts and
 utilization; `capacity_trend_days` and `capacity_provider_days` from capacity_samples. Each
 can be rebuilt from its source at any time, and the report falls back to the live queries
-whenever a rollup cannot be shown to be current (see inventory/rollups.py and
-inventory/sample_rollups.py)."""
+whenever a rollup cannot be shown to be current (see provider_rollups.py and
+daily_rollups.py)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class RollupState(Base):
 
 class ForecastFit(Base):
     """A forecast curve (mean, lower, upper over the horizon, float64) of one pool's resource,
-    with the digest of the weekly series it was fitted on (inventory/forecast_fits.py)."""
+    with the digest of the weekly series it was fitted on (forecast_fits.py)."""
 
     __tablename__ = "capacity_forecast_fits"
 

@@ -26,7 +26,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from inventory.capacity_models import ForecastFit
+from inventory.capacity.models import ForecastFit
 
 log = logging.getLogger(__name__)
 

@@ -3,20 +3,24 @@ until which forecast date (its own growth plus the wave must stay within capacit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.capacity import RESOURCES, XINCHUANG, allocated_clause, free_units
+from inventory.capacity.pools import free_units
+from inventory.capacity.queries import RESOURCES, XINCHUANG, allocated_clause
 from inventory.config import GanyunConfig
 from inventory.models import NodeRow
-from inventory.query import _apply_filters  # the same --where semantics as `inventory list`
+from inventory.query import apply_filters  # the same --where semantics as `inventory list`
 
 
-def selection_demand(session: Session, filters: Mapping[str, str]) -> dict[str, Any]:
-    """Resources held by the selected nodes; the selection is legacy nodes unless a pool is named."""
+def selection_demand(
+    session: Session, filters: Mapping[str, str], departments: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Resources held by the selected nodes (of `departments`, or of every department); the
+    selection is legacy nodes unless a pool is named."""
     wanted = dict(filters)
     wanted.setdefault("pool", "legacy")
     stmt: Any = select(
@@ -25,7 +29,9 @@ def selection_demand(session: Session, filters: Mapping[str, str]) -> dict[str, 
         func.coalesce(func.sum(NodeRow.ram_mb), 0),
         func.coalesce(func.sum(NodeRow.disk_gb), 0),
     ).where(allocated_clause())
-    row: Any = session.execute(_apply_filters(stmt, NodeRow, wanted)).one()
+    if departments is not None:
+        stmt = stmt.where(NodeRow.department.in_(list(departments)))
+    row: Any = session.execute(apply_filters(stmt, NodeRow, wanted)).one()
     n, v, r, d = row
     return {"filters": wanted, "nodes": int(n), "vcpus": int(v), "ram_mb": int(r), "disk_gb": int(d)}
 
