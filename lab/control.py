@@ -218,6 +218,8 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
             "rack": {"hosts_per_rack": 16, "kw_per_rack": 8.0, "kw_per_host": 0.45},
         },
         "vault": dict(LAB_VAULT),
+        # Where the lab keeps each server's application data (lab/disks.py), for replatform copies.
+        "migration": {"appdata_dir": "appdata/{provider}/{id}"},
         "lab": {
             "dir": ".",
             "url": url,

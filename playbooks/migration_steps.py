@@ -93,26 +93,17 @@ class StepContext:
 
 
 def data_dir(config: GanyunConfig, provider: str, node_id: str) -> Path:
-    """Where a VM's application data lives: `migration.appdata_dir` ({provider}, {id}), else the lab's."""
+    """Where a VM's application data lives: `migration.appdata_dir`, a path with {provider} and {id}."""
     provider = path_component(provider, "provider name")
     node_id = path_component(node_id, "node id")
     template = str(config.migration.get("appdata_dir") or "")
-    if template:
-        return config.resolve_path(template.format(provider=provider, id=node_id))
-    if config.lab:
-        return config.resolve_path(str(config.lab.get("dir") or ".")) / "appdata" / provider / node_id
-    raise GanyunError("migration.appdata_dir is not configured: cannot locate application data")
+    if not template:
+        raise GanyunError("migration.appdata_dir is not configured: cannot locate application data")
+    return config.resolve_path(template.format(provider=provider, id=node_id))
 
 
 def _source_data(ctx: StepContext) -> Path:
     path = data_dir(ctx.config, str(ctx.item["source_provider"]), str(ctx.item["source_id"]))
-    if not path.exists() and ctx.config.lab:
-        # The lab materializes a VM's data on first use (see lab/disks.py).
-        from lab import disks
-
-        lab_dir = ctx.config.resolve_path(str(ctx.config.lab.get("dir") or "."))
-        tags = {"system": str(ctx.item.get("system", "")), "role": ""}
-        disks.ensure_appdata(lab_dir, str(ctx.item["source_provider"]), str(ctx.item["source_id"]), **tags)
     if not path.exists():
         raise ctx.fail("copy_data", f"source data directory {path} does not exist")
     return path

@@ -93,7 +93,7 @@ def demo_cmd(
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "city",
 ) -> None:
     """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
-    from console import demo
+    from lab import demo
 
     demo.run(lab_dir, scale)
 
