@@ -12,7 +12,7 @@ from typing import Any
 
 from lab import disks
 from lab.faults import FailureCounter, Faults
-from lab.seed import Cloud, Estate, Image, Server, Volume
+from lab.seed import Cloud, Estate, FloatingIp, Image, Server, Volume
 from lab.state import StateStore
 
 
@@ -30,6 +30,10 @@ class LabBase:
         self.lab_dir = lab_dir
         self.base_url = "http://127.0.0.1"
         self.state = StateStore(lab_dir)
+        # Floating addresses in use across the lab -> the cloud holding each: the extranet is
+        # one segment, so an address released by one cloud may be claimed by another.
+        self.addresses: dict[str, str] = {}
+        self.address_lock = threading.Lock()
 
     def url(self, cloud: str, service: str) -> str:
         return f"{self.base_url}/{cloud}/{service}"
@@ -45,18 +49,23 @@ class CloudRuntime:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.failures = FailureCounter()
+        self.image_failures = FailureCounter()
+        self.boot_failures = FailureCounter()
         self.flavors = {f.id: f for f in cloud.flavors}
         self.hypervisors = {h.id: h for h in cloud.hypervisors}
         self.hv_order = [h.id for h in cloud.hypervisors]
         self.hv_by_name = {h.hostname: h for h in cloud.hypervisors}
         self.networks = cloud.networks
-        self.internal = cloud.networks[1:]
+        self.internal = [n for n in cloud.networks if not n.external]
         self.sg_by_name = {g.name: g for g in cloud.security_groups}
         self.volume_types = {t.id: t for t in cloud.volume_types}
         self.servers: dict[str, Server] = {s.id: s for s in cloud.servers}
         self.images: dict[str, Image] = {i.id: i for i in cloud.images}
         self.volumes: dict[str, Volume] = {v.id: v for v in cloud.volumes}
         self.build_until: dict[str, tuple[float, str]] = {}
+        # Image id -> (saving from, done at, final status) on the monotonic clock.
+        self.image_until: dict[str, tuple[float, float, str]] = {}
+        self.floating_ips: dict[str, FloatingIp] = {f.id: f for f in cloud.floating_ips}
         # Deleted servers, kept as Nova keeps soft-deleted rows: `changes-since` reports them.
         self.tombstones: dict[str, Server] = {}
         self._apply_overlay(lab.state)
@@ -81,6 +90,7 @@ class CloudRuntime:
             ("images", self.images, Image),
             ("volumes", self.volumes, Volume),
             ("tombstones", self.tombstones, Server),
+            ("floatingips", self.floating_ips, FloatingIp),
         ):
             target: dict[str, Any] = table
             for record_id, record in state.overlay(self.name, kind).items():
@@ -95,6 +105,15 @@ class CloudRuntime:
                 # A restart mid-build: finish the build as the original request asked.
                 wanted = "ERROR" if server.fault else "ACTIVE"
                 self.build_until[server.id] = (0.0, wanted)
+        for image in self.images.values():
+            # A restart while Glance was saving (an upload, a snapshot): it finishes now.
+            if image.status == "saving" or (
+                image.status == "queued" and image.properties.get("image_type") == "snapshot"
+            ):
+                self.image_until[image.id] = (0.0, 0.0, "active")
+        with self.lab.address_lock:
+            for fip in self.floating_ips.values():
+                self.lab.addresses[fip.address] = self.name
 
     def persist(self, kind: str, record_id: str, record: Any | None) -> None:
         data = dataclasses.asdict(record) if record is not None else None
@@ -141,6 +160,10 @@ class CloudRuntime:
                     u[3] += 1
                 self._usage = {h: (u[0], u[1], u[2], u[3]) for h, u in usage.items()}
             return self._usage
+
+    def floating_of(self, port_id: str) -> list[str]:
+        """The floating addresses associated with a port (Nova lists them with the server)."""
+        return [f.address for f in list(self.floating_ips.values()) if f.port_id == port_id]
 
     def volumes_of(self) -> dict[str, list[str]]:
         vols = self._vols

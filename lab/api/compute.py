@@ -13,7 +13,7 @@ import ipaddress
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +33,8 @@ from lab.api.http import (
     str_map,
     ts,
 )
-from lab.seed import Image, Server
+from lab.api.image import begin_saving, settle_image
+from lab.seed import Hypervisor, Image, Server
 
 BUILD_SECONDS = 0.3
 _VM_STATE = {
@@ -103,10 +104,11 @@ def server_json(rt: CloudRuntime, s: Server, vols: Mapping[str, list[str]]) -> d
             net.name: [
                 {
                     "version": 4,
-                    "addr": s.ip,
-                    "OS-EXT-IPS:type": "fixed",
+                    "addr": address,
+                    "OS-EXT-IPS:type": kind,
                     "OS-EXT-IPS-MAC:mac_addr": mac(s.port_id),
                 }
+                for address, kind in ((s.ip, "fixed"), *((f, "floating") for f in rt.floating_of(s.port_id)))
             ]
         },
         "accessIPv4": "",
@@ -417,17 +419,56 @@ def _delete_server(rt: CloudRuntime, server: Server) -> None:
         rt.changed()
 
 
-def _choose_host(rt: CloudRuntime, vcpus: int, ram_mb: int) -> str | None:
-    """Most free RAM among hosts where the flavor fits (RAM 1.0, CPU per-pool overcommit)."""
+def _choose_host(rt: CloudRuntime, vcpus: int, ram_mb: int, candidates: Iterable[Hypervisor]) -> str | None:
+    """Most free RAM among the candidate hosts where the flavor fits (RAM 1.0, CPU per-pool
+    overcommit), as Nova's RAM weigher would choose."""
     ratio = 4.0 if rt.cloud.pool == "legacy" else 2.0
     best, best_free = None, -1
     usage = rt.usage()
-    for h in rt.cloud.hypervisors:
+    for h in candidates:
         used_cpu, used_ram, _disk, _n = usage.get(h.hostname, (0, 0, 0, 0))
         free_ram = h.memory_mb - 8192 - used_ram
         if free_ram >= ram_mb and used_cpu + vcpus <= h.vcpus * ratio and free_ram > best_free:
             best, best_free = h.hostname, free_ram
     return best
+
+
+def _hint_ids(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    return {str(v) for v in value} if isinstance(value, list) else set()
+
+
+def _candidates(rt: CloudRuntime, spec: Mapping[str, Any], hints: Any) -> list[Hypervisor]:
+    """The hosts Nova may place this server on: `availability_zone` ("zone" or the forced
+    "zone:host"), the 2.74 `host` field, and the different_host / same_host scheduler hints."""
+    zone, _, forced = str(spec.get("availability_zone") or "").partition(":")
+    forced = forced.split(":", 1)[0] or str(spec.get("host") or "")
+    if forced and rt.faults.no_forced_host:
+        raise ApiError(403, "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
+    hosts = list(rt.cloud.hypervisors)
+    if zone:
+        if zone not in {h.az for h in hosts}:
+            raise ApiError(400, f"The requested availability zone is not available: {zone}")
+        hosts = [h for h in hosts if h.az == zone]
+    if forced:
+        if forced not in rt.hv_by_name:
+            raise ApiError(400, f"Compute host {forced} could not be found.")
+        hosts = [h for h in hosts if h.hostname == forced]
+    hints = hints if isinstance(hints, dict) else {}
+    avoid = {rt.servers[i].host for i in _hint_ids(hints.get("different_host")) if i in rt.servers}
+    near = {rt.servers[i].host for i in _hint_ids(hints.get("same_host")) if i in rt.servers}
+    hosts = [h for h in hosts if h.hostname not in avoid]
+    if hints.get("same_host"):
+        hosts = [h for h in hosts if h.hostname in near]
+    return hosts
+
+
+def _in_network(address: str, cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(address) in cidr
+    except ValueError:
+        return False
 
 
 def _create_server(rt: CloudRuntime, req: Request) -> Reply:
@@ -440,6 +481,8 @@ def _create_server(rt: CloudRuntime, req: Request) -> Reply:
         raise ApiError(400, f"Flavor {spec.get('flavorRef')} could not be found.")
     image_id = str(spec.get("imageRef", "")).rsplit("/", 1)[-1]
     image = rt.images.get(image_id)
+    if image is not None:
+        settle_image(rt, image)
     if image is None or image.status != "active":
         raise ApiError(400, f"Image {image_id} could not be found or is not active.")
     if image.architecture != rt.cloud.arch:
@@ -454,24 +497,29 @@ def _create_server(rt: CloudRuntime, req: Request) -> Reply:
             raise ApiError(400, f"Network {wanted} could not be found.")
         net_index = ids.index(wanted) if wanted else 0
         fixed_ip = str(networks[0].get("fixed_ip") or "")
+        cidr = ipaddress.ip_network(rt.internal[net_index].cidr)
+        if fixed_ip and not _in_network(fixed_ip, cidr):
+            raise ApiError(400, f"IP address {fixed_ip} is not a valid IP for the specified subnet.")
     groups = tuple(str(g.get("name")) for g in spec.get("security_groups") or [] if isinstance(g, dict)) or ("default",)
     unknown = [g for g in groups if g not in rt.sg_by_name]
     if unknown:
         raise ApiError(400, f"Security group {unknown[0]} not found.")
     server_id = new_uuid(secrets.token_hex(16), "a")
     now = stamp_now()
+    hints = body.get("os:scheduler_hints", body.get("OS-SCH-HNT:scheduler_hints"))
     with rt.lock:
+        candidates = _candidates(rt, spec, hints)
         used = {s.ip for s in rt.servers.values() if s.network_index == net_index}
         if fixed_ip and fixed_ip in used:
             raise ApiError(409, f"Fixed IP address {fixed_ip} is already in use on instance.")
         if not fixed_ip:
             net = ipaddress.ip_network(rt.internal[net_index].cidr)
             fixed_ip = next(str(a) for a in list(net.hosts())[9:] if str(a) not in used)
-        host = _choose_host(rt, flavor.vcpus, flavor.ram_mb)
+        host = _choose_host(rt, flavor.vcpus, flavor.ram_mb, candidates)
         fault = None
         if host is None:
             fault = {"code": "500", "message": "No valid host was found. There are not enough hosts available."}
-        elif rt.faults.boot_error:
+        elif rt.faults.boot_error or rt.boot_failures.should_fail(rt.faults.boot_failures):
             fault = {"code": "500", "message": "Build of instance aborted: Failed to allocate the network(s)."}
         h = rt.hv_by_name.get(host or "")
         server = Server(
@@ -493,7 +541,8 @@ def _create_server(rt: CloudRuntime, req: Request) -> Reply:
             fault=fault,
         )
         rt.servers[server.id] = server
-        rt.build_until[server.id] = (time.monotonic() + BUILD_SECONDS, "ERROR" if fault else "ACTIVE")
+        build_s = rt.faults.boot_seconds or BUILD_SECONDS
+        rt.build_until[server.id] = (time.monotonic() + build_s, "ERROR" if fault else "ACTIVE")
         rt.persist("servers", server.id, server)
         rt.changed()
     admin_pass = secrets.token_urlsafe(12)
@@ -545,6 +594,7 @@ def _create_image(rt: CloudRuntime, server: Server, args: Mapping[str, Any]) -> 
     dest = rt.image_file(image)
     disks.convert(disk, "qcow2", dest, "qcow2")
     with rt.lock:
+        begin_saving(rt, image)
         rt.images[image.id] = image
         rt.persist("images", image.id, image)
     location = f"{rt.lab.url(rt.name, 'image')}/v2/images/{image.id}"

@@ -1,8 +1,14 @@
-"""Glance v2: images (list, show, register, patch, delete) and their files (upload, download)."""
+"""Glance v2: images (list, show, register, patch, delete) and their files (upload, download).
+
+Timing as real Glance has it: once its data is in (an upload, a Nova snapshot) an image goes
+queued -> saving -> active over the cloud's `image_seconds`, and a share (`image_failures`)
+ends `killed` instead; `settle_image` moves an image along when it is next read.
+"""
 
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +18,53 @@ from lab.api.http import ApiError, Reply, Request, new_uuid, paginate, stamp_now
 from lab.seed import Image
 
 GLANCE_DEFAULT_LIMIT = 25
+SAVING_AFTER_S = 1.0  # a snapshot is queued at most this long before Glance starts saving it
+
+
+def begin_saving(rt: CloudRuntime, image: Image) -> None:
+    """The image's data is in: it becomes active (or killed) now or over `image_seconds`.
+    The caller holds rt.lock and persists the image."""
+    final = "killed" if rt.image_failures.should_fail(rt.faults.image_failures) else "active"
+    seconds = rt.faults.image_seconds
+    if seconds <= 0:
+        _finish(rt, image, final)
+        return
+    now = time.monotonic()
+    snapshot = image.properties.get("image_type") == "snapshot"
+    image.status = "queued" if snapshot else "saving"
+    saving_at = now + min(SAVING_AFTER_S, seconds / 4) if snapshot else now
+    rt.image_until[image.id] = (saving_at, now + seconds, final)
+
+
+def settle_image(rt: CloudRuntime, image: Image) -> None:
+    """queued -> saving -> active (or killed) as the image's time has come."""
+    pending = rt.image_until.get(image.id)
+    if pending is None:
+        return
+    saving_at, done_at, final = pending
+    now = time.monotonic()
+    if now < saving_at:
+        return
+    with rt.lock:
+        if now >= done_at:
+            rt.image_until.pop(image.id, None)
+            _finish(rt, image, final)
+        elif image.status == "queued":
+            image.status = "saving"
+        else:
+            return
+        if image.id in rt.images:
+            rt.persist("images", image.id, image)
+
+
+def _finish(rt: CloudRuntime, image: Image, status: str) -> None:
+    image.status = status
+    if status == "killed":
+        # What Glance had received is gone with the failed save.
+        rt.image_file(image).unlink(missing_ok=True)
+        image.size = image.checksum = image.os_hash_value = None
+
+
 _IMAGE_CORE = (
     "name",
     "disk_format",
@@ -27,7 +80,8 @@ _IMAGE_READONLY = ("status", "size", "checksum", "created_at", "updated_at", "fi
 
 
 def _image_json(rt: CloudRuntime, image: Image) -> dict[str, Any]:
-    digests = rt.image_digests(image)
+    settle_image(rt, image)
+    digests = rt.image_digests(image) if image.status != "killed" else None
     size, md5, sha = digests if digests else (image.size, image.checksum, image.os_hash_value)
     out: dict[str, Any] = {
         "id": image.id,
@@ -88,6 +142,7 @@ def handle(rt: CloudRuntime, parts: list[str], req: Request) -> Reply:
     if not sub and method == "DELETE":
         with rt.lock:
             rt.images.pop(image.id, None)
+            rt.image_until.pop(image.id, None)
             rt.image_file(image).unlink(missing_ok=True)
             rt.persist("images", image.id, None)
         return Reply(204)
@@ -96,6 +151,7 @@ def handle(rt: CloudRuntime, parts: list[str], req: Request) -> Reply:
     if sub == ["file"] and method == "PUT":
         return _upload(rt, image, req)
     if sub == ["file"] and method == "GET":
+        settle_image(rt, image)
         if image.status != "active":
             return Reply(204)
         try:
@@ -166,7 +222,8 @@ def _patch_image(rt: CloudRuntime, image: Image, req: Request) -> Reply:
 
 
 def _upload(rt: CloudRuntime, image: Image, req: Request) -> Reply:
-    if image.status not in ("queued", "saving"):
+    settle_image(rt, image)
+    if image.status != "queued":
         raise ApiError(409, f"Image {image.id} already has data (status {image.status}).")
     upload = req.body
     dest = rt.image_file(image)
@@ -176,6 +233,7 @@ def _upload(rt: CloudRuntime, image: Image, req: Request) -> Reply:
     tmp.replace(dest)
     size, md5, sha = disks.file_digests(dest)
     with rt.lock:
-        image.status, image.size, image.checksum, image.os_hash_value = "active", size, md5, sha
+        image.size, image.checksum, image.os_hash_value = size, md5, sha
+        begin_saving(rt, image)
         rt.persist("images", image.id, image)
     return Reply(204)

@@ -23,7 +23,7 @@ from lab.api import compute, identity, image, metric, network, volume
 from lab.api.cloud import CloudRuntime, LabBase
 from lab.api.http import JSON, ApiError, Reply, Request, truncate
 from lab.api.tokens import Tokens
-from lab.faults import FaultError, Faults
+from lab.faults import FailureCounter, FaultError, Faults
 from lab.seed import Estate
 
 
@@ -41,8 +41,8 @@ def _kinds_of(service: str, parts: list[str]) -> set[str]:
     if service == "volume":
         return {"volumes", {"snapshots": "snapshots", "types": "volume_types"}.get(head, "volumes")}
     if service == "network":
-        sub = head.replace("-", "_")
-        return {"networks", sub} if sub in ("subnets", "ports", "security_groups") else {"networks"}
+        sub = {"floatingips": "floating_ips"}.get(head, head.replace("-", "_"))
+        return {"networks", sub} if sub in ("subnets", "ports", "security_groups", "floating_ips") else {"networks"}
     if service == "metric":
         return {"metrics"}
     return set()
@@ -175,6 +175,12 @@ class LabRuntime(LabBase):
             except FaultError as exc:
                 return Reply.error(400, str(exc))
             runtime.faults = faults
+            # A new setting counts its failing share afresh: 0.5 fails the 2nd, 4th, ... call from now.
+            runtime.failures, runtime.image_failures, runtime.boot_failures = (
+                FailureCounter(),
+                FailureCounter(),
+                FailureCounter(),
+            )
             self.state.set_faults(name, faults.to_dict())
         return Reply.json(200, {n: self.clouds[n].faults.active() for n in names})
 
