@@ -7,6 +7,7 @@ objects, so inventory, security and playbooks stay independent of libcloud and k
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -277,6 +278,30 @@ class ProviderSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new node is asked to run: an availability zone, a host within it (clouds let
+    only some accounts pick one), and scheduler hints relative to nodes already placed."""
+
+    zone: str = ""
+    host: str = ""
+    different_host: tuple[str, ...] = ()
+    same_host: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FloatingIp:
+    """An address on an external network that follows whichever node it is attached to."""
+
+    provider: str
+    id: str
+    address: str
+    network_id: str = ""
+    node_id: str = ""
+    port_id: str = ""
+    fixed_ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KindWarning:
     """A kind the account cannot read (403/404): left empty, with this note."""
 
@@ -310,6 +335,7 @@ class Provider(Protocol):
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node: ...
     def start_node(self, node_id: str) -> None: ...
     def stop_node(self, node_id: str) -> None: ...
@@ -322,3 +348,36 @@ class Provider(Protocol):
         self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
     ) -> Image: ...
     def export_image(self, image_id: str, dest_path: str) -> str: ...
+
+
+# --------------------------------------------------------------------------- optional abilities
+# An adapter offers these only where its cloud can; callers check with isinstance().
+
+
+@runtime_checkable
+class ImageLookup(Protocol):
+    """One image by id, with its current state: PENDING while the cloud is still saving it,
+    RUNNING once usable, ERROR when the save failed (Glance's `killed`)."""
+
+    def get_image(self, image_id: str) -> Image: ...
+
+
+@runtime_checkable
+class FloatingIps(Protocol):
+    """Floating IPs: allocate one (a given address where the network allows), attach it to a
+    node, detach it, release it."""
+
+    def list_floating_ips(self, node_id: str = "") -> Sequence[FloatingIp]: ...
+    def create_floating_ip(self, network_id: str, address: str = "") -> FloatingIp: ...
+    def attach_floating_ip(self, floating_ip_id: str, node_id: str) -> FloatingIp: ...
+    def detach_floating_ip(self, floating_ip_id: str) -> None: ...
+    def delete_floating_ip(self, floating_ip_id: str) -> None: ...
+
+
+@runtime_checkable
+class DatastoreFiles(Protocol):
+    """A node's disks are files on a datastore that can be downloaded (vSphere)."""
+
+    def ex_download_datastore_file(
+        self, datastore: str, path: str, dest: str | os.PathLike[str], datacenter_path: str
+    ) -> int: ...

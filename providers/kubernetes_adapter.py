@@ -39,6 +39,7 @@ from providers.base import (
     Image,
     Network,
     Node,
+    Placement,
     ProviderSpec,
     SecurityGroup,
     Size,
@@ -586,6 +587,7 @@ class KubernetesAdapter:
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node:
         raise self._not_supported("create_node")
 

@@ -28,6 +28,7 @@ from providers.base import (
     Image,
     Network,
     Node,
+    Placement,
     ProviderSpec,
     SecurityGroup,
     Size,
@@ -264,6 +265,7 @@ class VSphereAdapter:
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node:
         raise NotFound(self.name, "create_node", "not supported: vSphere is a migration source here")
 
