@@ -213,6 +213,8 @@ def _progress(config: GanyunConfig) -> None:
             f"#{r['run_id']} {r['target']} · {r['status']}" for r in all_runs if r["run_id"] == i
         ),
     )
+    from playbooks.migration import addresses_text
+
     detail = run_detail(url, int(run_id))
     st.caption(t("migrate.status_title", run=detail["run_id"], target=detail["target"], status=detail["status"]))
     rows = [
@@ -223,6 +225,7 @@ def _progress(config: GanyunConfig) -> None:
             t("migrate.col_step"): v["step"],
             t("migrate.col_progress"): v["done"] / v["total"] if v["total"] else 0.0,
             t("migrate.col_target"): v["target"],
+            t("migrate.col_addresses"): addresses_text(v["addresses"]),
             t("migrate.col_message"): v["message"],
         }
         for v in detail["vms"]
