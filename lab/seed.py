@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lab import catalog as cat
+from lab.vsphere import estate as vmware
 
 DEFAULT_SEED = 20231215  # the day the city's plan was issued
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -31,6 +32,8 @@ HOSTS_PER_RACK = 16
 EXTRANET_NAME = "gov-extranet"
 EXTRANET_CIDR = ipaddress.ip_network("100.64.0.0/20")
 _EXTRANET_SEEDED_PER_CLOUD = 64
+# The VMware VLANs the city extended into the Hygon pool for the move off vSphere.
+_EXTENDED_VLANS_TO = "xc-hygon"
 # Workloads that moved into a Xinchuang pool as they were (a foreign guest OS on domestic
 # CPUs): the pool counts them, the 信创 policy does not. (cloud, image key, servers).
 _MOVED_AS_IS: dict[str, tuple[str, int]] = {"xc-kunpeng": ("centos79", 3), "xc-hygon": ("win2019", 2)}
@@ -399,6 +402,12 @@ class _Builder:
         for k in range(max(1, math.ceil(server_count / SERVERS_PER_NETWORK)) + 1):
             cidr = ipaddress.ip_network(f"10.{10 + self.index}.{4 * k}.0/22")
             nets.append(Network(_uuid(rng), f"gov-net-{k + 1:02d}", _uuid(rng), str(cidr), str(cidr[1])))
+        if self.spec.name == _EXTENDED_VLANS_TO:
+            for name, subnet in vmware.VLAN_SUBNETS.items():
+                cidr = ipaddress.ip_network(f"10.60.{subnet}.0/24")
+                nets.append(
+                    Network(self._fixed_uuid(name), name, self._fixed_uuid(f"{name}-subnet"), str(cidr), str(cidr[1]))
+                )
         nets.append(
             Network(
                 self._fixed_uuid("extranet"),

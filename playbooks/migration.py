@@ -43,6 +43,7 @@ PLAYBOOKS = {
 PROGRESS_EVERY_S = 1.0
 OPEN_RUN_STATES = ("open", "running", "partial", "failed")
 FAIL_TASK = "ganyun migration failed"
+STEP_TASK = "ganyun step "  # roles/migrate_vm names each module task so
 CONFIGURE_DONE_TASK = "configure: done"
 
 ProgressCallback = Callable[["VmProgress"], None]
@@ -156,6 +157,8 @@ class _Recorder:
         if item is None or kind not in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
             return
         step = str(res.get("step") or ("configure" if task.startswith("configure:") else ""))
+        if not step and task.startswith(STEP_TASK):
+            step = task.removeprefix(STEP_TASK)  # a module that crashed returns no `step`
         if kind == "runner_on_ok":
             if step == "configure" and task != CONFIGURE_DONE_TASK:
                 return

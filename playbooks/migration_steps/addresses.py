@@ -105,7 +105,7 @@ def move_floating_ips_back(ctx: StepContext) -> None:
         return
     source, target = ctx.source, ctx.target
     source_id = str(ctx.item["source_id"])
-    for address, move in moves.items():
+    for address, move in list(moves.items()):
         stage = move.get("stage", "")
         if stage in ("claimed", "attached") and isinstance(target, FloatingIps):
             taken = _holding(ctx, target, address)

@@ -83,6 +83,10 @@ def _attempt(ctx: StepContext, counter: str, what: str, image: Image) -> int:
     if attempts >= int(ctx.setting("image_attempts")):
         raise ctx.fail(ctx.step, f"{what} {image.id} ended {status} {attempts} time(s)")
     ctx.remark(f"{what} {image.id} ended {status}: made again")
+    ctx.note(
+        f"{what} {image.id} ended {status}: making it again ({attempts + 1} of {ctx.setting('image_attempts'):.0f})",
+        force=True,
+    )
     return attempts + 1
 
 

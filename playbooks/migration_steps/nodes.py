@@ -5,7 +5,6 @@ again when the cloud fails a build (up to `boot_attempts`); its health; the sour
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,15 @@ from providers.base import Node, Placement, State
 from providers.errors import AuthError
 
 COPIED_TAGS = ("department", "system", "mlps_level", "owner", "role")
+PLANNED_HOST_TAG = "ganyun_planned_host"
 
 
 def _metadata(ctx: StepContext) -> dict[str, str]:
     source = ctx.call("boot", lambda: ctx.source.get_node(str(ctx.item["source_id"])))
     meta = {k: str(source.tags[k]) for k in COPIED_TAGS if source.tags.get(k)}
     meta.update({FROM_TAG: ctx.key, RUN_TAG: str(ctx.run_id)})
+    if ctx.item.get("target_host"):
+        meta[PLANNED_HOST_TAG] = str(ctx.item["target_host"])
     return meta
 
 
@@ -32,22 +34,31 @@ def _mine(ctx: StepContext, nodes: list[Node]) -> Node | None:
     return next((n for n in nodes if n.tags.get(FROM_TAG) == ctx.key and n.tags.get(RUN_TAG) == run), None)
 
 
-def _placement(ctx: StepContext, meta: dict[str, str], nodes: list[Node]) -> Placement | None:
-    """The plan's zone and host, and `different_host` for replicas of the same system and role
-    this run already booted (what keeps them apart when the host cannot be asked for)."""
-    run = str(ctx.run_id)
-    siblings = tuple(
+def _apart(ctx: StepContext, meta: dict[str, str], nodes: list[Node]) -> tuple[str, ...]:
+    """Replicas (same system and role) this run booted for other hosts of the plan."""
+    if not meta.get("role"):
+        return ()
+    run, planned = str(ctx.run_id), str(ctx.item.get("target_host") or "")
+    return tuple(
         n.id
         for n in nodes
         if n.tags.get(RUN_TAG) == run
         and n.tags.get(FROM_TAG) != ctx.key
-        and meta.get("role")
         and (n.tags.get("system"), n.tags.get("role")) == (meta.get("system"), meta.get("role"))
+        and (not planned or n.tags.get(PLANNED_HOST_TAG) != planned)
     )
+
+
+def _placement(ctx: StepContext, meta: dict[str, str], nodes: list[Node], pick_host: bool = True) -> Placement | None:
+    """The plan's zone and host. Where the host may not be asked for, a scheduler hint keeps
+    the plan's intent instead: apart from the replicas it put on other hosts."""
     zone, host = str(ctx.item.get("target_zone") or ""), str(ctx.item.get("target_host") or "")
-    if not (zone or host or siblings):
+    if not pick_host:
+        host = ""
+    apart = () if host else _apart(ctx, meta, nodes)
+    if not (zone or host or apart):
         return None
-    return Placement(zone=zone, host=host, different_host=siblings)
+    return Placement(zone=zone, host=host, different_host=apart)
 
 
 def _create(ctx: StepContext) -> Node:
@@ -77,8 +88,8 @@ def _create(ctx: StepContext) -> Node:
         if placement is None or not placement.host:
             raise
         # Nova's policy keeps the choice of host to some accounts: the zone and hints still count.
-        ctx.remark(f"host {placement.host} may not be requested here ({exc.detail}): asked for the zone only")
-        return boot(replace(placement, host=""))
+        ctx.remark(f"host {placement.host} may not be requested here ({exc.detail}): asked for the zone and hints")
+        return boot(_placement(ctx, meta, nodes, pick_host=False))
 
 
 def step_boot(ctx: StepContext) -> dict[str, Any]:
