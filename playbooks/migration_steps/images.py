@@ -211,7 +211,9 @@ def _download_extents(
         )
         access, size, kind, rest = match.group("access", "size", "type", "rest")
         out.append(f'{access} {size} {kind} "{local.name}"{rest}')
-    descriptor.write_text("\n".join(out) + "\n", encoding="utf-8")
+    # Without blank lines: qemu-img 7.2 reads an extent line that follows an empty line twice
+    # (a disk of double size); they mean nothing in a descriptor.
+    descriptor.write_text("\n".join(line for line in out if line.strip()) + "\n", encoding="utf-8")
     return fetched
 
 
