@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from inventory.config import GanyunConfig, ProviderConfig, ResourceRatio
 from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus
+from inventory.xinchuang_compliance import add_compliance
 from providers.base import State
 
 if TYPE_CHECKING:
@@ -620,8 +621,11 @@ def aggregate(
         "rack_summary": rack_summary(racks, config),
         "departments": departments,
         "systems": showback(config, allocation, "system"),
-        "xinchuang": xinchuang_progress(
-            config, allocation, sample_rollups.trend(session) if trend else None, departments
+        "xinchuang": add_compliance(
+            xinchuang_progress(config, allocation, sample_rollups.trend(session) if trend else None, departments),
+            session,
+            config,
+            allocated_clause(),
         ),
     }
 
