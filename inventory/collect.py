@@ -58,6 +58,8 @@ class Collected:
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
     watermark: str | None = None
+    # What lets the next sync continue the adapter's session (vSphere): a credential, for the vault.
+    session_state: str | None = field(default=None, repr=False)
 
     def encode(self) -> None:
         """Turn the listings into database-ready rows here, where they were collected (a worker
@@ -67,19 +69,28 @@ class Collected:
                 self.listings[kind] = encode_listing(kind, records)
 
 
-def collect(adapter: Provider, changes_since: datetime | str | None = None) -> Collected:
+def collect(
+    adapter: Provider, changes_since: datetime | str | None = None, session_state: str | None = None
+) -> Collected:
     """List everything; nodes are required, the other kinds may be forbidden to this account.
 
     With `changes_since`, nodes (Nova's changes-since, vSphere's collector version) and volumes
     (Cinder 3.60's time filters) are asked as a delta when the adapter can; one that cannot (no
     such method, or NotFound from it) falls back to the complete listing. `changes_since` is the
     adapter's own watermark from the last sync when it gave one, else that sync's time.
+    `session_state` is what the adapter gave at the end of that sync (`session_state()`): an
+    adapter whose changes live in a server-side session continues it (`resume_session`).
     """
     out = Collected()
+    resume = getattr(adapter, "resume_session", None)
+    if session_state and changes_since is not None and callable(resume):
+        resume(session_state)  # False: that session is gone, and the delta below falls back
     if not _collect_delta(adapter, Kind.NODE, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
     watermark = getattr(adapter, "watermark", None)
     out.watermark = watermark() if callable(watermark) else None
+    export = getattr(adapter, "session_state", None)
+    out.session_state = export() if callable(export) else None
     for kind, method in OFFERED_KINDS:
         offered = getattr(adapter, method, None)
         if offered is not None:

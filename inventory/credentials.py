@@ -13,7 +13,7 @@ from typing import Protocol
 
 from inventory.config import GanyunConfig, ProviderConfig
 from providers.base import ProviderSpec
-from providers.errors import ConfigError
+from providers.errors import ConfigError, GanyunError
 from providers.masking import SECRETS
 
 
@@ -72,3 +72,38 @@ def provider_spec(
         pool=provider.pool,
         timeout_s=provider.timeout_s,
     )
+
+
+# --------------------------------------------------------------------------- adapter sessions
+
+SESSION_ENTRY = "{provider}.session"
+SESSION_KEY = "adapter-session"
+
+
+def load_session(config: GanyunConfig, provider: str) -> str | None:
+    """The session state an adapter left at the end of the last sync (vSphere: its session id
+    and change collector), from the vault; None when there is none or no vault to hold it."""
+    try:
+        from security.vault import Vault
+
+        _key, state = Vault.open(config).get(SESSION_ENTRY.format(provider=provider))
+    except (KeyError, GanyunError):
+        return None
+    return state
+
+
+def save_session(config: GanyunConfig, provider: str, state: str | None) -> None:
+    """Keep (or, with None, forget) an adapter's session state in the vault: it holds a
+    credential, so never the database or a plain file. Without a usable vault the next sync
+    simply lists everything."""
+    try:
+        from security.vault import Vault
+
+        vault = Vault.open(config)
+        name = SESSION_ENTRY.format(provider=provider)
+        if state:
+            vault.set(name, SESSION_KEY, state)
+        elif name in vault.names():
+            vault.delete(name)
+    except GanyunError:
+        return
