@@ -100,20 +100,26 @@ def run_step(
     if step not in STEP_FUNCTIONS:
         raise PlaybookError(f"unknown migration step '{step}'")
     cfg = load_config(config) if isinstance(config, str) else config
-    checkpoint = checkpoint_for(workdir, run_id, item)
-    ctx = StepContext(cfg, item, dict(state), run_id, Path(workdir), faults, factory, step, checkpoint)
+    ctx = StepContext(cfg, item, dict(state), run_id, Path(workdir), faults, factory, step)
+    try:
+        checkpoint = ctx.checkpoint = checkpoint_for(workdir, run_id, item)
+    except GanyunError as exc:  # ids that cannot name a file: nothing is made of them
+        error = ctx.fail(step, str(exc))
+        error.state = ctx.state
+        raise error from None
     with checkpoint.hold(ctx.setting("lock_timeout_s")):
         ctx.state.update(checkpoint.state())
         try:
             ctx.state.update(STEP_FUNCTIONS[step](ctx))
-        except StepError as exc:
-            exc.state = ctx.state
-            checkpoint.save(ctx.state, step, str(exc))
-            raise
         except GanyunError as exc:
-            error = ctx.fail(step, str(exc))
+            error = exc if isinstance(exc, StepError) else ctx.fail(step, str(exc))
             error.state = ctx.state
-            checkpoint.save(ctx.state, step, str(error))
+            if checkpoint.path.exists():
+                checkpoint.save(ctx.state, step, str(error))
+            else:
+                checkpoint.discard()  # failed before it recorded anything: it leaves nothing behind
+            if error is exc:
+                raise
             raise error from None
         checkpoint.save(ctx.state, step, "")
     return ctx.state

@@ -40,6 +40,7 @@ class Checkpoint:
         name = path_component(node_id, "node id")
         self.path = folder / f"{name}.json"
         self.lock_path = folder / f"{name}.lock"
+        self._made: list[Path] = []
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -76,6 +77,8 @@ class Checkpoint:
     @contextlib.contextmanager
     def hold(self, timeout_s: float) -> Iterator[None]:
         """The VM to this process for the length of a step (released when the process dies)."""
+        # What `discard` may take away again, deepest first (never above the work directory).
+        self._made = [p for p in (self.lock_path, *self.lock_path.parents[:3]) if not p.exists()]
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock_path.open("a") as handle:
             deadline = time.monotonic() + timeout_s
@@ -93,3 +96,12 @@ class Checkpoint:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def discard(self) -> None:
+        """Take away the lock file and folders `hold` made, for a step that failed before it
+        recorded anything: such a step leaves nothing behind. Called while holding the lock."""
+        if self.path.exists():
+            return
+        for path in self._made:
+            with contextlib.suppress(OSError):  # a folder someone else has written into stays
+                path.unlink() if path == self.lock_path else path.rmdir()
