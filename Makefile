@@ -37,7 +37,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The lab, then one timed step per area (sync, TLS scan, audit, two drills, a plan): console/demo.py.
+# The lab, then one timed step per area (sync, TLS scan, audit, two drills, a plan): lab/demo.py.
 demo: install system-deps
 	$(BIN)/ganyun lab demo --dir $(LAB_DIR) --scale city
 	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt; stop: ganyun lab down --dir $(LAB_DIR))"

@@ -39,6 +39,8 @@ class Collected:
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
     watermark: str | None = None
+    # What lets the next sync continue the adapter's session (vSphere): a credential, for the vault.
+    session_state: str | None = field(default=None, repr=False)
 
     def encode(self) -> None:
         """Turn the listings into database-ready rows here, where they were collected (a worker
@@ -48,7 +50,9 @@ class Collected:
                 self.listings[kind] = encode_listing(kind, records)
 
 
-def collect(adapter: Provider, changes_since: datetime | str | None = None) -> Collected:
+def collect(
+    adapter: Provider, changes_since: datetime | str | None = None, session_state: str | None = None
+) -> Collected:
     """List nodes and every other kind the adapter declares; a declared kind this account
     may not read (403/404) is left out with a warning, and nodes are required.
 
@@ -56,12 +60,18 @@ def collect(adapter: Provider, changes_since: datetime | str | None = None) -> C
     (Cinder 3.60's time filters) are asked as a delta when the adapter declares it; a delta it
     cannot answer (NotFound) falls back to the complete listing. `changes_since` is the
     adapter's own watermark from the last sync when it gave one, else that sync's time.
+    `session_state` is what the adapter gave at the end of that sync: an adapter whose changes
+    live in a server-side session (Capability.SESSION_RESUME) continues it.
     """
     out = Collected()
+    sessions = capabilities.SESSION_RESUME.of(adapter)
+    if sessions is not None and session_state and changes_since is not None:
+        sessions.resume_session(session_state)  # False: that session is gone, and the delta falls back
     if not _node_delta(adapter, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
     watermarked = capabilities.WATERMARK.of(adapter)
     out.watermark = watermarked.watermark() if watermarked is not None else None
+    out.session_state = sessions.session_state() if sessions is not None else None
     for kind, capability in capabilities.LISTED_KINDS.items():
         if capability not in adapter.features:
             continue

@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -44,6 +44,8 @@ class Job:
     name: str
     spec: ProviderSpec
     changes_since: datetime | str | None
+    # The adapter session the last sync left (from the vault): a credential, like the spec's.
+    session_state: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def collect_job(job: Job) -> Message:
     from providers.registry import create_provider
 
     def work() -> Collected:
-        collected = collect(create_provider(job.spec), job.changes_since)
+        collected = collect(create_provider(job.spec), job.changes_since, job.session_state)
         collected.encode()
         return collected
 

@@ -11,7 +11,7 @@ printed or logged message.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from inventory.config import ProviderConfig
 from providers.base import ProviderSpec
@@ -65,3 +65,28 @@ def provider_spec(provider: ProviderConfig, vault: CredentialSource | None = Non
         pool=provider.pool,
         timeout_s=provider.timeout_s,
     )
+
+
+# --------------------------------------------------------------------------- adapter sessions
+
+
+@runtime_checkable
+class SessionKeeper(Protocol):
+    """A credential source that also keeps an adapter's session state between syncs (the
+    vault: the state holds a session id, a credential, so never the database or a file)."""
+
+    def load_session(self, provider: str) -> str | None: ...
+    def save_session(self, provider: str, state: str | None) -> None: ...
+
+
+def load_session(vault: CredentialSource | None, provider: str) -> str | None:
+    """The session state an adapter left at the end of the last sync (vSphere: its session id
+    and change collector); None when there is none or no vault to hold it."""
+    return vault.load_session(provider) if isinstance(vault, SessionKeeper) else None
+
+
+def save_session(vault: CredentialSource | None, provider: str, state: str | None) -> None:
+    """Keep (or, with None, forget) an adapter's session state. Without a vault that keeps
+    sessions the next sync simply lists everything."""
+    if isinstance(vault, SessionKeeper):
+        vault.save_session(provider, state)

@@ -100,6 +100,7 @@ class Target:
     networks: list[dict[str, Any]]
     volume_types: list[str]
     ratio: ResourceRatio
+    zones: dict[str, str]  # host name -> availability zone, where the cloud says
 
 
 def _target_arch(hosts: Sequence[Mapping[str, Any]], sizes: Sequence[Mapping[str, Any]]) -> str:
@@ -150,6 +151,11 @@ def load_targets(config: GanyunConfig, session: Session, target: str) -> list[Ta
                 networks=_records(session, "networks", [name]),
                 volume_types=volume_types,
                 ratio=ratio_for(config.capacity, name, pc.pool),
+                zones={
+                    str(h["name"]): str((h.get("extra") or {}).get("availability_zone") or "")
+                    for h in host_rows
+                    if (h.get("extra") or {}).get("availability_zone")
+                },
             )
         )
     return out
@@ -391,8 +397,10 @@ def build_plan(
                 os_family=str(a.facts["os_family"]),
                 source_ips=ips,
                 strategy=a.strategy,  # type: ignore[arg-type]
+                transfer="disks" if a.strategy == "rehost" and datastore_disks(node) else "image",
                 target_provider=tgt.provider,
                 target_host=host_of.get(key, ""),
+                target_zone=tgt.zones.get(host_of.get(key, ""), ""),
                 target_size=size,
                 target_image_id=str(image["id"]) if image else "",
                 target_image_name=str(image.get("name", "")) if image else "",
@@ -424,6 +432,15 @@ def build_plan(
         summary=_summary(targets, placements, len(items)),
     )
     return PlanOutcome(plan=plan, placements=placements, assessments=assessments)
+
+
+def datastore_disks(node: Mapping[str, Any]) -> bool:
+    """A node whose disks are datastore files (vSphere): a rehost downloads them instead of
+    asking the cloud for a snapshot image."""
+    disks = (node.get("extra") or {}).get("disks")
+    if not isinstance(disks, list) or not disks:
+        return False
+    return all(isinstance(d, Mapping) and d.get("datastore") and d.get("path") for d in disks)
 
 
 def affinity_group(node: Mapping[str, Any]) -> str:

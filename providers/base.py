@@ -75,6 +75,11 @@ class Capability(StrEnum):
     NODE_SNAPSHOT = "node_snapshot"  # create_snapshot of a node, delete_image of that snapshot
     IMPORT_IMAGE = "import_image"  # import_image, delete_image of an imported image
     EXPORT_IMAGE = "export_image"
+    IMAGE_LOOKUP = "image_lookup"  # get_image: one image with its current state
+    FLOATING_IPS = "floating_ips"
+    DATASTORE_FILES = "datastore_files"  # a node's disks are files to download (vSphere)
+    # A server-side session (vSphere's change collector) that the next sync continues.
+    SESSION_RESUME = "session_resume"
 
 
 # --------------------------------------------------------------------------- records
@@ -309,6 +314,30 @@ class ProviderSpec:
     center: str = ""
     pool: str = "legacy"
     timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new node is asked to run: an availability zone, a host within it (clouds let
+    only some accounts pick one), and scheduler hints relative to nodes already placed."""
+
+    zone: str = ""
+    host: str = ""
+    different_host: tuple[str, ...] = ()
+    same_host: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FloatingIp:
+    """An address on an external network that follows whichever node it is attached to."""
+
+    provider: str
+    id: str
+    address: str
+    network_id: str = ""
+    node_id: str = ""
+    port_id: str = ""
+    fixed_ip: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ that lacks the call): that is a ProviderError from the call, as for any other ca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,11 +24,13 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from providers.base import (
     Capability,
     Cluster,
+    FloatingIp,
     Host,
     Image,
     Kind,
     Network,
     Node,
+    Placement,
     Provider,
     Record,
     SecurityGroup,
@@ -41,11 +44,14 @@ from providers.errors import NotFound
 __all__ = [
     "CLUSTERS",
     "CREATE_NODE",
+    "DATASTORE_FILES",
     "DESTROY_NODE",
     "EXPORT_IMAGE",
     "FACETS",
+    "FLOATING_IPS",
     "HOSTS",
     "IMAGES",
+    "IMAGE_LOOKUP",
     "IMPORT_IMAGE",
     "LISTED_KINDS",
     "NETWORKS",
@@ -54,6 +60,7 @@ __all__ = [
     "NODE_SNAPSHOT",
     "POWER",
     "SECURITY_GROUPS",
+    "SESSION_RESUME",
     "SIZES",
     "SNAPSHOTS",
     "TLS_SECRETS",
@@ -143,6 +150,7 @@ class CreatesNodes(Provider, Protocol):
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node: ...
 
 
@@ -168,6 +176,42 @@ class ImportsImages(Provider, Protocol):
 
 class ExportsImages(Provider, Protocol):
     def export_image(self, image_id: str, dest_path: str) -> str: ...
+
+
+class LooksUpImages(Provider, Protocol):
+    def get_image(self, image_id: str) -> Image:
+        """One image by id, with its current state: PENDING while the cloud is still saving
+        it, RUNNING once usable, ERROR when the save failed (Glance's `killed`)."""
+        ...
+
+
+class ManagesFloatingIps(Provider, Protocol):
+    """Allocate a floating IP (a given address where the network allows), attach it to a
+    node, detach it, release it."""
+
+    def list_floating_ips(self, node_id: str = "") -> Sequence[FloatingIp]: ...
+    def create_floating_ip(self, network_id: str, address: str = "") -> FloatingIp: ...
+    def attach_floating_ip(self, floating_ip_id: str, node_id: str) -> FloatingIp: ...
+    def detach_floating_ip(self, floating_ip_id: str) -> None: ...
+    def delete_floating_ip(self, floating_ip_id: str) -> None: ...
+
+
+class DownloadsDatastoreFiles(Provider, Protocol):
+    def ex_download_datastore_file(
+        self, datastore: str, path: str, dest: str | os.PathLike[str], datacenter_path: str
+    ) -> int:
+        """Download one file of a datastore; the bytes written."""
+        ...
+
+
+class ResumesSession(Provider, Protocol):
+    def session_state(self) -> str | None:
+        """What lets the next sync continue this session (a credential: kept in the vault)."""
+        ...
+
+    def resume_session(self, state: str) -> bool:
+        """Continue the session of `state`; False when the cloud has ended it."""
+        ...
 
 
 # --------------------------------------------------------------------------- facets
@@ -218,13 +262,17 @@ NODE_METADATA: Facet[TagsNodes] = Facet(Capability.NODE_METADATA, TagsNodes)
 NODE_SNAPSHOT: Facet[SnapshotsNodes] = Facet(Capability.NODE_SNAPSHOT, SnapshotsNodes)
 IMPORT_IMAGE: Facet[ImportsImages] = Facet(Capability.IMPORT_IMAGE, ImportsImages)
 EXPORT_IMAGE: Facet[ExportsImages] = Facet(Capability.EXPORT_IMAGE, ExportsImages)
+IMAGE_LOOKUP: Facet[LooksUpImages] = Facet(Capability.IMAGE_LOOKUP, LooksUpImages)
+FLOATING_IPS: Facet[ManagesFloatingIps] = Facet(Capability.FLOATING_IPS, ManagesFloatingIps)
+DATASTORE_FILES: Facet[DownloadsDatastoreFiles] = Facet(Capability.DATASTORE_FILES, DownloadsDatastoreFiles)
+SESSION_RESUME: Facet[ResumesSession] = Facet(Capability.SESSION_RESUME, ResumesSession)
 
 FACETS: Mapping[Capability, Facet[Any]] = {
     f.capability: f
     for f in (
         HOSTS, SIZES, IMAGES, VOLUMES, SNAPSHOTS, NETWORKS, SECURITY_GROUPS, CLUSTERS, NODE_DELTA, VOLUME_DELTA,
         WATERMARK, UTILIZATION, TLS_SECRETS, POWER, CREATE_NODE, DESTROY_NODE, NODE_METADATA, NODE_SNAPSHOT,
-        IMPORT_IMAGE, EXPORT_IMAGE,
+        IMPORT_IMAGE, EXPORT_IMAGE, IMAGE_LOOKUP, FLOATING_IPS, DATASTORE_FILES, SESSION_RESUME,
     )
 }  # fmt: skip
 

@@ -24,6 +24,7 @@ from providers.base import (
     Image,
     Network,
     Node,
+    Placement,
     ProviderSpec,
     SecurityGroup,
     SecurityRule,
@@ -452,6 +453,7 @@ class LibcloudAdapter:
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node:
         size = self._find("create_node", "list_sizes", size_id)
         image = self._find("create_node", "list_images", image_id)

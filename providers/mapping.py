@@ -71,6 +71,7 @@ class CpuRule:
     vendor: str
     arch: str
     pattern: re.Pattern[str]
+    domestic: bool = False
 
 
 @cache
@@ -78,9 +79,19 @@ def cpu_rules() -> tuple[CpuRule, ...]:
     """providers/cpu_models.yaml, compiled once: vendor strings and CPU model strings."""
     raw = yaml.safe_load(files("providers").joinpath("cpu_models.yaml").read_text(encoding="utf-8"))
     return tuple(
-        CpuRule(str(rule["vendor"]), str(rule["arch"]), re.compile("|".join(f"(?:{p})" for p in rule["patterns"])))
+        CpuRule(
+            str(rule["vendor"]),
+            str(rule["arch"]),
+            re.compile("|".join(f"(?:{p})" for p in rule["patterns"])),
+            bool(rule.get("domestic", False)),
+        )
         for rule in raw
     )
+
+
+def domestic_cpu_vendors() -> frozenset[str]:
+    """The CPU vendors cpu_models.yaml marks domestic (Hygon, Kunpeng, Phytium, Loongson, ...)."""
+    return frozenset(rule.vendor for rule in cpu_rules() if rule.domestic and rule.vendor)
 
 
 def cpu_platform(*texts: object) -> tuple[str, str]:
@@ -145,6 +156,11 @@ _OS_NEEDLES: tuple[tuple[str, str], ...] = (
     ("cirros", "CirrOS"),
     ("freebsd", "FreeBSD"),
     ("coreos", "CoreOS"),
+)
+
+# The OS families above that the 信创 policy counts as domestic operating systems.
+DOMESTIC_OS_FAMILIES = frozenset(
+    {"NeoKylin", "Kylin", "UOS", "openEuler", "EulerOS", "Anolis", "OpenCloudOS", "TencentOS", "Deepin"}
 )
 
 # Exact distro codes that are too short to search inside longer names.

@@ -12,6 +12,7 @@ in which case OpenSSL may stop the chain at them (X509_V_FLAG_PARTIAL_CHAIN).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,12 +115,8 @@ _FIELDS: tuple[tuple[str, Any], ...] = (
 def _unique_extensions(cert: x509.Certificate) -> None:
     """RFC 5280 allows each extension once; cryptography refuses the whole set otherwise.
     An extension it merely cannot decode stays tolerated: describe() shows what it can."""
-    try:
-        cert.extensions
-    except x509.DuplicateExtension:
-        raise
-    except ValueError:
-        return
+    with contextlib.suppress(ValueError):
+        len(cert.extensions)  # parsing is lazy: this reads them all
 
 
 def checked(cert: x509.Certificate, source: str) -> x509.Certificate:

@@ -70,12 +70,13 @@ def _stale(report: dict[str, Any]) -> None:
 
 def _metrics(report: dict[str, Any]) -> None:
     totals = report.get("totals") or {}
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric(label("col_alloc_vcpus"), f"{(totals.get('allocated') or {}).get('vcpus', 0):,}")
     cols[1].metric(label("col_used_vcpus_pct"), f"{(totals.get('used_pct') or {}).get('vcpus') or 0}%")
     cols[2].metric(label("col_free_vm_units"), f"{totals.get('free_vm_units', 0):,}")
     cols[3].metric(label("col_xc_share"), f"{report['xinchuang']['share']:.1%}")
-    cols[4].metric(label("col_rack_fill_pct"), f"{report['rack_summary']['fill_pct'] or 0}%")
+    cols[4].metric(label("col_compliant_share"), f"{report['xinchuang'].get('compliant_share', 0.0):.1%}")
+    cols[5].metric(label("col_rack_fill_pct"), f"{report['rack_summary']['fill_pct'] or 0}%")
 
 
 def _forecast_tab(report: dict[str, Any]) -> None:
@@ -163,6 +164,8 @@ def render() -> None:
         st.plotly_chart(figs["xinchuang"], key="cap_xc_chart")
         _table(*ex.xinchuang_rows(report, "center"), key="cap_xc_centers")
         _table(*ex.xinchuang_rows(report, "department"), key="cap_xc_depts")
+        st.caption(label("noncompliant_title"))
+        _table(*ex.noncompliant_rows(report, label), key="cap_xc_noncompliant")
     with tabs[5]:
         _table(*ex.rightsizing_level_rows(report, label), key="cap_rs_levels")
         _table(*ex.rightsizing_rows(report), key="cap_rs_top")

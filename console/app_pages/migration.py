@@ -38,6 +38,7 @@ from console.navigation import EVERY_ROLE, PageSpec
 from console.services import inventory, migration
 from console.services.viewer import Viewer
 from inventory.config import CONFIG_ENV, GanyunConfig
+from playbooks.migration import addresses_text
 from providers.errors import ConfigError
 
 PAGE = PageSpec("console.page_migration", ":material/move_up:", roles=EVERY_ROLE, order=40)
@@ -220,6 +221,7 @@ def _progress(config: GanyunConfig) -> None:
             t("migrate.col_step"): v["step"],
             t("migrate.col_progress"): v["done"] / v["total"] if v["total"] else 0.0,
             t("migrate.col_target"): v["target"],
+            t("migrate.col_addresses"): addresses_text(v["addresses"]),
             t("migrate.col_message"): v["message"],
         }
         for v in detail["vms"]

@@ -140,6 +140,8 @@ def print_report(data: dict[str, Any]) -> None:
     out.print(_table(label("sheet_centers"), *ex.rollup_rows(data["centers"], "center")))
     out.print(_table(label("sheet_racks"), *ex.rack_rows(data)))
     out.print(_table(label("sheet_departments"), *ex.department_rows(data), limit=20))
+    out.print(_table(label("sheet_xinchuang"), *ex.xinchuang_rows(data, "department"), limit=20))
+    out.print(_table(label("noncompliant_title"), *ex.noncompliant_rows(data, label), limit=50))
     out.print(_table(label("sheet_forecast"), *ex.runout_rows(data), limit=200))
     out.print(_table(label("sheet_rightsizing"), *ex.rightsizing_level_rows(data, label)))
     if "headroom" in data:

@@ -60,13 +60,32 @@ def up_cmd(
     faults_file: Annotated[
         Path | None, typer.Option("--faults", help="YAML file: {cloud: {KIND: VALUE}} applied at start.")
     ] = None,
+    image_seconds: Annotated[
+        float, typer.Option("--image-seconds", min=0, max=3600, help="Images go queued -> saving -> active over S.")
+    ] = 0.0,
+    boot_seconds: Annotated[
+        float, typer.Option("--boot-seconds", min=0, max=3600, help="New servers stay BUILD for S seconds.")
+    ] = 0.0,
+    flaky: Annotated[
+        float, typer.Option("--flaky", min=0, max=1, help="Share of new images and servers that fail (transiently).")
+    ] = 0.0,
 ) -> None:
     """Start the lab in the background and write D/ganyun.yaml."""
     faults = _read_faults(faults_file) if faults_file else None
+    timing = {"image_seconds": image_seconds, "boot_seconds": boot_seconds}
+    timing |= {"image_failures": flaky, "boot_failures": flaky}
     console = Console(stderr=True)
     with console.status(t("lab.starting", scale=scale)):
         path = control.up(
-            lab_dir, scale=scale, tls=tls, dr=dr, latency_ms=latency_ms, port=port, faults=faults, vsphere=vsphere
+            lab_dir,
+            scale=scale,
+            tls=tls,
+            dr=dr,
+            latency_ms=latency_ms,
+            port=port,
+            faults=faults,
+            vsphere=vsphere,
+            every_cloud={k: v for k, v in timing.items() if v},
         )
     info = control.status(lab_dir)
     # Plain echo: Rich would wrap the long paths, and users copy the command line as is.
@@ -94,7 +113,7 @@ def demo_cmd(
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "city",
 ) -> None:
     """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
-    from console import demo
+    from lab import demo
 
     demo.run(lab_dir, scale)
 
@@ -155,7 +174,8 @@ def fault_cmd(
         typer.Option(
             "--set",
             help="KIND[=VALUE]: latency_ms=N, http500[=FRACTION], timeout[=SECONDS], garbage, unauthorized, "
-            "truncated, forbidden=KINDS, missing=KINDS, boot_error. Repeatable.",
+            "truncated, forbidden=KINDS, missing=KINDS, boot_error, image_seconds=S, boot_seconds=S, "
+            "image_failures=FRACTION, boot_failures=FRACTION, no_forced_host. Repeatable.",
         ),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,

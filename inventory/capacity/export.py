@@ -140,10 +140,25 @@ def rightsizing_level_rows(report: dict[str, Any], label: Label) -> tuple[list[s
 
 
 def xinchuang_rows(report: dict[str, Any], by: str) -> tuple[list[str], list[list[Any]]]:
-    """The Xinchuang share now, by "center" or by "department"."""
+    """The Xinchuang share now, by "center" or by "department"; by department also the share
+    the 信创 policy counts (domestic CPU and OS, inventory/capacity/xinchuang_compliance.py)."""
     head = [by, "vcpus", "xc_vcpus", "xc_share", "xc_node_share"]
-    rows = [[g[by] or "-", g["vcpus"], g["xc_vcpus"], g["share"], g["node_share"]]
-            for g in report["xinchuang"][f"by_{by}"]]  # fmt: skip
+    groups = report["xinchuang"][f"by_{by}"]
+    rows = [[g[by] or "-", g["vcpus"], g["xc_vcpus"], g["share"], g["node_share"]] for g in groups]
+    if by == "department":
+        head += ["compliant_vcpus", "compliant_share", "noncompliant_pool_nodes"]
+        for row, g in zip(rows, groups, strict=True):
+            row += [g.get("compliant_vcpus", 0), g.get("compliant_share", 0.0), g.get("noncompliant_pool_nodes", 0)]
+    return head, rows
+
+
+def noncompliant_rows(report: dict[str, Any], label: Label) -> tuple[list[str], list[list[Any]]]:
+    """Workloads in Xinchuang pools that the policy does not count (a foreign OS on domestic CPUs)."""
+    head = ["department", "system", "provider", "name", "cpu_vendor", "os_family", "vcpus", "why"]
+    listed = (report["xinchuang"].get("noncompliant_in_pool") or {}).get("listed", [])
+    rows = [[r["department"] or "-", r["system"] or "-", r["provider"], r["name"], r["cpu_vendor"] or "-",
+             r["os_family"] or "-", r["vcpus"], ", ".join(label(f"why_{w}") for w in r["why"])]
+            for r in listed]  # fmt: skip
     return head, rows
 
 
@@ -175,6 +190,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, Any]]:
         ("free_vm_units", totals.get("free_vm_units", 0)),
         ("xc_share", xc["share"]),
         ("xc_node_share", xc["node_share"]),
+        ("compliant_share", xc.get("compliant_share", 0.0)),
+        ("noncompliant_pool_nodes", (xc.get("noncompliant_in_pool") or {}).get("nodes", 0)),
         ("rack_fill_pct", report["rack_summary"]["fill_pct"]),
         ("first_runout", f"{first['pool']} {first['runout_resource']} {first['runout_date']}" if first else "-"),
     ]
@@ -287,7 +304,8 @@ def write_xlsx(report: dict[str, Any], path: Path, label: Label = default_label)
         line.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=end))
         sheet.add_chart(line, "F2")
     end = _write_table(sheet, *xinchuang_rows(report, "center"), label, max(end, 20) + 3)
-    _write_table(sheet, *xinchuang_rows(report, "department"), label, end + 3)
+    end = _write_table(sheet, *xinchuang_rows(report, "department"), label, end + 3)
+    _write_table(sheet, *noncompliant_rows(report, label), label, end + 3)
     sheet.freeze_panes = "A2"
 
     _forecast_sheet(wb.create_sheet(label("sheet_forecast")[:31]), report, label)
@@ -449,6 +467,9 @@ def write_html(report: dict[str, Any], path: Path, label: Label = default_label)
     parts.append(_html_table(*department_rows(report), label))
     parts.append(f"<h2>{html.escape(label('sheet_xinchuang'))}</h2>")
     chart("xinchuang")
+    parts.append(_html_table(*xinchuang_rows(report, "department"), label))
+    parts.append(f"<h3>{html.escape(label('noncompliant_title'))}</h3>")
+    parts.append(_html_table(*noncompliant_rows(report, label), label))
     parts.append(f"<h2>{html.escape(label('sheet_forecast'))}</h2>" + _html_table(*runout_rows(report), label))
     for key in [k for k in figs if k.startswith("forecast:")]:
         chart(key)

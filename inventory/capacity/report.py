@@ -29,8 +29,9 @@ from inventory.capacity.forecast_fits import FitMemo
 from inventory.capacity.history import ensure_history
 from inventory.capacity.pools import host_totals, hosts_section, pool_figures, rack_summary, racks_section, rollup
 from inventory.capacity.provider_rollups import Coverage
-from inventory.capacity.queries import host_rows, hosts_holding, provider_states
+from inventory.capacity.queries import allocated_clause, host_rows, hosts_holding, provider_states
 from inventory.capacity.showback import showback, xinchuang_progress
+from inventory.capacity.xinchuang_compliance import add_compliance
 from inventory.config import GanyunConfig
 
 
@@ -78,8 +79,14 @@ def aggregate(
         "rack_summary": rack_summary(racks, config),
         "departments": department_rows,
         "systems": showback(config, own, "system"),
-        "xinchuang": xinchuang_progress(
-            config, own, daily_rollups.trend(session, departments) if trend else None, department_rows
+        "xinchuang": add_compliance(
+            xinchuang_progress(
+                config, own, daily_rollups.trend(session, departments) if trend else None, department_rows
+            ),
+            session,
+            config,
+            allocated_clause(),
+            departments,
         ),
     }
 

@@ -15,6 +15,7 @@ the adapter does not declare those capabilities.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,7 @@ from providers.base import (
     Volume,
 )
 from providers.errors import NotFound
+from providers.masking import SECRETS
 from providers.vsphere import actions, records
 from providers.vsphere.errors import vsphere_boundary
 from providers.vsphere.properties import Inventory, Props, Watermark, fetch, tracker_for
@@ -76,6 +78,8 @@ class VSphereAdapter:
             Capability.DESTROY_NODE,
             Capability.NODE_METADATA,
             Capability.NODE_SNAPSHOT,
+            Capability.DATASTORE_FILES,
+            Capability.SESSION_RESUME,
         }
     )
 
@@ -144,6 +148,9 @@ class VSphereAdapter:
         changes = tracker.changes("list_node_changes", mark) if mark is not None else None
         if changes is None:
             raise NotFound(self.name, "list_node_changes", "no live collector version to continue from")
+        if tracker.partial:
+            # Adopted from an earlier process: the changes are known, the VMs' properties are not.
+            tracker.complete(fetch(self.session, "list_node_changes", (vim.VirtualMachine,)).of("VirtualMachine"))
         vms = {moid: tracker.vms[moid] for moid in changes.changed if moid in tracker.vms}
         inventory = self._placement("list_node_changes", tracker.vms)
         self._inventory, self._fetched_at = inventory, time.monotonic()
@@ -153,6 +160,33 @@ class VSphereAdapter:
     def watermark(self) -> str | None:
         """The collector version of the last node listing or delta, for `list_node_changes`."""
         return self._watermark
+
+    def session_state(self) -> str | None:
+        """What lets a later process continue this one's change tracking: the vCenter session
+        id, the collector and its version. It holds a credential: the caller keeps it in the
+        vault, nowhere else."""
+        saved = tracker_for(self.session).export()
+        session_id = self.session.session_id()
+        if saved is None or not session_id:
+            return None
+        SECRETS.remember(session_id)
+        return json.dumps({"endpoint": self._endpoint_id(), "session": session_id, **saved})
+
+    def resume_session(self, state: str) -> bool:
+        """Continue the session and collector of `session_state`; False (and a full listing
+        next) when vCenter has ended that session, or the state is of another endpoint."""
+        try:
+            saved = json.loads(state)
+        except ValueError:
+            return False
+        if not isinstance(saved, dict) or saved.get("endpoint") != self._endpoint_id():
+            return False
+        session_id = str(saved.get("session") or "")
+        SECRETS.remember(session_id)
+        return self.session.adopt(session_id) and tracker_for(self.session).adopt(saved)
+
+    def _endpoint_id(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}:{self.endpoint.user}"
 
     def list_hosts(self) -> Sequence[Host]:
         inventory = self._read("list_hosts")

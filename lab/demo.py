@@ -19,6 +19,7 @@ from pathlib import Path
 import typer
 
 from console.i18n import t
+from lab.catalog import SCALES
 from providers.errors import ConfigError, GanyunError
 
 PLAN_FILE = "migration-plan.json"
@@ -75,8 +76,6 @@ class DemoFailed(GanyunError):
 
 def run(lab_dir: Path, scale: str) -> None:
     """Run the tour; DemoFailed names the first failed step (the lab's own code when it cannot start)."""
-    from lab.catalog import SCALES
-
     if scale not in SCALES:
         raise ConfigError(f"unknown lab scale '{scale}' (one of {', '.join(SCALES)})")
     started = time.monotonic()
