@@ -4,4 +4,4 @@
 stops the server in the background and writes a ready ganyun.yaml.
 """
 
-__all__ = ["catalog", "control", "disks", "dr", "faults", "seed", "server", "vsphere"]
+__all__ = ["catalog", "control", "demo", "disks", "dr", "faults", "seed", "server", "vsphere"]

@@ -2,4 +2,4 @@
 part of the estate (clusters, hosts with their CPU models, VMs with guest OS and custom
 attributes, real VMDK files in the datastores)."""
 
-__all__ = ["lab"]
+__all__ = ["estate", "lab"]

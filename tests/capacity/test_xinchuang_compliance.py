@@ -13,9 +13,8 @@ from typing import Any
 
 import openpyxl
 import pytest
-from inventory.capacity_export import write_html, write_xlsx
 
-from inventory import capacity
+from inventory.capacity import api as capacity
 from inventory.capacity.xinchuang_compliance import why_not
 from inventory.config import parse_config
 from inventory.store import open_store
@@ -116,11 +115,11 @@ def test_non_compliant_workloads_in_domestic_pools_are_listed_with_why(report: d
 
 def test_both_shares_and_the_list_reach_xlsx_and_html(report: dict[str, Any]) -> None:
     folder: Path = report.pop("_path")
-    book = openpyxl.load_workbook(write_xlsx(report, folder / "r.xlsx"))
+    book = openpyxl.load_workbook(capacity.write_xlsx(report, folder / "r.xlsx"))
     cells = [str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
     assert "xc-k-2" in cells and "xc-h-2" in cells
     assert any(c.startswith("0.3125") for c in cells) and any(c.startswith("0.5625") for c in cells)
-    page = write_html(report, folder / "r.html").read_text(encoding="utf-8")
+    page = capacity.write_html(report, folder / "r.html").read_text(encoding="utf-8")
     assert "xc-k-2" in page and "0.3125" in page and "0.5625" in page
 
 

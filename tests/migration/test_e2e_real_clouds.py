@@ -27,8 +27,10 @@ from lab import control
 from lab.vsphere import lab as vsphere_lab
 from lab.vsphere.simulator import datastore_dir
 from playbooks.migration_steps import checkpoint_for
-from providers.base import FloatingIps, State
+from providers import capabilities
+from providers.base import State
 from providers.registry import create_provider
+from security.vault import VaultCredentials
 from tests.migration.labcli import GANYUN, LabCli
 
 pytestmark = [
@@ -59,7 +61,7 @@ def calm(cli: LabCli) -> Iterator[LabCli]:
 
 def _adapter(cli: LabCli, name: str) -> Any:
     config = load_config(cli.config_path)
-    return create_provider(provider_spec(config, config.provider(name)))
+    return create_provider(provider_spec(config.provider(name), VaultCredentials(config)))
 
 
 def _one_vm_plan(cli: LabCli, name: str, target: str, where: str) -> Path:
@@ -178,8 +180,8 @@ def test_slow_and_flaky_glance_and_nova(calm: LabCli) -> None:
 
 def test_floating_ip_moves_with_the_service_and_back(calm: LabCli) -> None:
     cli = calm
-    huawei, hygon = _adapter(cli, "gov-huawei"), _adapter(cli, "xc-hygon")
-    assert isinstance(huawei, FloatingIps) and isinstance(hygon, FloatingIps)
+    huawei = capabilities.FLOATING_IPS.require(_adapter(cli, "gov-huawei"), "list_floating_ips")
+    hygon = capabilities.FLOATING_IPS.require(_adapter(cli, "xc-hygon"), "list_floating_ips")
     published = {f.node_id: f for f in huawei.list_floating_ips() if f.node_id}
     web = next(n for n in cli.nodes(provider="gov-huawei") if n["id"] in published and n["state"] == "running")
     address = published[web["id"]].address

@@ -14,7 +14,7 @@ import pytest
 
 from inventory.config import parse_config
 from playbooks.migration_steps import StepError, run_step
-from providers.base import FloatingIp, Image, Network, Node, Placement, State
+from providers.base import Capability, FloatingIp, Image, Network, Node, Placement, State
 from providers.errors import AuthError, NotFound, ProviderError
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img not installed")
@@ -29,7 +29,22 @@ def _raw(path: Path, label: str, size: int = 4 * MIB) -> Path:
 
 
 class Cloud:
-    """Just enough of a Provider (and of its optional abilities) for the steps under test."""
+    """Just enough of a Provider (and of the capabilities it declares) for the steps under test."""
+
+    features = frozenset(
+        {
+            Capability.POWER,
+            Capability.CREATE_NODE,
+            Capability.DESTROY_NODE,
+            Capability.NODE_METADATA,
+            Capability.IMAGES,
+            Capability.IMPORT_IMAGE,
+            Capability.IMAGE_LOOKUP,
+            Capability.DATASTORE_FILES,
+            Capability.NETWORKS,
+            Capability.FLOATING_IPS,
+        }
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
