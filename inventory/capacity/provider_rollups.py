@@ -5,7 +5,7 @@ A rollup holds one provider's allocation per (department, system), its usage per
 and its rightsizing measurement (every level's sums and best TOP suggestions). The report
 then reads a few hundred rows per provider instead of grouping 100,000 nodes and joining
 their utilization; the figures are the same queries, restricted to one provider, so the two
-paths agree by construction (tests/capacity/test_rollups.py compares them).
+paths agree by construction (tests/inventory/capacity/test_rollups.py compares them).
 
 A rollup is used only when it is current:
 - sync rewrites a provider's rollup whenever it wrote anything of that provider, or found

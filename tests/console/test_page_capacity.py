@@ -1,4 +1,4 @@
-"""The 容量 page on the small fixed capacity estate (hand-computed figures in tests/capacity)."""
+"""The 容量 page on the small fixed capacity estate (hand-computed figures in tests/inventory/capacity)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.capacity.estate import build_small
+from tests.inventory.capacity.estate import build_small
 from tests.console.estate import CITY, PAGES
 
 pytestmark = pytest.mark.xdist_group("capacity_page")

@@ -14,7 +14,7 @@ from inventory.store import Store
 from security.compliance import engine, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
-from tests.compliance.estate import small_estate
+from tests.security.compliance.estate import small_estate
 from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "compliance.py")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compliance.clirun import Cli, cli_runner
+from tests.security.compliance.clirun import Cli, cli_runner
 from tests.security import opensslchains as oc
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")

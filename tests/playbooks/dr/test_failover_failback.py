@@ -17,7 +17,7 @@ from inventory.config import load_config
 from inventory.store import open_store
 from lab import dr
 from playbooks.drill import engine, history
-from tests.dr.conftest import data_dir, roles, wait_sync
+from tests.playbooks.dr.conftest import data_dir, roles, wait_sync
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("dr_failover")]
 

@@ -10,7 +10,7 @@ import pytest
 
 from lab import dr
 from playbooks.drill import appfiles, engine
-from tests.dr.conftest import data_dir, roles
+from tests.playbooks.dr.conftest import data_dir, roles
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("dr_switchover")]
 

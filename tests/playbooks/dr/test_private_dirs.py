@@ -25,7 +25,7 @@ from providers.errors import GanyunError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as another account only for root")
 
 

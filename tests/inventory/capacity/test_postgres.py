@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from inventory.capacity.report import build_report
 from inventory.models import CapacitySample, UtilizationRow
-from tests.capacity.estate import build_small
+from tests.inventory.capacity.estate import build_small
 from tests.pg import pg_bindir, throwaway_cluster
 
 pytestmark = [

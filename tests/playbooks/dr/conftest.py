@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if dr.pg_bindir() is None:
         skip = pytest.mark.skip(reason="PostgreSQL binaries not found under /usr/lib/postgresql (make install)")
         for item in items:
-            if "tests/dr/" in str(item.fspath).replace(os.sep, "/"):
+            if "tests/playbooks/dr/" in str(item.fspath).replace(os.sep, "/"):
                 item.add_marker(skip)
 
 

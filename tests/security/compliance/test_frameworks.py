@@ -81,7 +81,7 @@ def test_check_folders_follow_the_house_layout() -> None:
 
 
 def test_every_check_has_its_own_test_folder() -> None:
-    tests = Path(__file__).resolve().parents[1] / "security" / "compliance" / "checks"
+    tests = Path(__file__).resolve().parent / "checks"
     for name in load_checks():
         module = tests / name / f"test_{name}.py"
         assert module.is_file(), f"{name}: no {module.relative_to(tests.parents[2])}"
