@@ -33,7 +33,7 @@ from typing import Any
 
 from inventory.capacity import report as capacity
 from inventory.capacity.models import CapacityRollup, ForecastFit, RollupState
-from tests.inventory.capacity.labdb import build_lab_db
+from tests.fakes.estates.lab import build_lab_db
 
 RAW_TOTALS = """
 SELECT n.provider, n.nodes, n.vcpus, n.ram_mb, n.disk_gb, h.vcpus, h.ram_mb, h.disk_gb

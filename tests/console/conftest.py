@@ -8,7 +8,7 @@ import pytest
 from console import passwords
 from inventory.config import parse_config
 from inventory.store import open_store
-from tests.console.estate import Estate, build_estate, estate_config
+from tests.fakes.estates.city import Estate, build_estate, estate_config
 
 
 @pytest.fixture(autouse=True)

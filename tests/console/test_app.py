@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.console.estate import APP, PASSWORD, audit_entries, button, session_for
+from tests.console.apptest import APP, audit_entries, button, session_for
+from tests.fakes.estates.city import PASSWORD
 
 TIMEOUT = 60
 

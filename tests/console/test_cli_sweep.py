@@ -25,7 +25,7 @@ from typer.main import get_command
 
 from console.cli import app
 from tests.console.forkrun import ForkRunner, Result
-from tests.playbooks.migration.estate import build_store, default_listings, make_config
+from tests.fakes.estates.migration import build_store, default_listings, make_config
 
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 NON_UTF8 = os.fsdecode(b"bad-\xff\xfe")  # what a shell passes for bytes that are not UTF-8

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console import jobs
-from tests.console.estate import PAGES, button, session_for
+from tests.console.apptest import PAGES, button, session_for
 
 GANYUN = Path(sys.executable).with_name("ganyun")
 

@@ -19,7 +19,8 @@ from console.settings import ConsoleSettings, ThrottleSettings
 from inventory.config import parse_config
 from inventory.scope import Scope
 from providers.errors import ConfigError
-from tests.console.estate import APP, PASSWORD, audit_entries, button, estate_config
+from tests.console.apptest import APP, audit_entries, button
+from tests.fakes.estates.city import PASSWORD, estate_config
 
 INVALID = "登录失败：用户名或密码错误，或尝试过于频繁，请稍候再试。"
 DEFAULTS = ThrottleSettings()

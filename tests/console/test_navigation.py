@@ -13,7 +13,7 @@ from console import accounts, navigation
 from console.i18n import catalog, t
 from console.navigation import EVERY_ROLE, PageSpec
 from providers.errors import ConfigError
-from tests.console.estate import APP, PAGES, session_for
+from tests.console.apptest import APP, PAGES, session_for
 
 TIMEOUT = 60
 AUDIT_ROLES = ("auditor", "security_officer")

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.config import parse_config
 from security import audit
-from tests.console.estate import CITY
+from tests.console.apptest import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "audit.py")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.inventory.capacity.estate import build_small
-from tests.console.estate import CITY, PAGES
+from tests.console.apptest import CITY, PAGES
+from tests.fakes.estates.capacity import build_small
 
 pytestmark = pytest.mark.xdist_group("capacity_page")
 

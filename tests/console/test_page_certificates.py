@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from tests.console.estate import PAGES, audit_entries, button, session_for
+from tests.console.apptest import PAGES, audit_entries, button, session_for
 
 
 def _run(estate, role):

@@ -14,8 +14,8 @@ from inventory.store import Store
 from security.compliance import engine, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
-from tests.security.compliance.estate import small_estate
-from tests.console.estate import CITY
+from tests.console.apptest import CITY
+from tests.fakes.estates.compliance import small_estate
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "compliance.py")
 

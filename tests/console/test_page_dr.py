@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from streamlit.testing.v1 import AppTest
 
 from playbooks.drill import engine, history
-from tests.console.estate import PAGES, Estate, audit_entries, button, session_for
+from tests.console.apptest import PAGES, audit_entries, button, session_for
+from tests.fakes.estates.city import Estate
 
 
 def _run(estate, role):

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from console.services.viewer import Viewer
 from inventory.scope import Scope
-from tests.console.estate import PAGES, session_for
+from tests.console.apptest import PAGES, session_for
 
 
 def _run(estate):
@@ -32,7 +32,7 @@ def test_table_filtered_by_pool_and_sorted(estate):
 
 
 def test_pagination_cuts_in_the_database(tmp_path):
-    from tests.console.estate import build_estate
+    from tests.fakes.estates.city import build_estate
 
     estate = build_estate(tmp_path, nodes_per_cloud=60)  # 60 + 30 + 2 + 3 VMs
     at = _run(estate)

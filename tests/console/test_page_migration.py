@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.planning import build_plan
 from playbooks import migration
-from tests.console.estate import CITY
-from tests.playbooks.migration.estate import build_store, default_listings, make_config
+from tests.console.apptest import CITY
+from tests.fakes.estates.migration import build_store, default_listings, make_config
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "migration.py")
 

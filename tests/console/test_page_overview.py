@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.console.estate import PAGES, session_for
+from tests.console.apptest import PAGES, session_for
 
 
 def _run(estate, role="auditor", lang=None):

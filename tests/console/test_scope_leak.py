@@ -30,7 +30,7 @@ from console.services.viewer import Viewer
 from inventory.capacity.api import write_html, write_xlsx
 from inventory.query import LIST_KINDS
 from inventory.scope import Scope
-from tests.console.estate import PAGES
+from tests.console.apptest import PAGES
 from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build
 
 pytestmark = pytest.mark.xdist_group("scope_leak")

@@ -14,7 +14,7 @@ import pytest
 from inventory.ansible import build_inventory, group_name
 from inventory.store import open_store
 from inventory.sync import sync_all
-from tests.inventory.fakes import FakeCloud, factory, make_node
+from tests.fakes import FakeCloud, factory, make_node
 
 BIN = Path(sys.executable).parent
 

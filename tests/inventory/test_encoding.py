@@ -9,7 +9,7 @@ import pytest
 
 from inventory.encoding import columns_for, dumps, encode_listing
 from providers.base import Host, Kind, Record, Volume
-from tests.inventory.fakes import make_node
+from tests.fakes import make_node
 
 RECORDS: list[tuple[Kind, Record]] = [
     (Kind.NODE, make_node("p", 1)),

@@ -11,7 +11,7 @@ from inventory.query import iter_records
 from inventory.store import open_store
 from inventory.sync import sync_all
 from providers.errors import Unavailable
-from tests.inventory.fakes import FakeCloud, factory, make_node
+from tests.fakes import FakeCloud, factory, make_node
 from tests.pg import pg_bindir, throwaway_cluster
 
 pytestmark = [

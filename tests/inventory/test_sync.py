@@ -10,9 +10,13 @@ from inventory.models import ChangeEvent, NodeRow, ProviderStatus
 from inventory.query import iter_records
 from inventory.store import open_store
 from inventory.sync import sync_all
-from providers.base import Host, State, Volume
+from providers.base import Capability, Host, State, Volume
 from providers.errors import BadResponse, Unavailable
-from tests.inventory.fakes import FakeCloud, factory, make_node
+from tests.fakes import LISTINGS, FakeCloud, FakeProvider, factory, make_node
+
+# Providers that answer changes since the last sync, like Nova (nodes) and Cinder 3.60 (volumes).
+NODE_DELTA = LISTINGS | {Capability.NODE_DELTA}
+VOLUME_DELTA = LISTINGS | {Capability.VOLUME_DELTA}
 
 
 @pytest.fixture()
@@ -130,17 +134,14 @@ def test_only_unknown_provider_is_a_config_error(setup):
 
 
 def test_delta_sync_applies_changes_and_explicit_deletions_only(setup):
-    from tests.inventory.fakes import DeltaProvider
-
     config, clouds, store = setup
     sync_all(config, store, factory=factory(clouds), full=True)
     changed = replace(clouds["a"].nodes[0], state=State.STOPPED)
     providers = {}
 
     def make(spec):
-        providers[spec.name] = DeltaProvider(
-            spec.name, clouds[spec.name], ([changed], ["a-n4", "ghost"]) if spec.name == "a" else ([], [])
-        )
+        delta = ([changed], ["a-n4", "ghost"]) if spec.name == "a" else ([], [])
+        providers[spec.name] = FakeProvider(spec.name, clouds[spec.name], NODE_DELTA, node_changes=delta)
         return providers[spec.name]
 
     report = sync_all(config, store, factory=make)
@@ -153,11 +154,9 @@ def test_delta_sync_applies_changes_and_explicit_deletions_only(setup):
 
 
 def test_full_sync_ignores_delta(setup):
-    from tests.inventory.fakes import DeltaProvider
-
     config, clouds, store = setup
     sync_all(config, store, factory=factory(clouds))
-    make = lambda spec: DeltaProvider(spec.name, clouds[spec.name], ([], []))  # noqa: E731
+    make = lambda spec: FakeProvider(spec.name, clouds[spec.name], NODE_DELTA)  # noqa: E731
     clouds["a"].nodes.pop()
     report = sync_all(config, store, factory=make, full=True)
     assert next(r for r in report.results if r.name == "a").removed == 1
@@ -165,7 +164,6 @@ def test_full_sync_ignores_delta(setup):
 
 def test_volume_delta_updates_changed_and_removes_only_what_is_no_longer_present(setup):
     from inventory.models import ResourceRow
-    from tests.inventory.fakes import VolumeDeltaProvider
 
     config, clouds, store = setup
     clouds["a"].volumes = [Volume(provider="a", id=f"v{i}", name=f"vol-{i}", size_gb=10) for i in range(4)]
@@ -175,7 +173,8 @@ def test_volume_delta_updates_changed_and_removes_only_what_is_no_longer_present
     providers = {}
 
     def make(spec):
-        providers[spec.name] = VolumeDeltaProvider(spec.name, clouds[spec.name], [grown] if spec.name == "a" else [])
+        changed = [grown] if spec.name == "a" else []
+        providers[spec.name] = FakeProvider(spec.name, clouds[spec.name], VOLUME_DELTA, changed_volumes=changed)
         return providers[spec.name]
 
     report = sync_all(config, store, factory=make)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.compliance.clirun import Cli, cli_runner
 from tests.security import opensslchains as oc
+from tests.security.compliance.clirun import Cli, cli_runner
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 

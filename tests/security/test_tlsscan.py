@@ -14,6 +14,7 @@ from lab import tls as lab_tls
 from providers.base import Capability
 from security import tlsscan
 from security.cert_collect import collect_from_files, collect_tls_secrets
+from tests.fakes import FakeCloud, FakeProvider
 
 pytestmark = [
     pytest.mark.xdist_group("lab_tls"),
@@ -121,17 +122,12 @@ def test_collect_from_files_and_kubernetes(lab, tmp_path: Path) -> None:
     items, errors = collect_from_files([tmp_path / "fetched"])
     assert len(items) == 1 and items[0][1].startswith("file://") and len(errors) == 1
 
-    class FakeCluster:
-        name = "k8s-xc"
-        features = frozenset({Capability.TLS_SECRETS})
-
-        def list_tls_secrets(self) -> list[tuple[str, bytes]]:
-            return [("portal/web-tls", (root / "tls" / "root-sm2.pem").read_bytes()), ("x/bad", b"junk")]
-
-    got = collect_tls_secrets(FakeCluster())  # type: ignore[arg-type]
+    secrets = FakeCloud(tls_secrets=[("portal/web-tls", (root / "tls" / "root-sm2.pem").read_bytes()), ("x/bad", b"junk")])
+    cluster = FakeProvider("k8s-xc", secrets, {Capability.TLS_SECRETS})
+    got = collect_tls_secrets(cluster)  # type: ignore[arg-type]
     assert [(loc, role) for _, loc, role in got] == [("k8s://k8s-xc/portal/web-tls", "leaf")]
-    FakeCluster.features = frozenset()  # the same methods, not declared: not asked
-    assert collect_tls_secrets(FakeCluster()) == []  # type: ignore[arg-type]
+    undeclared = FakeProvider("k8s-xc", secrets, features=())  # the same methods, not declared: not asked
+    assert collect_tls_secrets(undeclared) == []  # type: ignore[arg-type]
 
 
 def test_lab_stop_ends_the_server(tmp_path: Path) -> None:

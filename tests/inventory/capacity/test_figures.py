@@ -8,7 +8,7 @@ import pytest
 
 from inventory.capacity import pools, report
 from inventory.config import parse_config
-from tests.inventory.capacity.estate import GB, build_small
+from tests.fakes.estates.capacity import GB, build_small
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from inventory.capacity.history import ensure_history
 from inventory.models import CapacitySample
 from lab.history import FORMAT, build_history
 from lab.seed import build_estate
-from tests.inventory.capacity.estate import build_small
+from tests.fakes.estates.capacity import build_small
 
 SLOPE = 20.0
 BASE = 1000.0

@@ -18,7 +18,7 @@ from inventory.capacity.forecast_fits import FitMemo
 from inventory.capacity.models import ForecastFit
 from inventory.capacity.report import build_report
 from inventory.models import CapacitySample
-from tests.inventory.capacity.labdb import build_lab_db
+from tests.fakes.estates.lab import build_lab_db
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from inventory import query
 from inventory.capacity.report import build_report
-from tests.inventory.capacity.labdb import build_lab_db
+from tests.fakes.estates.lab import build_lab_db
 
 pytestmark = pytest.mark.xdist_group("capacity_lab")
 

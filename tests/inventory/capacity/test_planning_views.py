@@ -18,7 +18,7 @@ from inventory.capacity import rightsizing
 from inventory.capacity.export import write_html, write_xlsx
 from inventory.models import UtilizationRow
 from providers.errors import ConfigError
-from tests.inventory.capacity.estate import GB, build_small
+from tests.fakes.estates.capacity import GB, build_small
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from inventory.capacity.report import build_report
 from inventory.models import CapacitySample, UtilizationRow
-from tests.inventory.capacity.estate import build_small
+from tests.fakes.estates.capacity import build_small
 from tests.pg import pg_bindir, throwaway_cluster
 
 pytestmark = [
@@ -65,7 +65,7 @@ def test_rollups_on_postgresql_equal_the_live_report(tmp_path: Path) -> None:
     from inventory.capacity import provider_rollups as rollups
     from inventory.capacity.models import CapacityRollup, ForecastFit, ProviderDay, RollupState, TrendDay
     from inventory.sync import sync_all
-    from tests.inventory.fakes import factory
+    from tests.fakes import factory
 
     with throwaway_cluster() as url:
         pg = build_small(tmp_path / "pg", database=url)

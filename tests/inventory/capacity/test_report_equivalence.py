@@ -16,7 +16,7 @@ from inventory.capacity.forecast import RESOURCES, weekly_frame
 from inventory.capacity.queries import allocated_clause
 from inventory.capacity.report import rightsizing
 from inventory.models import NodeRow, UtilizationRow
-from tests.inventory.capacity.labdb import build_lab_db
+from tests.fakes.estates.lab import build_lab_db
 
 
 @pytest.fixture(scope="module")

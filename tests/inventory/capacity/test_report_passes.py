@@ -13,7 +13,7 @@ from sqlalchemy.dialects import sqlite
 from inventory.capacity import queries
 from inventory.capacity import report as capacity
 from inventory.models import HostRow
-from tests.inventory.capacity.estate import GB, build_small
+from tests.fakes.estates.capacity import GB, build_small
 
 
 @pytest.fixture()

@@ -16,9 +16,9 @@ from inventory.capacity.queries import provider_day_rows, trend_groups
 from inventory.capacity.report import aggregate, build_report
 from inventory.models import CapacitySample, NodeRow, UtilizationRow
 from inventory.sync import sync_all
-from tests.inventory.capacity.estate import build_small
-from tests.inventory.capacity.labdb import build_lab_db
-from tests.inventory.fakes import factory, make_node
+from tests.fakes import factory, make_node
+from tests.fakes.estates.capacity import build_small
+from tests.fakes.estates.lab import build_lab_db
 
 MOMENT = "2026-11-29T00:00:00+00:00"
 

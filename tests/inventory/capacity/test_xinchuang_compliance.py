@@ -20,7 +20,7 @@ from inventory.config import parse_config
 from inventory.store import open_store
 from inventory.sync import sync_all
 from providers.base import Host, State
-from tests.inventory.fakes import FakeCloud, factory, make_node
+from tests.fakes import FakeCloud, factory, make_node
 
 GB = 1024
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.playbooks.migration.estate import build_store, default_listings, make_config, target_listing
+from tests.fakes.estates.migration import build_store, default_listings, make_config, target_listing
 
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 

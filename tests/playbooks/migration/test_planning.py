@@ -10,7 +10,7 @@ import pytest
 from inventory.plan_schema import dump_plan, load_plan, parse_plan
 from inventory.planning import build_plan, make_waves, map_network, map_size, map_volume_type, shortfall_text
 from providers.errors import ConfigError
-from tests.playbooks.migration.estate import build_store, default_listings, make_config, target_listing
+from tests.fakes.estates.migration import build_store, default_listings, make_config, target_listing
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,68 +10,11 @@ import pytest
 
 from inventory.config import parse_config
 from playbooks.migration_steps import StepError, manifest, run_step
-from providers.base import Capability, Image, Node, State
-from providers.errors import NotFound
+from providers.base import Capability, Node, State
+from tests.fakes import MemoryCloud
 
-
-class MemoryCloud:
-    features = frozenset({Capability.POWER, Capability.CREATE_NODE, Capability.DESTROY_NODE, Capability.NODE_METADATA})
-
-    def __init__(self, name: str, boot_state: State = State.RUNNING) -> None:
-        self.name = name
-        self.nodes: dict[str, Node] = {}
-        self.images: dict[str, Image] = {}
-        self.boot_state = boot_state
-        self.created = 0
-
-    def list_nodes(self) -> Sequence[Node]:
-        return list(self.nodes.values())
-
-    def get_node(self, node_id: str) -> Node:
-        if node_id not in self.nodes:
-            raise NotFound(self.name, "get_node", node_id)
-        return self.nodes[node_id]
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-    ) -> Node:
-        self.created += 1
-        node = Node(
-            provider=self.name,
-            id=f"{self.name}-new{self.created}",
-            name=name,
-            state=self.boot_state,
-            ips=tuple(fixed_ips) or ("10.13.0.50",),
-            tags=dict(metadata or {}),
-            extra={"fault": "No valid host was found."},
-        )
-        self.nodes[node.id] = node
-        return node
-
-    def set_node_metadata(self, node_id: str, metadata: Mapping[str, str]) -> None:
-        node = self.get_node(node_id)
-        self.nodes[node_id] = replace(node, tags={**node.tags, **metadata})
-
-    def stop_node(self, node_id: str) -> None:
-        self.nodes[node_id] = replace(self.get_node(node_id), state=State.STOPPED)
-
-    def start_node(self, node_id: str) -> None:
-        self.nodes[node_id] = replace(self.get_node(node_id), state=State.RUNNING)
-
-    def destroy_node(self, node_id: str) -> None:
-        self.get_node(node_id)
-        del self.nodes[node_id]
-
-    def delete_image(self, image_id: str) -> None:
-        if image_id not in self.images:
-            raise NotFound(self.name, "delete_image", image_id)
-        del self.images[image_id]
+# The four abilities a replatform uses, and no more.
+ABILITIES = frozenset({Capability.POWER, Capability.CREATE_NODE, Capability.DESTROY_NODE, Capability.NODE_METADATA})
 
 
 @pytest.fixture
@@ -82,7 +23,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
         {"migration": {"appdata_dir": str(tmp_path / "data" / "{provider}" / "{id}"), "boot_timeout_s": 1}},
         base_dir=str(tmp_path),
     )
-    src, tgt = MemoryCloud("legacy"), MemoryCloud("xc-kunpeng")
+    src, tgt = MemoryCloud("legacy", ABILITIES), MemoryCloud("xc-kunpeng", ABILITIES)
     src.nodes["vm1"] = Node(
         provider="legacy",
         id="vm1",

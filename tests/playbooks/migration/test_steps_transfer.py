@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ import pytest
 
 from inventory.config import parse_config
 from playbooks.migration_steps import StepError, run_step
-from providers.base import Capability, FloatingIp, Image, Network, Node, Placement, State
-from providers.errors import AuthError, NotFound, ProviderError
+from providers.base import FloatingIp, Network, Node, State
+from tests.fakes import MemoryCloud
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img not installed")
 MIB = 1 << 20
@@ -28,140 +27,10 @@ def _raw(path: Path, label: str, size: int = 4 * MIB) -> Path:
     return path
 
 
-class Cloud:
-    """Just enough of a Provider (and of the capabilities it declares) for the steps under test."""
-
-    features = frozenset(
-        {
-            Capability.POWER,
-            Capability.CREATE_NODE,
-            Capability.DESTROY_NODE,
-            Capability.NODE_METADATA,
-            Capability.IMAGES,
-            Capability.IMPORT_IMAGE,
-            Capability.IMAGE_LOOKUP,
-            Capability.DATASTORE_FILES,
-            Capability.NETWORKS,
-            Capability.FLOATING_IPS,
-        }
-    )
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.nodes: dict[str, Node] = {}
-        self.images: dict[str, Image] = {}
-        self.files: dict[str, Path] = {}  # datastore path -> local file
-        self.reads: dict[str, int] = {}  # image id -> polls before it is active
-        self.fips: dict[str, FloatingIp] = {}
-        self.networks: list[Network] = []
-        self.refuse_host = False
-        self.place_on = ""
-        self.fail_claims = 0
-        self.requests: list[Placement | None] = []
-
-    # nodes
-    def list_nodes(self) -> Sequence[Node]:
-        return list(self.nodes.values())
-
-    def get_node(self, node_id: str) -> Node:
-        if node_id not in self.nodes:
-            raise NotFound(self.name, "get_node", node_id)
-        return self.nodes[node_id]
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-        placement: Placement | None = None,
-    ) -> Node:
-        self.requests.append(placement)
-        if placement is not None and placement.host and self.refuse_host:
-            raise AuthError(self.name, "create_node", "Policy doesn't allow forced_host (HTTP 403)")
-        host = self.place_on or (placement.host if placement else "") or "cn1"
-        node = Node(self.name, f"{self.name}-{len(self.nodes) + 1}", name, State.RUNNING, host=host,
-                    ips=("10.14.0.9",), tags=dict(metadata or {}))  # fmt: skip
-        self.nodes[node.id] = node
-        return node
-
-    def stop_node(self, node_id: str) -> None:
-        self.nodes[node_id] = replace(self.get_node(node_id), state=State.STOPPED)
-
-    def start_node(self, node_id: str) -> None:
-        self.nodes[node_id] = replace(self.get_node(node_id), state=State.RUNNING)
-
-    def destroy_node(self, node_id: str) -> None:
-        self.nodes.pop(self.get_node(node_id).id)
-
-    def set_node_metadata(self, node_id: str, metadata: Mapping[str, str]) -> None:
-        node = self.get_node(node_id)
-        self.nodes[node_id] = replace(node, tags={**node.tags, **metadata})
-
-    # images
-    def list_images(self) -> Sequence[Image]:
-        return list(self.images.values())
-
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        image = Image(self.name, f"img-{len(self.images) + 1}", name, State.PENDING,
-                      extra={**(properties or {}), "status": "saving", "path": path}, disk_format=disk_format)  # fmt: skip
-        self.images[image.id] = image
-        self.reads[image.id] = 2
-        return image
-
-    def get_image(self, image_id: str) -> Image:
-        image = self.images[image_id]
-        self.reads[image_id] -= 1
-        if self.reads[image_id] <= 0:
-            image = self.images[image_id] = replace(
-                image, state=State.RUNNING, extra={**image.extra, "status": "active"}
-            )
-        return image
-
-    def delete_image(self, image_id: str) -> None:
-        if self.images.pop(image_id, None) is None:
-            raise NotFound(self.name, "delete_image", image_id)
-
-    # datastore
-    def ex_download_datastore_file(self, datastore: str, path: str, dest: Any, datacenter_path: str) -> int:
-        source = self.files[f"[{datastore}] {path}"]
-        shutil.copyfile(source, dest)
-        return source.stat().st_size
-
-    # floating IPs
-    def list_networks(self) -> Sequence[Network]:
-        return self.networks
-
-    def list_floating_ips(self, node_id: str = "") -> Sequence[FloatingIp]:
-        return [f for f in self.fips.values() if not node_id or f.node_id == node_id]
-
-    def create_floating_ip(self, network_id: str, address: str = "") -> FloatingIp:
-        if self.fail_claims:
-            self.fail_claims -= 1
-            raise ProviderError(self.name, "create_floating_ip", "address not allocatable (HTTP 409)")
-        fip = FloatingIp(self.name, f"fip-{address}", address, network_id)
-        self.fips[fip.id] = fip
-        return fip
-
-    def attach_floating_ip(self, floating_ip_id: str, node_id: str) -> FloatingIp:
-        self.fips[floating_ip_id] = replace(self.fips[floating_ip_id], node_id=node_id)
-        return self.fips[floating_ip_id]
-
-    def detach_floating_ip(self, floating_ip_id: str) -> None:
-        self.fips[floating_ip_id] = replace(self.fips[floating_ip_id], node_id="")
-
-    def delete_floating_ip(self, floating_ip_id: str) -> None:
-        del self.fips[floating_ip_id]
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:
     config = parse_config({"migration": {"poll_s": 0.01, "poll_max_s": 0.05}}, base_dir=str(tmp_path))
-    src, tgt = Cloud("vcenter"), Cloud("xc-hygon")
+    src, tgt = MemoryCloud("vcenter"), MemoryCloud("xc-hygon")
     store = tmp_path / "datastore"
     store.mkdir()
     # Disk 0: a monolithic sparse VMDK. Disk 1: what vSphere keeps, a descriptor and a flat extent.

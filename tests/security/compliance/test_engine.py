@@ -19,7 +19,7 @@ from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
-from tests.security.compliance.estate import small_estate
+from tests.fakes.estates.compliance import small_estate
 
 CHECKS = set(load_checks())
 

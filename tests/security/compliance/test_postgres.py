@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from security.compliance import engine
-from tests.security.compliance.estate import NOW, small_estate
+from tests.fakes.estates.compliance import NOW, small_estate
 from tests.pg import pg_bindir, throwaway_cluster
 
 pytestmark = [

@@ -9,7 +9,7 @@ from security.cert_models import Certificate, CertificateSighting, Endpoint
 from security.compliance import engine
 from security.compliance.facts import load_context
 from security.compliance.tls_facts import signature_hash
-from tests.security.compliance.estate import NOW, small_estate
+from tests.fakes.estates.compliance import NOW, small_estate
 
 
 def _cert(sha: str, **kw: object) -> Certificate:

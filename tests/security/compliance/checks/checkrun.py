@@ -8,7 +8,7 @@ from pathlib import Path
 from security.compliance.facts import AuditContext
 from security.compliance.registry import load_checks
 from security.compliance.types import CertFact, EndpointFact, Owner, Result, Status
-from tests.security.compliance.estate import make_config, tls_context
+from tests.fakes.estates.compliance import make_config, tls_context
 
 UNTAGGED = Owner("hw-gov", "gz-prod")
 

@@ -6,7 +6,7 @@ import pytest
 
 from inventory.store import Store
 from security.compliance.facts import AuditContext, load_context
-from tests.security.compliance.estate import NOW, small_estate
+from tests.fakes.estates.compliance import NOW, small_estate
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from security.compliance.types import Status
-from tests.security.compliance.estate import NOW, SOCIAL, cert, endpoint
+from tests.fakes.estates.compliance import NOW, SOCIAL, cert, endpoint
 from tests.security.compliance.checks.checkrun import run, tls
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from security.compliance.facts import AuditContext
 from security.compliance.types import Status
-from tests.security.compliance.estate import NOW, make_config
+from tests.fakes.estates.compliance import NOW, make_config
 from tests.security.compliance.checks.checkrun import run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from security.compliance.types import Status
-from tests.security.compliance.estate import SOCIAL, endpoint
+from tests.fakes.estates.compliance import SOCIAL, endpoint
 from tests.security.compliance.checks.checkrun import run, tls
 
 

@@ -1,4 +1,4 @@
-"""A small fixed estate for console tests: three centers, four clouds (one failing), users."""
+"""The city estate the console tests share: three centers, four clouds (one failing), one user per role."""
 
 from __future__ import annotations
 
@@ -6,21 +6,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from console import accounts, clock, sessions
-from console.accounts import Identity
+from console import accounts
 from inventory.config import GanyunConfig, parse_config
 from inventory.scope import Scope
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
 from providers.base import Host, State
-from tests.inventory.fakes import UNAVAILABLE, FakeCloud, factory, make_node
+from tests.fakes.provider import UNAVAILABLE, FakeCloud, factory, make_node
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGES = ROOT / "console" / "app_pages"
-APP = ROOT / "console" / "app.py"
 PASSWORD = "correct-horse-battery"
-# The scope a city-wide account's session carries (console.accounts.Identity.as_session).
-CITY = {"city": True, "departments": []}
 
 
 @dataclass
@@ -72,27 +66,3 @@ def build_estate(tmp_path: Path, nodes_per_cloud: int = 6, dr: bool = False) -> 
     for role in accounts.ROLES:
         accounts.save_local(store, role, role, Scope.city_wide(), PASSWORD)
     return Estate(config, store, clouds, tmp_path)
-
-
-def session_for(at: Any, estate: Estate, role: str | None) -> None:
-    """What the router leaves in session state after a login."""
-    at.session_state["ganyun_config"] = estate.config
-    if role is not None:
-        at.session_state["user"] = sessions.start(Identity(role, role, role, "local", Scope.city_wide()), clock.now())
-
-
-def texts(at: Any, kind: str = "markdown") -> list[str]:
-    return [str(e.value) for e in getattr(at, kind)]
-
-
-def audit_entries(estate: Estate, action: str) -> list[dict[str, Any]]:
-    from security import audit
-
-    _, rows = audit.search(estate.store, action=action, limit=1000)
-    return rows
-
-
-def button(at: Any, label: str) -> Any:
-    matches = [b for b in at.button if b.label == label]
-    assert matches, f"no button {label!r} in {[b.label for b in at.button]}"
-    return matches[0]

@@ -6,7 +6,6 @@ sync path writes nodes, hosts, utilization, provider status and the capacity sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,44 +16,33 @@ from inventory.sync import sync_all
 from lab import catalog as cat
 from lab.history import write_history
 from lab.seed import Cloud, Estate, build_estate, utilization
-from providers.base import Capability, Host, Node, ProviderSpec, State, Utilization
+from providers.base import Capability, Host, Node, State, Utilization
+from tests.fakes.provider import FakeCloud, factory
 
 _STATES = {"ACTIVE": State.RUNNING, "SHUTOFF": State.STOPPED, "PAUSED": State.SUSPENDED,
            "SUSPENDED": State.SUSPENDED, "ERROR": State.ERROR}  # fmt: skip
+# What the seeded clouds answer besides nodes: the hypervisors and each server's utilization.
+SEEDED = frozenset({Capability.HOSTS, Capability.UTILIZATION})
 
 
-class SeedProvider:
-    features = frozenset({Capability.HOSTS, Capability.UTILIZATION})
-
-    def __init__(self, cloud: Cloud) -> None:
-        self.name = cloud.name
-        self.cloud = cloud
-
-    def list_nodes(self) -> Sequence[Node]:
-        c = self.cloud
-        flavors = {f.id: f for f in c.flavors}
-        return [
-            Node(provider=c.name, id=s.id, name=s.name, state=_STATES.get(s.status, State.UNKNOWN),
-                 vcpus=flavors[s.flavor_id].vcpus, ram_mb=flavors[s.flavor_id].ram_mb,
-                 disk_gb=flavors[s.flavor_id].disk_gb, arch=c.arch, cpu_vendor=c.cpu_vendor, host=s.host,
-                 size=s.flavor_id, image=s.image_id, ips=(s.ip,),
-                 created_at=datetime.fromisoformat(s.created.replace("Z", "+00:00")), tags=dict(s.metadata))
-            for s in c.servers
-        ]  # fmt: skip
-
-    def get_node(self, node_id: str) -> Node:
-        return next(n for n in self.list_nodes() if n.id == node_id)
-
-    def list_hosts(self) -> Sequence[Host]:
-        c = self.cloud
-        return [
-            Host(provider=c.name, id=h.id, name=h.hostname, state=State.RUNNING, vcpus=h.vcpus,
-                 ram_mb=h.memory_mb, disk_gb=h.local_gb, arch=h.arch, cpu_vendor=c.cpu_vendor, rack=h.rack)
-            for h in c.hypervisors
-        ]  # fmt: skip
-
-    def list_utilization(self) -> Sequence[Utilization]:
-        return [Utilization(self.name, s.id, *utilization(s.id)) for s in self.cloud.servers]
+def seeded(cloud: Cloud) -> FakeCloud:
+    """The seeded servers and hypervisors of one lab cloud as base records."""
+    flavors = {f.id: f for f in cloud.flavors}
+    nodes = [
+        Node(provider=cloud.name, id=s.id, name=s.name, state=_STATES.get(s.status, State.UNKNOWN),
+             vcpus=flavors[s.flavor_id].vcpus, ram_mb=flavors[s.flavor_id].ram_mb,
+             disk_gb=flavors[s.flavor_id].disk_gb, arch=cloud.arch, cpu_vendor=cloud.cpu_vendor, host=s.host,
+             size=s.flavor_id, image=s.image_id, ips=(s.ip,),
+             created_at=datetime.fromisoformat(s.created.replace("Z", "+00:00")), tags=dict(s.metadata))
+        for s in cloud.servers
+    ]  # fmt: skip
+    hosts = [
+        Host(provider=cloud.name, id=h.id, name=h.hostname, state=State.RUNNING, vcpus=h.vcpus,
+             ram_mb=h.memory_mb, disk_gb=h.local_gb, arch=h.arch, cpu_vendor=cloud.cpu_vendor, rack=h.rack)
+        for h in cloud.hypervisors
+    ]  # fmt: skip
+    used = [Utilization(cloud.name, s.id, *utilization(s.id)) for s in cloud.servers]
+    return FakeCloud(nodes=nodes, hosts=hosts, utilization=used)
 
 
 def lab_config(estate: Estate, directory: Path, history: bool = True) -> GanyunConfig:
@@ -79,10 +67,6 @@ def build_lab_db(directory: Path, scale: str = "small", history: bool = True) ->
         write_history(directory, estate)
     config = lab_config(estate, directory, history)
     store = open_store(config.database_url)
-    clouds = {c.name: c for c in estate.clouds}
-
-    def factory(spec: ProviderSpec) -> Any:
-        return SeedProvider(clouds[spec.name])
-
-    sync_all(config, store, factory=factory)
+    clouds = {c.name: seeded(c) for c in estate.clouds}
+    sync_all(config, store, factory=factory(clouds, SEEDED))
     return config, store, estate

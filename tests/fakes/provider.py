@@ -1,8 +1,8 @@
-"""An in-memory Provider for testing sync semantics without HTTP."""
+"""A fake provider over an in-memory listing: what it can do is declared as data in `features`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from providers.base import (
     Size,
     Snapshot,
     State,
+    Utilization,
     Volume,
 )
 from providers.errors import AuthError, NotFound, Unavailable
@@ -49,8 +50,16 @@ class FakeCloud:
 
     nodes: list[Node] = field(default_factory=list)
     hosts: list[Host] = field(default_factory=list)
+    sizes: list[Size] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
+    security_groups: list[SecurityGroup] = field(default_factory=list)
+    utilization: list[Utilization] = field(default_factory=list)
+    tls_secrets: list[tuple[str, bytes]] = field(default_factory=list)
     fail_nodes: Exception | None = None
+    # Listing kinds answered with 403; "networks-missing" answers the network listing with 404.
     forbidden: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
 
@@ -69,11 +78,27 @@ LISTINGS = frozenset(
 
 
 class FakeProvider:
-    features = LISTINGS
+    """Every listing method exists; only what `features` declares is ever asked (as with a real adapter).
 
-    def __init__(self, name: str, cloud: FakeCloud) -> None:
+    `node_changes` is what a Nova-like changes-since answers (changed nodes, deleted ids);
+    `changed_volumes` what a Cinder 3.60-like one answers (the ids present are the cloud's volumes).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cloud: FakeCloud,
+        features: Iterable[Capability] = LISTINGS,
+        *,
+        node_changes: tuple[list[Node], list[str]] = ([], []),
+        changed_volumes: Sequence[Volume] = (),
+    ) -> None:
         self.name = name
         self.cloud = cloud
+        self.features = frozenset(features)
+        self.node_changes = node_changes
+        self.changed_volumes = list(changed_volumes)
+        self.since: list[datetime] = []
 
     def _guard(self, kind: str) -> None:
         self.cloud.calls.append(kind)
@@ -97,64 +122,53 @@ class FakeProvider:
         return list(self.cloud.hosts)
 
     def list_sizes(self) -> Sequence[Size]:
-        return []
+        return list(self.cloud.sizes)
 
     def list_images(self) -> Sequence[Image]:
-        return []
+        return list(self.cloud.images)
 
     def list_volumes(self) -> Sequence[Volume]:
         self._guard("volumes")
         return list(self.cloud.volumes)
 
     def list_snapshots(self) -> Sequence[Snapshot]:
-        return []
+        return list(self.cloud.snapshots)
 
     def list_networks(self) -> Sequence[Network]:
         self._guard("networks")
         if "networks-missing" in self.cloud.forbidden:
             raise NotFound(self.name, "list_networks", "404 no network service")
-        return []
+        return list(self.cloud.networks)
 
     def list_security_groups(self) -> Sequence[SecurityGroup]:
-        return []
+        return list(self.cloud.security_groups)
+
+    def list_utilization(self) -> Sequence[Utilization]:
+        return list(self.cloud.utilization)
+
+    def list_tls_secrets(self) -> list[tuple[str, bytes]]:
+        return list(self.cloud.tls_secrets)
+
+    def list_node_changes(self, since: datetime) -> tuple[list[Node], list[str]]:
+        self.since.append(since)
+        return self.node_changes
+
+    def list_volume_changes(self, since: datetime) -> tuple[list[Volume], list[str]]:
+        self._guard("volumes")
+        self.since.append(since)
+        return self.changed_volumes, [v.id for v in self.cloud.volumes]
 
 
-def factory(clouds: Mapping[str, FakeCloud]) -> Callable[[ProviderSpec], FakeProvider]:
+def factory(
+    clouds: Mapping[str, FakeCloud], features: Iterable[Capability] = LISTINGS
+) -> Callable[[ProviderSpec], FakeProvider]:
+    """The provider factory sync_all takes: one FakeProvider per configured name."""
+    declared = frozenset(features)
+
     def make(spec: ProviderSpec) -> FakeProvider:
-        return FakeProvider(spec.name, clouds[spec.name])
+        return FakeProvider(spec.name, clouds[spec.name], declared)
 
     return make
 
 
 UNAVAILABLE = Unavailable("x", "list_nodes", "HTTP 500")
-
-
-class DeltaProvider(FakeProvider):
-    """A provider that answers changes-since like Nova: changed nodes and deleted ids."""
-
-    features = LISTINGS | {Capability.NODE_DELTA}
-
-    def __init__(self, name: str, cloud: FakeCloud, delta: tuple[list[Node], list[str]]) -> None:
-        super().__init__(name, cloud)
-        self.delta = delta
-        self.since: list[datetime] = []
-
-    def list_node_changes(self, since: datetime) -> tuple[list[Node], list[str]]:
-        self.since.append(since)
-        return self.delta
-
-
-class VolumeDeltaProvider(FakeProvider):
-    """A provider that answers volume changes like Cinder 3.60: changed volumes, ids present."""
-
-    features = LISTINGS | {Capability.VOLUME_DELTA}
-
-    def __init__(self, name: str, cloud: FakeCloud, changed: list[Volume]) -> None:
-        super().__init__(name, cloud)
-        self.changed = changed
-        self.since: list[datetime] = []
-
-    def list_volume_changes(self, since: datetime) -> tuple[list[Volume], list[str]]:
-        self._guard("volumes")
-        self.since.append(since)
-        return self.changed, [v.id for v in self.cloud.volumes]

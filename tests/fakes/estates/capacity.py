@@ -10,7 +10,7 @@ from inventory.config import GanyunConfig, parse_config
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
 from providers.base import Host, State
-from tests.inventory.fakes import UNAVAILABLE, FakeCloud, factory, make_node
+from tests.fakes.provider import UNAVAILABLE, FakeCloud, factory, make_node
 
 GB = 1024
 
