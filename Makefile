@@ -46,6 +46,8 @@ demo: install system-deps
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check providers inventory
+	$(BIN)/vulture
+	$(BIN)/deptry .
 
 typecheck: install
 	$(BIN)/mypy providers inventory

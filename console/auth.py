@@ -85,16 +85,6 @@ def create_lab_accounts(lab_dir: str | os.PathLike[str], config: GanyunConfig) -
     return path
 
 
-def read_accounts(path: str | os.PathLike[str]) -> dict[str, str]:
-    """username -> password from an accounts.txt (tests and the browser check read it)."""
-    out: dict[str, str] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and not line.startswith("#"):
-            out[parts[0]] = parts[1]
-    return out
-
-
 # --------------------------------------------------------------------------- OIDC
 
 

@@ -36,10 +36,6 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Forbidden(GanyunError):
-    """The signed-in user's role does not allow the action."""
-
-
 @st.cache_resource(show_spinner=False)
 def store_for(url: str) -> Store:
     """The store of a database URL: one engine per URL for the whole server (engines are
@@ -196,5 +192,3 @@ def show_job(key: str, output_label: str) -> None:
         render()
 
 
-def page_header(title_key: str) -> None:
-    st.title(t(title_key))

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from inventory.models import NodeRow, ProviderStatus
 from inventory.tenant_text import ansible_unsafe, plain_host_name
 
-GROUP_FIELDS = ("provider", "center", "pool", "department", "system", "arch", "os_family")
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\u4e00-\u9fff]+")
 _HOST_CHARS = re.compile(r"[^0-9A-Za-z_.\-\u4e00-\u9fff]+")
 

@@ -17,7 +17,6 @@ from inventory.models import Base
 
 # Run: open -> running -> completed | failed | partial | rolled_back | finalized
 # VM:  pending -> running -> cut_over | failed | rolled_back ; cut_over -> finalized | rolled_back
-VM_DONE = ("cut_over", "finalized")
 
 
 class MigrationRun(Base):

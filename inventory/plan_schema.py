@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from providers.errors import ConfigError
 
-PLAN_VERSION: Literal[1] = 1
 Strategy = Literal["rehost", "replatform", "retain", "retire"]
 MovingStrategy = Literal["rehost", "replatform"]
 # How a rehost gets the disk: a snapshot image of the cloud, or the VM's datastore files (vSphere).

@@ -286,19 +286,6 @@ class Utilization:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-RECORD_TYPES: dict[Kind, type[Record]] = {
-    Kind.NODE: Node,
-    Kind.HOST: Host,
-    Kind.SIZE: Size,
-    Kind.IMAGE: Image,
-    Kind.VOLUME: Volume,
-    Kind.SNAPSHOT: Snapshot,
-    Kind.NETWORK: Network,
-    Kind.CLUSTER: Cluster,
-    Kind.SECURITY_GROUP: SecurityGroup,
-}
-
-
 # --------------------------------------------------------------------------- config
 
 
@@ -338,14 +325,6 @@ class FloatingIp:
     node_id: str = ""
     port_id: str = ""
     fixed_ip: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class KindWarning:
-    """A kind the account cannot read (403/404): left empty, with this note."""
-
-    kind: Kind
-    message: str
 
 
 # --------------------------------------------------------------------------- protocol

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from providers.base import TAG_DEPARTMENT, TAG_MLPS_LEVEL, TAG_OWNER, TAG_SYSTEM, State
+from providers.base import State
 
 _ARCH_ALIASES: dict[str, str] = {
     "x86_64": "x86_64",
@@ -283,9 +283,6 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-CONVENTION_TAGS = (TAG_DEPARTMENT, TAG_SYSTEM, TAG_MLPS_LEVEL, TAG_OWNER)
 
 
 def string_tags(raw: object) -> dict[str, str]:

@@ -479,6 +479,3 @@ def _entry_dict(row: AuditEntry) -> dict[str, Any]:
     }
 
 
-def last_entry(store: Store) -> dict[str, Any] | None:
-    total, rows = search(store, limit=1)
-    return rows[0] if total else None

@@ -126,5 +126,3 @@ def decode_oid(content: bytes) -> str:
     return ".".join(str(p) for p in parts)
 
 
-def decode_integer(content: bytes) -> int:
-    return int.from_bytes(content, "big", signed=True)

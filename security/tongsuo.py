@@ -59,7 +59,6 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
 
 # OpenSSL 1.1.1 (Tongsuo's base): EVP_PKEY_ALG_CTRL + 11.
 EVP_PKEY_CTRL_SET1_ID = 0x1000 + 11
-SSL_FILETYPE_PEM = 1
 
 
 def library_path() -> Path | None:

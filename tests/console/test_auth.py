@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from inventory.config import parse_config
 from inventory.scope import Scope
 from inventory.store import open_store
 from providers.errors import ConfigError
+from tests.lab.running import read_accounts
 
 THROTTLE = ThrottleSettings()
 
@@ -72,7 +74,7 @@ def test_lab_accounts_one_per_role_city_wide_in_a_0600_file(tmp_path):
     config = parse_config({"database": "sqlite:///inv.db"}, base_dir=str(tmp_path))
     path = auth.create_lab_accounts(tmp_path, config)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    lab_accounts = auth.read_accounts(path)
+    lab_accounts = read_accounts(Path(path))
     assert sorted(lab_accounts) == sorted(auth.ROLES)
     store = open_store(config.database_url)
     for username, password in lab_accounts.items():

@@ -17,3 +17,13 @@ def small_lab(lab_dir: Path) -> Iterator[Path]:
         yield Path(path)
     finally:
         control.down(lab_dir)
+
+
+def read_accounts(path: Path) -> dict[str, str]:
+    """username -> password from the lab's accounts.txt (`user password role` per line)."""
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not line.startswith("#"):
+            out[parts[0]] = parts[1]
+    return out

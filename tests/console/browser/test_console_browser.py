@@ -1,7 +1,6 @@
 """`ganyun console` on the small lab, driven by Debian's headless Chromium through Playwright.
 
-Login page in Chinese, sign-in with a lab account, then EVERY page of the sidebar (also those of
-other areas) must render without a Streamlit exception. Screenshots go to tests/artifacts/.
+Login page in Chinese, sign-in with a lab account, then EVERY page of the sidebar must render without a Streamlit exception. Screenshots go to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from console.auth import read_accounts
+from tests.lab.running import read_accounts
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[3]
