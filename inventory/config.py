@@ -151,7 +151,8 @@ class GanyunConfig(_Strict):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
-    # Sections owned by later areas; each validates its own content where it is used.
+    # Sections whose content is validated by the package that uses them (security, playbooks, console),
+    # so that inventory does not import those layers.
     tls: dict[str, Any] = Field(default_factory=dict)
     dr: dict[str, Any] = Field(default_factory=dict)
     migration: dict[str, Any] = Field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Inventory tables (SQLAlchemy 2). Other areas add their tables on the same Base.
+"""Inventory tables (SQLAlchemy 2). Every package's tables share this Base, so one store migrates them all.
 
 Nodes and hosts get typed columns because capacity, planning and the console filter and
 aggregate on them in SQL; the other kinds are few per provider and keep their record as JSON.

@@ -1,6 +1,6 @@
 """Concurrent collection from every provider into the inventory.
 
-Rules (DESIGN.md house rule 3): each provider is collected in its own worker and written in
+Rules: each provider is collected in its own worker and written in
 its own transaction; a provider that fails is marked failed with its error and keeps its last
 good data, marked stale; "removed" only ever comes from a complete, successful answer: a full
 listing, Nova's own list of servers deleted since, or Cinder's complete list of volume ids.

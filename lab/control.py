@@ -34,7 +34,6 @@ from providers.errors import ConfigError, GanyunError
 
 PID_FILE = "lab.pid"
 CONFIG_FILE = "ganyun.yaml"
-ENV_FILE = "lab.env"
 LAB_VAULT = {"path": "vault.json", "key_file": "vault.key"}
 LOG_DIR = "logs"
 PROVIDER_TIMEOUT_S = 15.0
@@ -232,19 +231,11 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
 
 
 def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping[str, str]) -> dict[str, str]:
-    """vault:<cloud> references; falls back to env:LAB_<CLOUD> + D/lab.env without a vault."""
+    """vault:<cloud> references, the passwords stored in the lab's own vault."""
     from inventory.config import parse_config
+    from security.vault import Vault
 
     names = [p["name"] for p in config["providers"]]
-    try:
-        from security.vault import Vault
-    except ImportError:
-        # TODO(lead): only reached if security/vault.py is missing; the vault is the normal path.
-        refs = {n: "env:LAB_" + n.upper().replace("-", "_") for n in names}
-        if passwords:
-            lines = [f"export {refs[n][4:]}_KEY=ganyun\nexport {refs[n][4:]}_SECRET={passwords[n]}" for n in names]
-            _write_private(lab_dir / ENV_FILE, "\n".join(lines) + "\n")
-        return refs
     if passwords:
         vault = Vault.open(parse_config(config, base_dir=str(lab_dir)), create=True)
         for name in names:
@@ -260,7 +251,7 @@ def _discard_vault(lab_dir: Path) -> None:
 
 
 def _extension(name: str) -> Any:
-    """lab.tls / lab.dr, written by other areas: imported only when asked."""
+    """lab.tls / lab.dr: imported only when asked, so a plain lab does not load them."""
     import importlib
 
     try:

@@ -1,6 +1,6 @@
 """The deterministic lab estate: `build_estate(scale) -> Estate`, pure and HTTP-free.
 
-Tests and other areas (capacity history, TLS endpoints, DR) call this directly to get the
+Tests and the other lab modules (capacity history, TLS endpoints, DR) call this directly to get the
 same data the lab server serves. Each cloud draws from its own seeded `random.Random`, so
 a cloud's content does not depend on which other clouds the scale has.
 """

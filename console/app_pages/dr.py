@@ -1,7 +1,7 @@
 """灾备 DR: the two-site three-center topology, drill history against RTO/RPO targets, start a drill.
 
 A drill is started as `ganyun drill run --scenario S --yes --json` in the background (the
-CLI contract of DESIGN.md), so the console never blocks on it and the drill writes its own
+CLI's own contract), so the console never blocks on it and the drill writes its own
 history; this page only reads that history.
 """
 

@@ -15,7 +15,7 @@ from console.cli import GanyunApp, app
 from console.i18n import catalog, t
 
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
-# DESIGN.md's command line contract, plus the operators' own groups.
+# The command groups the README documents, plus the operators' own.
 CONTRACT = {"lab", "sync", "inventory", "capacity", "migrate", "drill", "certs", "comply", "audit", "console", "users"}
 
 

@@ -16,7 +16,7 @@ import pytest
 
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 # Files whose job is to hold secrets: the lab's own state, the sealed vault and the keys.
-SECRET_HOLDERS = {"lab.json", "vault.json", "vault.key", "audit_key.pem", "accounts.txt", "lab.env"}
+SECRET_HOLDERS = {"lab.json", "vault.json", "vault.key", "audit_key.pem", "accounts.txt"}
 
 
 def _env(lab: Path) -> dict[str, str]:
