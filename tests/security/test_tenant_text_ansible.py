@@ -14,7 +14,6 @@ hostile text comes out unchanged wherever it is shown.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,14 +23,13 @@ from typing import Any
 
 import pytest
 
-from inventory import query
 from inventory.config import load_config
-from inventory.store import open_store
 from inventory.tenant_text import UNSAFE_KEY, escape_controls
 from lab import control
 from playbooks import runner
 from playbooks.migration_steps import StepError, data_dir, run_step
 from providers.errors import PlaybookError
+from tests.lab.labcli import LabCli
 from tests.security.tenant import Tenant, payloads
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tenant-text-lab")]
@@ -41,42 +39,16 @@ GANYUN = str(BIN / "ganyun")
 SYSTEM = "人社一体化公共服务平台"
 
 
-class Estate:
+class Estate(LabCli):
     """A small lab in which a tenant has made two VMs hostile."""
 
     def __init__(self, lab_dir: Path, config: Path, markers: Path) -> None:
-        self.dir = lab_dir
-        self.config = config
+        super().__init__(lab_dir, config)
+        self.env["ANSIBLE_NOCOLOR"] = "1"
         self.markers = markers
-        self.env = {
-            **os.environ,
-            "GANYUN_CONFIG": str(config),
-            "GANYUN_LANG": "en",
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "ANSIBLE_NOCOLOR": "1",
-        }
         self.hostile: dict[str, dict[str, str]] = {}  # node id -> the fields the tenant set
         self.linux_id = ""  # the CentOS VM (replatform)
         self.windows_id = ""  # the Windows VM (rehost)
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [GANYUN, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=600, check=False
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"ganyun {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args).stdout)
-
-    def nodes(self, **where: str) -> list[dict[str, Any]]:
-        store = open_store(load_config(self.config).database_url)
-        try:
-            with store.session() as session:
-                return list(query.iter_records(session, "nodes", where))
-        finally:
-            store.dispose()
 
     def nothing_ran(self) -> None:
         assert sorted(p.name for p in self.markers.iterdir()) == []
@@ -124,7 +96,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
 
 def _inventory_script(estate: Estate) -> Path:
     script = estate.dir / "ganyun_inventory.sh"
-    script.write_text(f'#!/bin/sh\nexec "{GANYUN}" --config "{estate.config}" inventory ansible "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec "{GANYUN}" --config "{estate.config_path}" inventory ansible "$@"\n')
     script.chmod(0o755)
     return script
 

@@ -23,7 +23,7 @@ from inventory.config import load_config
 from inventory.migration_models import MigrationRun, MigrationStep
 from inventory.store import open_store
 from lab import control
-from tests.playbooks.migration.labcli import GANYUN, LabCli
+from tests.lab.labcli import GANYUN, LabCli
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("migration-lab")]
 

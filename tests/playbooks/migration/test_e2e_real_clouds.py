@@ -31,7 +31,7 @@ from providers import capabilities
 from providers.base import State
 from providers.registry import create_provider
 from security.vault import VaultCredentials
-from tests.playbooks.migration.labcli import GANYUN, LabCli
+from tests.lab.labcli import GANYUN, LabCli
 
 pytestmark = [
     pytest.mark.slow,

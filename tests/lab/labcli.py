@@ -1,4 +1,4 @@
-"""A lab driven through the `ganyun` CLI, as a user would: for the end-to-end migration tests."""
+"""A lab driven through the `ganyun` CLI, as a user would: for the end-to-end tests."""
 
 from __future__ import annotations
 
