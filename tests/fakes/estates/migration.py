@@ -1,4 +1,4 @@
-"""A small fixed estate for planning tests: one legacy cloud, two Xinchuang targets."""
+"""The migration estate: one legacy cloud and two Xinchuang targets, for planning and the migration page."""
 
 from __future__ import annotations
 
