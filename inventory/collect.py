@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
@@ -39,6 +39,9 @@ class Collected:
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
     watermark: str | None = None
+    # When collection began, by the cloud's own clock where it tells it (else this machine's):
+    # the next time-based delta starts here, less a margin.
+    started_at: datetime | None = None
     # What lets the next sync continue the adapter's session (vSphere): a credential, for the vault.
     session_state: str | None = field(default=None, repr=False)
 
@@ -59,16 +62,21 @@ def collect(
     With `changes_since`, nodes (Nova's changes-since, vSphere's collector version) and volumes
     (Cinder 3.60's time filters) are asked as a delta when the adapter declares it; a delta it
     cannot answer (NotFound) falls back to the complete listing. `changes_since` is the
-    adapter's own watermark from the last sync when it gave one, else that sync's time.
+    adapter's own watermark from the last sync when it gave one, else the cloud's clock when
+    that sync began collecting (less a margin): never the time it finished, which would skip
+    whatever changed while it collected.
     `session_state` is what the adapter gave at the end of that sync: an adapter whose changes
     live in a server-side session (Capability.SESSION_RESUME) continues it.
     """
     out = Collected()
+    local_start = datetime.now(UTC)
     sessions = capabilities.SESSION_RESUME.of(adapter)
     if sessions is not None and session_state and changes_since is not None:
         sessions.resume_session(session_state)  # False: that session is gone, and the delta falls back
     if not _node_delta(adapter, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
+    clock = capabilities.CLOUD_CLOCK.of(adapter)
+    out.started_at = (clock.cloud_time() if clock is not None else None) or local_start
     watermarked = capabilities.WATERMARK.of(adapter)
     out.watermark = watermarked.watermark() if watermarked is not None else None
     out.session_state = sessions.session_state() if sessions is not None else None

@@ -137,6 +137,10 @@ class SyncConfig(_Strict):
     workers: int = Field(default=16, ge=1, le=128)
     # Nodes are fetched as changes since the last success; every Nth run lists everything.
     full_every: int = Field(default=12, ge=1)
+    # Subtracted from the cloud's clock at the start of the last collection to get the next
+    # `changes-since`: covers the Date header's one-second resolution, commit delays and API
+    # nodes whose clocks disagree. Re-reading a minute of changes costs little.
+    clock_margin_s: float = Field(default=60.0, ge=1.0, le=86400.0)
     # Worker processes collecting providers (CPU-bound parsing escapes the GIL); unset: one
     # per core once there are several providers, 0: threads in this process only.
     processes: int | None = Field(default=None, ge=0, le=64)

@@ -42,6 +42,9 @@ class ProviderStatus(Base):
     # The provider's own marker for its next "changes since" (vSphere: the collector version),
     # from the last successful sync; empty for providers that go by last_success.
     watermark: Mapped[str | None] = mapped_column(String(512), default=None)
+    # The cloud's own clock when the last successful collection began (the Date header of its
+    # first answer): the next time-based delta starts here, less sync.clock_margin_s.
+    collected_from: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class NodeRow(Base):

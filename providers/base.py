@@ -64,6 +64,7 @@ class Capability(StrEnum):
     NODE_DELTA = "node_delta"
     VOLUME_DELTA = "volume_delta"
     WATERMARK = "watermark"  # the adapter's own marker for the next delta, instead of a time
+    CLOUD_CLOCK = "cloud_clock"  # the cloud's own time (HTTP Date) at its first answer
     # Measurements and certificates.
     UTILIZATION = "utilization"
     TLS_SECRETS = "tls_secrets"

@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -76,6 +77,7 @@ class OpenStackAdapter(LibcloudAdapter):
         Capability.HOSTS,
         Capability.NODE_DELTA,
         Capability.VOLUME_DELTA,
+        Capability.CLOUD_CLOCK,
         Capability.UTILIZATION,
         Capability.IMPORT_IMAGE,
         Capability.EXPORT_IMAGE,
@@ -87,12 +89,24 @@ class OpenStackAdapter(LibcloudAdapter):
         super().__init__(spec, driver)
         self._all_tenants = mapping.as_bool(spec.options.get("all_tenants", spec.options.get("ex_all_tenants", False)))
         self._extra_specs: dict[str, dict[str, str]] = {}
+        self._cloud_time: datetime | None = None
         _parse_json_with_orjson(self.driver)
+
+    def cloud_time(self) -> datetime | None:
+        """The `Date` of the first API answer this adapter read (see ReadsCloudClock)."""
+        return self._cloud_time
+
+    def _answer(self, conn: Any, path: str, **kwargs: Any) -> Any:
+        """One request's parsed body; the first answer's `Date` header is the cloud's clock."""
+        resp = conn.request(path, **kwargs)
+        if self._cloud_time is None:
+            self._cloud_time = _http_date(getattr(resp, "headers", None) or {})
+        return resp.object
 
     # ------------------------------------------------------------------ raw access
 
     def _get(self, conn: Any, path: str, params: Mapping[str, Any] | None = None) -> Json:
-        body = conn.request(path, params=dict(params or {})).object
+        body = self._answer(conn, path, params=dict(params or {}))
         if not isinstance(body, dict):
             raise ValueError(f"{path}: expected a JSON object")
         return body
@@ -111,7 +125,7 @@ class OpenStackAdapter(LibcloudAdapter):
         items: list[Json] = []
         seen: set[str] = set()
         while True:
-            body = conn.request(path, params=query, headers=dict(headers or {})).object
+            body = self._answer(conn, path, params=query, headers=dict(headers or {}))
             if not isinstance(body, dict):
                 raise ValueError(f"{path}: expected a JSON object")
             items.extend(_dicts(body.get(key, []), key))
@@ -898,6 +912,18 @@ class OpenStackAdapter(LibcloudAdapter):
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             return dest_path
+
+
+def _http_date(headers: Mapping[str, Any]) -> datetime | None:
+    """An HTTP `Date` header (libcloud lower-cases header names) as an aware datetime."""
+    value = headers.get("date") or headers.get("Date")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from lab.api import compute, identity, image, metric, network, volume
 from lab.api.cloud import CloudRuntime, LabBase
 from lab.api.http import JSON, ApiError, Reply, Request, truncate
 from lab.api.tokens import Tokens
-from lab.faults import FailureCounter, FaultError, Faults
+from lab.faults import RENAME_HOLD_S, FailureCounter, FaultError, Faults
 from lab.seed import Estate
 
 
@@ -126,6 +126,11 @@ class LabRuntime(LabBase):
         if faults.timeout > 0:
             delay += faults.timeout
         kinds = _kinds_of(service, _service_parts(service, rest))
+        if faults.rename_during and faults.rename_during in kinds:
+            faults.rename_during = ""
+            self.state.set_faults(runtime.name, faults.to_dict())
+            compute.rename_first(runtime)
+            delay += RENAME_HOLD_S
         if kinds & set(faults.forbidden):
             return Reply.error(403, "Policy doesn't allow this operation to be performed."), delay
         if kinds & set(faults.missing):
