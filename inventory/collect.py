@@ -7,7 +7,7 @@ Free of database code: collector processes (inventory/collector.py) run exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from inventory.encoding import EncodedListing, encode_listing
 from providers import capabilities
 from providers.base import Kind, Provider, Record
-from providers.errors import AuthError, GanyunError, NotFound
+from providers.errors import AuthError, GanyunError, NotFound, ProviderError
 from providers.masking import mask
 
 
@@ -54,7 +54,10 @@ class Collected:
 
 
 def collect(
-    adapter: Provider, changes_since: datetime | str | None = None, session_state: str | None = None
+    adapter: Provider,
+    changes_since: datetime | str | None = None,
+    session_state: str | None = None,
+    prometheus: Mapping[str, Any] | None = None,
 ) -> Collected:
     """List nodes and every other kind the adapter declares; a declared kind this account
     may not read (403/404) is left out with a warning, and nodes are required.
@@ -88,13 +91,28 @@ def collect(
                 out.listings[kind] = list(capabilities.listing(adapter, kind))
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"{kind.value}: {exc.detail}")
+    _utilization(adapter, prometheus, out)
+    return out
+
+
+def _utilization(adapter: Provider, prometheus: Mapping[str, Any] | None, out: Collected) -> None:
+    """From the provider's Prometheus when it names one, else from the adapter when it measures.
+    Utilization is an enrichment: a Prometheus that cannot answer leaves a warning, not a
+    failed sync."""
+    if prometheus is not None:
+        from providers.prometheus import read_utilization, source_from
+
+        try:
+            out.utilization = read_utilization(adapter.name, source_from(prometheus))
+        except ProviderError as exc:
+            out.warnings.append(f"utilization: {exc.detail}")
+        return
     measured = capabilities.UTILIZATION.of(adapter)
     if measured is not None:
         try:
             out.utilization = list(measured.list_utilization())
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"utilization: {exc.detail}")
-    return out
 
 
 def _node_delta(adapter: Provider, changes_since: datetime | str | None, out: Collected) -> bool:

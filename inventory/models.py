@@ -134,6 +134,7 @@ class UtilizationRow(Base):
     cpu_p95_pct: Mapped[float] = mapped_column(Float, default=0.0)
     ram_avg_pct: Mapped[float] = mapped_column(Float, default=0.0)
     window_days: Mapped[int] = mapped_column(Integer, default=30)
+    disk_used_pct: Mapped[float | None] = mapped_column(Float, default=None)
     sampled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

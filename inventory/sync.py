@@ -189,7 +189,12 @@ def _sync_one(
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
     session = _session_of(vault, pc, changes_since)
-    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(pc, vault)), changes_since, session))
+
+    def work() -> Collected:
+        spec = provider_spec(pc, vault)
+        return collect(make(spec), changes_since, session, spec.prometheus)
+
+    outcome = collect_outcome(pc.name, work)
     return _finish(vault, store, pc, outcome, run_id, t0, notify)
 
 
@@ -342,14 +347,25 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
     fresh = {
-        str(s.node_id): (float(s.cpu_avg_pct), float(s.cpu_p95_pct), float(s.ram_avg_pct), int(s.window_days))
+        str(s.node_id): (
+            float(s.cpu_avg_pct),
+            float(s.cpu_p95_pct),
+            float(s.ram_avg_pct),
+            int(s.window_days),
+            None if s.disk_used_pct is None else float(s.disk_used_pct),
+        )
         for s in samples
     }
     stored = {
         node_id: tuple(figures)
         for node_id, *figures in session.execute(
             select(
-                table.c.node_id, table.c.cpu_avg_pct, table.c.cpu_p95_pct, table.c.ram_avg_pct, table.c.window_days
+                table.c.node_id,
+                table.c.cpu_avg_pct,
+                table.c.cpu_p95_pct,
+                table.c.ram_avg_pct,
+                table.c.window_days,
+                table.c.disk_used_pct,
             ).where(table.c.provider == provider)
         )
     }
@@ -365,10 +381,11 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
             "cpu_p95_pct": cpu_p95,
             "ram_avg_pct": ram_avg,
             "window_days": window,
+            "disk_used_pct": disk,
             "sampled_at": now,
         }
-        for node_id, (cpu_avg, cpu_p95, ram_avg, window) in fresh.items()
-        if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window)
+        for node_id, (cpu_avg, cpu_p95, ram_avg, window, disk) in fresh.items()
+        if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window, disk)
     ]
     executemany(session.connection(), table, "INSERT", rows)
     return len(stale) + len(rows)

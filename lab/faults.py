@@ -28,7 +28,6 @@ RESOURCE_KINDS = (
     "ports",
     "security_groups",
     "floating_ips",
-    "metrics",
 )
 FAULT_KINDS = (
     "latency_ms",

@@ -282,6 +282,7 @@ class Utilization:
     cpu_p95_pct: float
     ram_avg_pct: float
     window_days: int = 30
+    disk_used_pct: float | None = None  # share of the VM's disks in use now, where measured
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -315,6 +316,8 @@ class ProviderSpec:
     center: str = ""
     pool: str = "legacy"
     timeout_s: float = 30.0
+    # Where utilization comes from instead of the adapter (providers/prometheus.py settings).
+    prometheus: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ properties (`architecture`, `os_distro`, `os_version`), hypervisor `cpu_info`, a
 one extra-specs call per flavor in use, the image pages, one hypervisor listing. Never a call
 per server.
 
-File transfers (Glance upload/download) and the lab's Gnocchi-style `metric` service go
-through `requests` with libcloud's token, because libcloud's image connection JSON-encodes
-every request body.
+File transfers (Glance upload/download) go through `requests` with libcloud's token, because
+libcloud's image connection JSON-encodes every request body. Utilization comes from the
+provider's Prometheus (providers/prometheus.py), not from an OpenStack API.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from providers.base import (
     SecurityRule,
     Size,
     Snapshot,
-    Utilization,
     Volume,
 )
 from providers.boundary import boundary, for_status
@@ -78,7 +77,6 @@ class OpenStackAdapter(LibcloudAdapter):
         Capability.NODE_DELTA,
         Capability.VOLUME_DELTA,
         Capability.CLOUD_CLOCK,
-        Capability.UTILIZATION,
         Capability.IMPORT_IMAGE,
         Capability.EXPORT_IMAGE,
         Capability.IMAGE_LOOKUP,
@@ -652,50 +650,11 @@ class OpenStackAdapter(LibcloudAdapter):
             attached_to=tuple(dict.fromkeys(members.get(gid, []))),
         )
 
-    # ------------------------------------------------------------------ utilization
+    # ------------------------------------------------------------------ plain HTTP
 
-    def _token_and_endpoint(self, conn: Any, service_type: str | None = None) -> tuple[str, str]:
+    def _token_and_endpoint(self, conn: Any) -> tuple[str, str]:
         conn.get_service_catalog()  # authenticates on first use
-        if service_type is None:
-            url = str(conn.get_endpoint())
-        else:
-            endpoints = conn.service_catalog.get_endpoints(service_type=service_type)
-            region = self.spec.options.get("ex_force_service_region")
-            usable = [e for e in endpoints if e.url and (not region or e.region in (region, None, ""))]
-            usable.sort(key=lambda e: e.endpoint_type != "external")
-            if not usable:
-                raise NotFound(self.name, f"{service_type} endpoint", "service not in the catalog")
-            url = str(usable[0].url)
-        return str(conn.auth_token), url.rstrip("/")
-
-    def _has_service(self, service_type: str) -> bool:
-        with boundary(self.name, "catalog"):
-            self._compute.get_service_catalog()
-            return bool(self._compute.service_catalog.get_endpoints(service_type=service_type))
-
-    def list_utilization(self) -> Sequence[Utilization]:
-        """Per-server CPU/RAM use from a Gnocchi-style `metric` service, when the catalog has one.
-
-        `GET {metric}/v1/aggregates/servers` -> [{server_id, cpu_avg_pct, cpu_p95_pct,
-        ram_avg_pct, window_days}] is the lab's convention (lab/README.md); a real
-        Gnocchi needs an aggregation query per metric, which this does not implement.
-        """
-        if not self._has_service("metric"):
-            return []
-        with boundary(self.name, "list_utilization"):
-            token, url = self._token_and_endpoint(self._compute, "metric")
-            rows = self._http("list_utilization", "GET", f"{url}/v1/aggregates/servers", token).json()
-            return [
-                Utilization(
-                    provider=self.name,
-                    node_id=str(r["server_id"]),
-                    cpu_avg_pct=float(r["cpu_avg_pct"]),
-                    cpu_p95_pct=float(r["cpu_p95_pct"]),
-                    ram_avg_pct=float(r["ram_avg_pct"]),
-                    window_days=mapping.as_int(r.get("window_days", 30), 30),
-                )
-                for r in _dicts(rows, "utilization")
-            ]
+        return str(conn.auth_token), str(conn.get_endpoint()).rstrip("/")
 
     def _http(self, call: str, method: str, url: str, token: str, **kwargs: Any) -> Any:
         """One plain HTTP call with the Keystone token; non-2xx -> our error tree."""
