@@ -97,6 +97,7 @@ class HostRow(Base):
     arch: Mapped[str] = mapped_column(String(32), default="")
     cpu_vendor: Mapped[str] = mapped_column(String(32), default="")
     cpu_model: Mapped[str] = mapped_column(String(128), default="")
+    os_family: Mapped[str] = mapped_column(String(32), default="")
     rack: Mapped[str] = mapped_column(String(64), default="")
     power_kw: Mapped[float | None] = mapped_column(Float, default=None)
     cpu_util_pct: Mapped[float | None] = mapped_column(Float, default=None)

@@ -188,6 +188,7 @@ class Host(Record):
     arch: str = ""
     cpu_vendor: str = ""
     cpu_model: str = ""
+    os_family: str = ""  # the host's own operating system (ESXi, Kylin, openEuler, ...)
     rack: str = ""
     power_kw: float | None = None
     cpu_util_pct: float | None = None
