@@ -92,7 +92,7 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("ganyun_store_up", "1 when ganyun's database answered this scrape")
         try:
             families = list(self._families())
-        except Exception:  # noqa: BLE001 - any database failure is exactly what this gauge reports
+        except Exception:
             up.add_metric([], 0)
             yield up
             return
@@ -187,7 +187,9 @@ def _certificate_family(expiries: list[datetime | None], now: datetime) -> Metri
 
 def _drill_families(drills: list[DrillRun]) -> Iterable[Metric]:
     latest = {run.scenario: run for run in drills}  # ordered by start: the last one wins
-    passed = GaugeMetricFamily("ganyun_drill_last_passed", "1 when the scenario's last drill passed", labels=["scenario"])
+    passed = GaugeMetricFamily(
+        "ganyun_drill_last_passed", "1 when the scenario's last drill passed", labels=["scenario"]
+    )
     result = GaugeMetricFamily(
         "ganyun_drill_last_result", "1 for the status of the scenario's last drill", labels=["scenario", "status"]
     )
@@ -214,7 +216,7 @@ def health(config: GanyunConfig, store: Store | None = None) -> dict[str, Any]:
     try:
         with (store or open_store(config.database_url)).session() as session:
             rows = list(session.execute(select(ProviderStatus.name, ProviderStatus.status, ProviderStatus.stale)))
-    except Exception as exc:  # noqa: BLE001 - a store that cannot answer is the answer
+    except Exception as exc:
         return {"status": "failed", "store": False, "error": type(exc).__name__, "failed": [], "stale": []}
     failed = sorted(name for name, status, _stale in rows if status == "failed")
     stale = sorted(name for name, _status, is_stale in rows if is_stale)
@@ -244,7 +246,7 @@ def metrics_app(config: GanyunConfig, store: Store | None = None) -> AsgiApp:
         if scope.get("type") == "http" and path.rstrip("/").endswith("/metrics"):
             await metrics(scope, receive, send)
             return
-        code, body = (_health_body(config, store) if path.rstrip("/").endswith("/healthz") else (404, b"not found"))
+        code, body = _health_body(config, store) if path.rstrip("/").endswith("/healthz") else (404, b"not found")
         kind = b"application/json" if code != 404 else b"text/plain"
         await send({"type": "http.response.start", "status": code, "headers": [(b"content-type", kind)]})
         await send({"type": "http.response.body", "body": body})
@@ -262,7 +264,9 @@ def wsgi_app(config: GanyunConfig, store: Store | None = None) -> Callable[..., 
             return metrics(environ, start_response)  # type: ignore[no-any-return]
         if path == "/healthz":
             code, body = _health_body(config, store)
-            start_response(f"{code} {'OK' if code == 200 else 'Service Unavailable'}", [("Content-Type", "application/json")])
+            start_response(
+                f"{code} {'OK' if code == 200 else 'Service Unavailable'}", [("Content-Type", "application/json")]
+            )
             return [body]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]

@@ -433,7 +433,9 @@ def _last_successes(session: Any, margin_s: float) -> dict[str, datetime | str]:
     from sqlalchemy import select
 
     out: dict[str, datetime | str] = {}
-    stmt = select(ProviderStatus.name, ProviderStatus.last_success, ProviderStatus.watermark, ProviderStatus.collected_from)
+    stmt = select(
+        ProviderStatus.name, ProviderStatus.last_success, ProviderStatus.watermark, ProviderStatus.collected_from
+    )
     for name, at, watermark, began in session.execute(stmt):
         if at is None:
             continue

@@ -73,6 +73,7 @@ def _node_vendor(labels: Mapping[str, Any]) -> str:
     model = next((str(labels[k]) for k in MODEL_LABELS if labels.get(k)), "")
     return vendor or mapping.cpu_platform(model)[0]
 
+
 PAGE = 500
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")

@@ -10,7 +10,7 @@ operating system, so its os_family stays empty.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - the hypervisor's own capabilities, not tenant input
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +18,6 @@ from providers import mapping
 from providers.base import Capability, Host, State
 from providers.boundary import boundary
 from providers.libcloud_adapter import LibcloudAdapter
-
 
 _ARCH_WORDS = frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "loongarch64", "mips64el", "sw_64"})
 

@@ -135,7 +135,7 @@ def console(
     sys.stdout.flush()
     env = {**os.environ, CONFIG_ENV: str(path)}
     # Streamlit cannot add routes: /metrics and /healthz are a child that dies with this pid.
-    subprocess.Popen(  # noqa: S603 - fixed argv
+    subprocess.Popen(
         [sys.executable, "-m", "console.metrics_server", "--host", host, "--port", str(metrics_port),
          "--parent", str(os.getpid())],
         env=env,

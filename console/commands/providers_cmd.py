@@ -19,7 +19,9 @@ app = typer.Typer(no_args_is_help=True)
 
 def _line(check: ProviderCheck) -> str:
     if not check.ok:
-        return t("providers.line_failed", name=check.name, stage=t(f"providers.stage_{check.status}"), reason=check.reason)
+        return t(
+            "providers.line_failed", name=check.name, stage=t(f"providers.stage_{check.status}"), reason=check.reason
+        )
     refused = "; ".join(f"{kind} ({reason})" for kind, reason in check.refused.items())
     line = t("providers.line_ok", name=check.name, kinds=", ".join(check.listable))
     return line + (t("providers.line_refused", refused=refused) if refused else "")

@@ -47,10 +47,14 @@ class _CloudCollector(Collector):
             "libvirt_domain_info_memory_usage_bytes", "Memory usage of the domain", labels=["domain"]
         )
         capacity = GaugeMetricFamily(
-            "libvirt_domain_block_stats_capacity_bytes", "Logical size of the block device", labels=["domain", "target_device"]
+            "libvirt_domain_block_stats_capacity_bytes",
+            "Logical size of the block device",
+            labels=["domain", "target_device"],
         )
         allocation = GaugeMetricFamily(
-            "libvirt_domain_block_stats_allocation_bytes", "Highest allocated extent", labels=["domain", "target_device"]
+            "libvirt_domain_block_stats_allocation_bytes",
+            "Highest allocated extent",
+            labels=["domain", "target_device"],
         )
         meta = GaugeMetricFamily(
             "libvirt_domain_info_meta", "Domain metadata", labels=["domain", "uuid", "instance_name", "flavor"]
@@ -67,7 +71,7 @@ class _CloudCollector(Collector):
             vcpus.add_metric([domain], flavor.vcpus)
             mem_max.add_metric([domain], flavor.ram_mb * _MIB)
             mem_used.add_metric([domain], flavor.ram_mb * _MIB * ram_avg / 100.0)
-            disk_share = random.Random(f"disk:{server.id}").uniform(0.15, 0.9)  # noqa: S311 - lab figures
+            disk_share = random.Random(f"disk:{server.id}").uniform(0.15, 0.9)
             capacity.add_metric([domain, "vda"], flavor.disk_gb * _GIB)
             allocation.add_metric([domain, "vda"], int(flavor.disk_gb * _GIB * disk_share))
             meta.add_metric([domain, server.id, server.name, flavor.name], 1)

@@ -138,7 +138,11 @@ def floor_figures(config_path: Path, tmp: Path) -> dict[str, float]:
     for provider in providers:
         user, password = vault.get(provider["name"])
         nodes += _floor_cloud(floor, provider, user, password, db)
-    return {"floor_nodes": nodes, "floor_cpu_s": time.process_time() - cpu0, "floor_wall_s": time.perf_counter() - wall0}
+    return {
+        "floor_nodes": nodes,
+        "floor_cpu_s": time.process_time() - cpu0,
+        "floor_wall_s": time.perf_counter() - wall0,
+    }
 
 
 def ganyun_figures(config_path: Path) -> dict[str, float]:

@@ -35,8 +35,7 @@ from tests.inventory.fakes import FakeCloud, factory, make_node
 def estate(tmp_path: Path) -> Path:
     cfg = tmp_path / "ganyun.yaml"
     cfg.write_text(
-        "database: sqlite:///obs.db\n"
-        "providers:\n  - {name: good, driver: fake}\n  - {name: flaky, driver: fake}\n",
+        "database: sqlite:///obs.db\nproviders:\n  - {name: good, driver: fake}\n  - {name: flaky, driver: fake}\n",
         encoding="utf-8",
     )
     config = load_config(cfg)
@@ -108,7 +107,7 @@ def _free_port() -> int:
 
 def _get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -166,7 +165,10 @@ def test_console_side_server_is_scraped_by_a_real_prometheus(estate: Path, tmp_p
 
         _wait(up, 60, "Prometheus to scrape the console: up == 1")
         stale = urllib.parse.urlencode({"query": 'ganyun_provider_stale{provider="flaky"}'})
-        assert json.loads(_get(f"http://127.0.0.1:{prom_port}/api/v1/query?{stale}")[1])["data"]["result"][0]["value"][1] == "1"
+        assert (
+            json.loads(_get(f"http://127.0.0.1:{prom_port}/api/v1/query?{stale}")[1])["data"]["result"][0]["value"][1]
+            == "1"
+        )
     finally:
         if prometheus is not None:
             prometheus.send_signal(signal.SIGTERM)

@@ -68,7 +68,14 @@ def test_import_two_clouds_then_sync_and_test_them(tmp_path: Path) -> None:
         )
 
         imported = _ganyun(
-            config, "config", "import-clouds", str(work / "clouds.yaml"), "--cloud", first["name"], "--cloud", second["name"]
+            config,
+            "config",
+            "import-clouds",
+            str(work / "clouds.yaml"),
+            "--cloud",
+            first["name"],
+            "--cloud",
+            second["name"],
         )
         assert imported.returncode == 0, imported.stderr
         written = config.read_text(encoding="utf-8")
@@ -91,7 +98,12 @@ def test_import_two_clouds_then_sync_and_test_them(tmp_path: Path) -> None:
         lines = tested.stdout.strip().splitlines()
         assert len(lines) == 2 and all(": ok, can list node, host" in line for line in lines)
 
-        assert _ganyun(config, "config", "import-clouds", str(work / "clouds.yaml"), "--cloud", "wrong-password").returncode == 0
+        assert (
+            _ganyun(
+                config, "config", "import-clouds", str(work / "clouds.yaml"), "--cloud", "wrong-password"
+            ).returncode
+            == 0
+        )
         tested = _ganyun(config, "providers", "test")
         assert tested.returncode == 1
         lines = tested.stdout.strip().splitlines()

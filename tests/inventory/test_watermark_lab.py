@@ -26,7 +26,12 @@ pytestmark = pytest.mark.xdist_group("lab")
 def _ganyun(config: Path, *args: str) -> dict:
     env = {**os.environ, "GANYUN_CONFIG": str(config)}
     proc = subprocess.run(
-        [sys.executable, "-m", "console", *args], capture_output=True, text=True, env=env, cwd=config.parent, timeout=300
+        [sys.executable, "-m", "console", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)

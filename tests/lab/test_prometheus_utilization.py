@@ -28,7 +28,12 @@ pytestmark = [
 def _ganyun(config: Path, *args: str) -> str:
     env = {**os.environ, "GANYUN_CONFIG": str(config)}
     proc = subprocess.run(
-        [sys.executable, "-m", "console", *args], capture_output=True, text=True, env=env, cwd=config.parent, timeout=300
+        [sys.executable, "-m", "console", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
