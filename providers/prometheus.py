@@ -44,7 +44,6 @@ DEFAULT_QUERIES: Mapping[str, str] = {
         " / sum by (domain) (libvirt_domain_block_stats_capacity_bytes{$labels}) " + _UUID
     ),
 }
-KINDS = ("cpu", "memory", "disk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +151,4 @@ def source_from(settings: Mapping[str, Any]) -> PrometheusSource:
     )
 
 
-__all__ = ["DEFAULT_QUERIES", "KINDS", "PrometheusClient", "PrometheusSource", "read_utilization", "source_from"]
+__all__ = ["DEFAULT_QUERIES", "PrometheusClient", "PrometheusSource", "read_utilization", "source_from"]
