@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 LAB_DIR ?= .lab
-DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl
+DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl prometheus
 
 .PHONY: install system-deps demo test lint typecheck unit bench clean
 
@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the real peers need (PostgreSQL, qemu-img, Chromium, libvirt's headers for its
-# Python binding, Go and govmomi for the vSphere simulator); root installs them when missing.
+# Python binding, Go and govmomi for the vSphere simulator, Prometheus for the lab's monitoring);
+# root installs them when missing.
 system-deps:
 	@missing=""; \
 	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
@@ -31,6 +32,7 @@ system-deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	test -d /usr/share/gocode/src/github.com/vmware/govmomi || missing="$$missing golang-github-vmware-govmomi-dev"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -231,6 +231,23 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
     }
 
 
+def _measure_with_prometheus(root: Path, config: dict[str, Any], lab_url: str) -> None:
+    """Start the lab's Prometheus and point each OpenStack cloud's utilization at its job."""
+    from lab import prometheus as lab_prometheus
+
+    clouds = [p["name"] for p in config["providers"] if p["driver"] == "openstack"]
+    url = lab_prometheus.start(root, lab_url, clouds)
+    for entry in config["providers"]:
+        if entry["name"] in clouds:
+            entry["prometheus"] = {
+                "url": url,
+                "labels": {"job": entry["name"]},
+                "resolution": lab_prometheus.RESOLUTION,
+                "window_days": lab_prometheus.WINDOW_DAYS,
+                "queries": {"cpu": lab_prometheus.CPU_QUERY},
+            }
+
+
 def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping[str, str]) -> dict[str, str]:
     """vault:<cloud> references; falls back to env:LAB_<CLOUD> + D/lab.env without a vault."""
     from inventory.config import parse_config
@@ -306,6 +323,7 @@ def up(
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     vsphere: bool = False,
     every_cloud: Mapping[str, Any] | None = None,
+    prometheus: bool = False,
 ) -> Path:
     """Start the lab (or find it running) and return the path of D/ganyun.yaml.
 
@@ -325,7 +343,7 @@ def up(
     root = Path(lab_dir).resolve()
     # One up/down at a time per directory: two racing `up`s would start two servers.
     with _dir_lock(root):
-        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere)
+        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere, prometheus)
 
 
 def _up(
@@ -337,6 +355,7 @@ def _up(
     port: int,
     faults: Mapping[str, Mapping[str, Any]] | None,
     vsphere: bool = False,
+    prometheus: bool = False,
 ) -> Path:
     pid = running_pid(root)
     if pid is not None:
@@ -367,6 +386,7 @@ def _up(
     spec["tls"] = bool(spec.get("tls")) or tls
     spec["dr"] = bool(spec.get("dr")) or dr
     spec["vsphere"] = bool(spec.get("vsphere")) or vsphere
+    spec["prometheus"] = bool(spec.get("prometheus")) or prometheus
     _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
     # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
     # imported once into the inventory by inventory/history.py.
@@ -382,6 +402,8 @@ def _up(
             config["tls"] = dict(_extension("tls").start(root, estate))
         if dr:
             config["dr"] = dict(_extension("dr").start(root))
+        if spec["prometheus"]:
+            _measure_with_prometheus(root, config, str(run["url"]))
         from lab.vsphere import lab as vsphere_lab
 
         if vsphere or vsphere_lab.is_running(root):
@@ -449,6 +471,10 @@ def _down(root: Path) -> list[int]:
         if spec.get(name):
             _extension(name).stop(root)
     stopped: list[int] = []
+    from lab import prometheus as lab_prometheus
+
+    prometheus_pid = lab_prometheus.stop(root)
+    stopped.extend([prometheus_pid] if prometheus_pid is not None else [])
     if spec.get("vsphere"):
         from lab.vsphere import lab as vsphere_lab
 

@@ -10,9 +10,9 @@ properties (`architecture`, `os_distro`, `os_version`), hypervisor `cpu_info`, a
 one extra-specs call per flavor in use, the image pages, one hypervisor listing. Never a call
 per server.
 
-File transfers (Glance upload/download) and the lab's Gnocchi-style `metric` service go
-through `requests` with libcloud's token, because libcloud's image connection JSON-encodes
-every request body.
+File transfers (Glance upload/download) go through `requests` with libcloud's token, because
+libcloud's image connection JSON-encodes every request body. Utilization comes from the
+provider's Prometheus (providers/prometheus.py), not from an OpenStack API.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -44,7 +45,6 @@ from providers.base import (
     SecurityRule,
     Size,
     Snapshot,
-    Utilization,
     Volume,
 )
 from providers.boundary import boundary, for_status
@@ -76,7 +76,7 @@ class OpenStackAdapter(LibcloudAdapter):
         Capability.HOSTS,
         Capability.NODE_DELTA,
         Capability.VOLUME_DELTA,
-        Capability.UTILIZATION,
+        Capability.CLOUD_CLOCK,
         Capability.IMPORT_IMAGE,
         Capability.EXPORT_IMAGE,
         Capability.IMAGE_LOOKUP,
@@ -87,12 +87,24 @@ class OpenStackAdapter(LibcloudAdapter):
         super().__init__(spec, driver)
         self._all_tenants = mapping.as_bool(spec.options.get("all_tenants", spec.options.get("ex_all_tenants", False)))
         self._extra_specs: dict[str, dict[str, str]] = {}
+        self._cloud_time: datetime | None = None
         _parse_json_with_orjson(self.driver)
+
+    def cloud_time(self) -> datetime | None:
+        """The `Date` of the first API answer this adapter read (see ReadsCloudClock)."""
+        return self._cloud_time
+
+    def _answer(self, conn: Any, path: str, **kwargs: Any) -> Any:
+        """One request's parsed body; the first answer's `Date` header is the cloud's clock."""
+        resp = conn.request(path, **kwargs)
+        if self._cloud_time is None:
+            self._cloud_time = _http_date(getattr(resp, "headers", None) or {})
+        return resp.object
 
     # ------------------------------------------------------------------ raw access
 
     def _get(self, conn: Any, path: str, params: Mapping[str, Any] | None = None) -> Json:
-        body = conn.request(path, params=dict(params or {})).object
+        body = self._answer(conn, path, params=dict(params or {}))
         if not isinstance(body, dict):
             raise ValueError(f"{path}: expected a JSON object")
         return body
@@ -111,7 +123,7 @@ class OpenStackAdapter(LibcloudAdapter):
         items: list[Json] = []
         seen: set[str] = set()
         while True:
-            body = conn.request(path, params=query, headers=dict(headers or {})).object
+            body = self._answer(conn, path, params=query, headers=dict(headers or {}))
             if not isinstance(body, dict):
                 raise ValueError(f"{path}: expected a JSON object")
             items.extend(_dicts(body.get(key, []), key))
@@ -638,50 +650,11 @@ class OpenStackAdapter(LibcloudAdapter):
             attached_to=tuple(dict.fromkeys(members.get(gid, []))),
         )
 
-    # ------------------------------------------------------------------ utilization
+    # ------------------------------------------------------------------ plain HTTP
 
-    def _token_and_endpoint(self, conn: Any, service_type: str | None = None) -> tuple[str, str]:
+    def _token_and_endpoint(self, conn: Any) -> tuple[str, str]:
         conn.get_service_catalog()  # authenticates on first use
-        if service_type is None:
-            url = str(conn.get_endpoint())
-        else:
-            endpoints = conn.service_catalog.get_endpoints(service_type=service_type)
-            region = self.spec.options.get("ex_force_service_region")
-            usable = [e for e in endpoints if e.url and (not region or e.region in (region, None, ""))]
-            usable.sort(key=lambda e: e.endpoint_type != "external")
-            if not usable:
-                raise NotFound(self.name, f"{service_type} endpoint", "service not in the catalog")
-            url = str(usable[0].url)
-        return str(conn.auth_token), url.rstrip("/")
-
-    def _has_service(self, service_type: str) -> bool:
-        with boundary(self.name, "catalog"):
-            self._compute.get_service_catalog()
-            return bool(self._compute.service_catalog.get_endpoints(service_type=service_type))
-
-    def list_utilization(self) -> Sequence[Utilization]:
-        """Per-server CPU/RAM use from a Gnocchi-style `metric` service, when the catalog has one.
-
-        `GET {metric}/v1/aggregates/servers` -> [{server_id, cpu_avg_pct, cpu_p95_pct,
-        ram_avg_pct, window_days}] is the lab's convention (lab/README.md); a real
-        Gnocchi needs an aggregation query per metric, which this does not implement.
-        """
-        if not self._has_service("metric"):
-            return []
-        with boundary(self.name, "list_utilization"):
-            token, url = self._token_and_endpoint(self._compute, "metric")
-            rows = self._http("list_utilization", "GET", f"{url}/v1/aggregates/servers", token).json()
-            return [
-                Utilization(
-                    provider=self.name,
-                    node_id=str(r["server_id"]),
-                    cpu_avg_pct=float(r["cpu_avg_pct"]),
-                    cpu_p95_pct=float(r["cpu_p95_pct"]),
-                    ram_avg_pct=float(r["ram_avg_pct"]),
-                    window_days=mapping.as_int(r.get("window_days", 30), 30),
-                )
-                for r in _dicts(rows, "utilization")
-            ]
+        return str(conn.auth_token), str(conn.get_endpoint()).rstrip("/")
 
     def _http(self, call: str, method: str, url: str, token: str, **kwargs: Any) -> Any:
         """One plain HTTP call with the Keystone token; non-2xx -> our error tree."""
@@ -898,6 +871,18 @@ class OpenStackAdapter(LibcloudAdapter):
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             return dest_path
+
+
+def _http_date(headers: Mapping[str, Any]) -> datetime | None:
+    """An HTTP `Date` header (libcloud lower-cases header names) as an aware datetime."""
+    value = headers.get("date") or headers.get("Date")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:

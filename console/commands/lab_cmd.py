@@ -51,6 +51,9 @@ def up_cmd(
     vsphere: Annotated[
         bool, typer.Option("--vsphere", help="Also start gov-vmware, a simulated vCenter (lab/vsphere).")
     ] = False,
+    prometheus: Annotated[
+        bool, typer.Option("--prometheus", help="Also start Prometheus scraping each cloud's libvirt exporter.")
+    ] = False,
     latency_ms: Annotated[
         int, typer.Option("--latency-ms", min=0, max=600_000, help="Added latency per request, every cloud.")
     ] = 0,
@@ -85,6 +88,7 @@ def up_cmd(
             port=port,
             faults=faults,
             vsphere=vsphere,
+            prometheus=prometheus,
             every_cloud={k: v for k, v in timing.items() if v},
         )
     info = control.status(lab_dir)

@@ -21,7 +21,7 @@ from inventory.store import Store
 NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch", "cpu_vendor", "os_family",
                 "department", "system", "mlps_level", "host", "id")  # fmt: skip
 HOST_COLUMNS = ("provider", "name", "state", "vcpus", "vcpus_used", "ram_mb", "ram_mb_used", "arch", "cpu_vendor",
-                "rack", "running_vms", "id")  # fmt: skip
+                "os_family", "rack", "running_vms", "id")  # fmt: skip
 
 
 def _model(kind: str) -> Any:
