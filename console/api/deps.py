@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -30,13 +31,15 @@ def config(request: Request) -> GanyunConfig:
     return found
 
 
-def viewer(
-    request: Request,
-    authorization: Annotated[str | None, Header(description="`Bearer <token>`: an API token or an OIDC access token")] = None,
-) -> Viewer:
+# For the OpenAPI document (a bearer security scheme); the header itself is read below, so
+# that every refusal is the same problem document.
+BEARER = HTTPBearer(auto_error=False, description="An API token (`ganyun api token create`) or an OIDC access token")
+
+
+def viewer(request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> Viewer:
     authenticator: Authenticator = request.app.state.auth
     address = request.client.host if request.client else None
-    return authenticator.viewer(authorization, address)
+    return authenticator.viewer(request.headers.get("authorization"), address)
 
 
 StoreDep = Annotated[Store, Depends(store)]
