@@ -59,7 +59,7 @@ def run_action(
 
 
 class AuditRequest(BaseModel):
-    level: int = Field(3, ge=1, le=4, description="MLPS level (等保级别) to audit against")
+    level: int = Field(default=3, ge=1, le=4, description="MLPS level (等保级别) to audit against")
 
 
 @router.post("/sync", summary="Sync every provider now (city-wide operators)",

@@ -41,7 +41,8 @@ class Authenticator:
         scheme, _, credential = (authorization or "").partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
-            raise Problem(401, "an 'Authorization: Bearer <token>' header is required", {"WWW-Authenticate": _CHALLENGE})
+            raise Problem(401, "an 'Authorization: Bearer <token>' header is required",
+                          {"WWW-Authenticate": _CHALLENGE})  # fmt: skip
         keys = throttle.keys_for(self._subject(credential), address, self.settings)
         now = clock.now()
         wait = throttle.wait_seconds(self.store, keys, now)

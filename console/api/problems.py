@@ -46,7 +46,9 @@ class ProblemModel(BaseModel):
     instance: str | None = None
 
 
-class Problem(Exception):  # noqa: N818 - it is the problem the response describes
+class Problem(Exception):
+    """Raised anywhere in a request: becomes the problem document of its status."""
+
     def __init__(self, status: int, detail: str = "", headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status

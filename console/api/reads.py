@@ -19,7 +19,7 @@ from security.compliance.types import Status
 
 router = APIRouter()
 ERRORS = documented(401, 422, 429)
-LIST = {"response_model": Page, "responses": ERRORS}
+LIST: dict[str, Any] = {"response_model": Page, "responses": ERRORS}
 FINDING_STATUSES = tuple(s.value for s in Status)
 
 
@@ -108,7 +108,7 @@ def tls_endpoints(request: Request, store: StoreDep, who: ViewerDep, where: Wher
                     lambda wanted: _matching(certificates.endpoints(store, who), wanted))  # fmt: skip
 
 
-def _capacity(store: Any, who: Viewer, config: Any, *, forecast: bool) -> dict[str, Any]:
+def _capacity(store: Any, who: Viewer, config: Any, *, forecast: bool = False) -> dict[str, Any]:
     return capacity.report(store, who, config, forecast=forecast, import_history=False)
 
 
@@ -116,7 +116,7 @@ def _capacity(store: Any, who: Viewer, config: Any, *, forecast: bool) -> dict[s
 def capacity_pools(request: Request, store: StoreDep, config: ConfigDep, who: ViewerDep, where: WhereQuery = None,
                    page_size: PageSizeQuery = 500, page_token: PageTokenQuery = None) -> Response:  # fmt: skip
     return _listing(request, who, where, page_size, page_token,
-                    lambda wanted: _matching(_capacity(store, who, config, forecast=False)["pools"], wanted))  # fmt: skip
+                    lambda wanted: _matching(_capacity(store, who, config)["pools"], wanted))  # fmt: skip
 
 
 @router.get("/capacity/showback", summary="Allocation and showback per department (the caller's own)", **LIST)
@@ -124,13 +124,13 @@ def capacity_showback(request: Request, store: StoreDep, config: ConfigDep, who:
                       where: WhereQuery = None, page_size: PageSizeQuery = 500,
                       page_token: PageTokenQuery = None) -> Response:  # fmt: skip
     return _listing(request, who, where, page_size, page_token,
-                    lambda wanted: _matching(_capacity(store, who, config, forecast=False)["departments"], wanted))  # fmt: skip
+                    lambda wanted: _matching(_capacity(store, who, config)["departments"], wanted))  # fmt: skip
 
 
 @router.get("/capacity/xinchuang", summary="Xinchuang share (国产化率) of the caller's departments",
             response_model=dict[str, Any], responses=ERRORS)  # fmt: skip
 def capacity_xinchuang(store: StoreDep, config: ConfigDep, who: ViewerDep) -> Response:
-    return deps.json_response(_capacity(store, who, config, forecast=False)["xinchuang"])
+    return deps.json_response(_capacity(store, who, config)["xinchuang"])
 
 
 @router.get("/capacity/forecasts", summary="Pool forecasts (shared pools, as totals)", **LIST)
@@ -138,7 +138,8 @@ def capacity_forecasts(request: Request, store: StoreDep, config: ConfigDep, who
                        where: WhereQuery = None, page_size: PageSizeQuery = 500,
                        page_token: PageTokenQuery = None) -> Response:  # fmt: skip
     return _listing(request, who, where, page_size, page_token,
-                    lambda wanted: _matching(_capacity(store, who, config, forecast=True)["forecast"], wanted))  # fmt: skip
+                    lambda wanted: _matching(_capacity(store, who, config, forecast=True)["forecast"], wanted),
+                    )  # fmt: skip
 
 
 @router.get("/compliance/latest", summary="The latest compliance audit (scored on the caller's resources)",

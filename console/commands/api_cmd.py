@@ -80,8 +80,8 @@ def create(
     config = state(ctx).config()
     with _store(config) as store:
         info, token = tokens.create(store, user, expires_days)
-    record_action(config, "api.token.create", {"id": info.id, "user": user,
-                                               "expires_at": info.expires_at.isoformat(timespec="seconds")})  # fmt: skip
+    expires = info.expires_at.isoformat(timespec="seconds")
+    record_action(config, "api.token.create", {"id": info.id, "user": user, "expires_at": expires})
     typer.echo(t("api.token_created", user=user, id=info.id, expires=info.expires_at.date().isoformat()), err=True)
     typer.echo(token)
 
@@ -110,7 +110,9 @@ def list_tokens(
 
 
 @token_app.command("revoke", help="Revoke a token by its id.")
-def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The token's id (see `api token list`).")]) -> None:
+def revoke(
+    ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The token's id (see `api token list`).")]
+) -> None:
     config = state(ctx).config()
     with _store(config) as store:
         info = tokens.revoke(store, token_id)

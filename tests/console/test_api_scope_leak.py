@@ -163,7 +163,6 @@ def test_the_api_keeps_to_its_own_openapi_document(api: TestClient, tokens: dict
     assert len(operations) >= 16
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     for operation in operations:
-
         # A scoped planner: every read answers, and neither action (sync, audit) may run, so
         # the fuzzing changes nothing in the estate the other tests read.
         @given(case=operation.as_strategy())

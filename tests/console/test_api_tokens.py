@@ -217,7 +217,8 @@ def identity_platform(httpserver):
     key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
     issuer = httpserver.url_for("/realms/city")
     httpserver.expect_request("/realms/city/.well-known/openid-configuration").respond_with_json(
-        {"issuer": issuer, "jwks_uri": httpserver.url_for("/realms/city/certs")})
+        {"issuer": issuer, "jwks_uri": httpserver.url_for("/realms/city/certs")}
+    )
     httpserver.expect_request("/realms/city/certs").respond_with_json({"keys": [key.as_dict(private=False)]})
     return issuer, key
 
