@@ -23,7 +23,7 @@ LIST: dict[str, Any] = {"response_model": Page, "responses": ERRORS}
 FINDING_STATUSES = tuple(s.value for s in Status)
 
 
-def _page_of(items: list[dict[str, Any]], size: int, next_position: Any, request: Request, query: str) -> Response:
+def _page_of(items: list[dict[str, Any]], next_position: Any, request: Request, query: str) -> Response:
     token = deps.page_tokens(request).encode(query, next_position) if next_position is not None else None
     return deps.json_response({"items": items, "next_page_token": token})
 
@@ -53,7 +53,7 @@ def _listing(
     start = _offset(request, query, page_token)
     rows = read(wanted)
     end = start + page_size
-    return _page_of(rows[start:end], page_size, end if end < len(rows) else None, request, query)
+    return _page_of(rows[start:end], end if end < len(rows) else None, request, query)
 
 
 def _keyset(
@@ -72,7 +72,7 @@ def _keyset(
     more = len(rows) > page_size
     rows = rows[:page_size]
     last = [rows[-1]["provider"], rows[-1]["id"]] if more else None
-    return _page_of(rows, page_size, last, request, query)
+    return _page_of(rows, last, request, query)
 
 
 @router.get("/nodes", summary="Virtual machines and containers", **LIST)
@@ -166,7 +166,7 @@ def compliance_findings(
     start = _offset(request, query, page_token)
     rows, matching, _total = compliance.findings_page(store, who, statuses, start, page_size, wanted)
     end = start + len(rows)
-    return _page_of(rows, page_size, end if end < matching else None, request, query)
+    return _page_of(rows, end if end < matching else None, request, query)
 
 
 @router.get("/compliance/trend", summary="Scores of the last audits, oldest first", **LIST)
