@@ -8,4 +8,4 @@ the app it returns.
 
 from console.api.app import create_app
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "tokens"]

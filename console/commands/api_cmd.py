@@ -21,7 +21,7 @@ from console import clock
 from console.actions import record_action
 from console.api import tokens
 from console.commands import CommandSpec
-from console.commands.console_cmd import _bind, check_tls
+from console.commands.console_cmd import check_tls, reserve_port
 from console.context import state
 from console.i18n import t
 from console.settings import console_settings
@@ -57,7 +57,7 @@ def serve(
     config = state(ctx).config()  # a bad config fails here with exit 2
     console_settings(config)
     tls = check_tls(tls_cert, tls_key)
-    port = _bind(host, port)
+    port = reserve_port(host, port)
     api = create_app(config)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(t("api.serving", url=f"{'https' if tls else 'http'}://{shown}:{port}/api/v1/"))

@@ -29,8 +29,7 @@ from schemathesis.checks import (
 from console.api import create_app
 from inventory.scope import Scope
 from tests.console.api_support import account_token, bearer
-from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build
-from tests.console.test_scope_leak import _forbidden, _leaks
+from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build, forbidden, leaks
 
 pytestmark = pytest.mark.xdist_group("api_scope_leak")
 
@@ -95,12 +94,12 @@ def _responses(api: TestClient, estate: ScopeEstate, token: str) -> Iterator[tup
 def test_no_api_endpoint_returns_another_departments_data(
     api: TestClient, estate: ScopeEstate, tokens: dict[str, str], who: str
 ) -> None:
-    forbidden = _forbidden(estate, VIEWERS[who])
+    banned = forbidden(estate, VIEWERS[who])
     seen = ""
     statuses: dict[str, set[int]] = {}
     for url, status, text in _responses(api, estate, tokens[who]):
         assert status < 500, (url, text)
-        assert not _leaks(text, forbidden), f"{url} returns {_leaks(text, forbidden)[:10]}"
+        assert not leaks(text, banned), f"{url} returns {leaks(text, banned)[:10]}"
         statuses.setdefault(url, set()).add(status)
         seen += text
     # The test must be able to fail: the viewer's own things are in the answers.
