@@ -138,6 +138,27 @@ def test_a_county_token_pages_through_exactly_its_nodes_and_a_city_token_through
         assert api.get("/api/v1/nodes", headers=headers).status_code == 401
 
 
+def test_findings_take_the_where_filters_in_the_database(api: TestClient, tokens: dict[str, str]) -> None:
+    every = []
+    params: dict[str, Any] = {"page_size": 50}
+    while True:
+        body = api.get("/api/v1/compliance/findings", params=params, headers=bearer(tokens["county"])).json()
+        every += body["items"]
+        if not body["next_page_token"]:
+            break
+        params = {"page_size": 50, "page_token": body["next_page_token"]}
+    failed = [f for f in every if f["status"] == "FAIL"]
+    assert failed and {f["department"] for f in every} == {COUNTY}
+    check = failed[0]["check_id"]
+    only = api.get("/api/v1/compliance/findings", params={"where": f"check_id={check}", "status": "FAIL",
+                                                           "page_size": 1000}, headers=bearer(tokens["county"]))  # fmt: skip
+    assert sorted(f["resource_key"] for f in only.json()["items"]) == sorted(
+        f["resource_key"] for f in failed if f["check_id"] == check
+    )
+    bad = api.get("/api/v1/compliance/findings", params={"where": "colour=red"}, headers=bearer(tokens["county"]))
+    assert bad.status_code == 422 and bad.json()["detail"] == "--where: unknown field 'colour'"
+
+
 def test_the_openapi_document_is_versioned_and_lists_the_read_endpoints(api: TestClient) -> None:
     document = api.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
