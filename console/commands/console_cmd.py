@@ -29,10 +29,10 @@ DEFAULT_METRICS_PORT = 9851
 
 
 def free_port(host: str) -> int:
-    return _bind(host, 0)
+    return reserve_port(host, 0)
 
 
-def _bind(host: str, port: int) -> int:
+def reserve_port(host: str, port: int) -> int:
     """Bind and release (host, port): the port it got, or ConfigError saying why not."""
     if not host:
         raise ConfigError(t("console.bad_address", host=host, port=port, reason="empty address"))
@@ -126,8 +126,8 @@ def console(
 
     secrets_file = write_streamlit_secrets(config, Path(config.base_dir) / SECRETS_DIR)
     # Streamlit would fail on a busy port or a foreign address only after it started: ask first.
-    port = _bind(host, port)
-    metrics_port = _bind(host, metrics_port)
+    port = reserve_port(host, port)
+    metrics_port = reserve_port(host, metrics_port)
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if tls else "http"
     typer.echo(t("console.serving", url=f"{scheme}://{shown}:{port}/"))
