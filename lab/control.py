@@ -250,6 +250,16 @@ def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping
     return {n: f"vault:{n}" for n in names}
 
 
+def _store_secrets(lab_dir: Path, config: dict[str, Any], entries: Mapping[str, tuple[str, str]]) -> None:
+    """The DR lab's database password and SSH key, in the lab's vault like every credential."""
+    from inventory.config import parse_config
+    from security.vault import Vault
+
+    vault = Vault.open(parse_config(config, base_dir=str(lab_dir)), create=True)
+    for name, (key, secret) in entries.items():
+        vault.set(name, key, secret)
+
+
 def _discard_vault(lab_dir: Path) -> None:
     from inventory.config import parse_config
     from security.vault import discard
@@ -303,6 +313,8 @@ def up(
     port: int = 0,
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     vsphere: bool = False,
+    dr_manager: str = "streaming",
+    dr_rtt_ms: float = 30.0,
 ) -> Path:
     """Start the lab (or find it running) and return the path of D/ganyun.yaml."""
     if scale not in cat.SCALES:
@@ -314,7 +326,7 @@ def up(
     root = Path(lab_dir).resolve()
     # One up/down at a time per directory: two racing `up`s would start two servers.
     with _dir_lock(root):
-        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere)
+        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere, (dr_manager, dr_rtt_ms))
 
 
 def _up(
@@ -326,6 +338,7 @@ def _up(
     port: int,
     faults: Mapping[str, Mapping[str, Any]] | None,
     vsphere: bool = False,
+    dr_options: tuple[str, float] = ("streaming", 30.0),
 ) -> Path:
     pid = running_pid(root)
     if pid is not None:
@@ -370,7 +383,8 @@ def _up(
         if tls:
             config["tls"] = dict(_extension("tls").start(root, estate))
         if dr:
-            config["dr"] = dict(_extension("dr").start(root))
+            config["dr"], dr_secrets = _extension("dr").start(root, manager=dr_options[0], rtt_ms=dr_options[1])
+            _store_secrets(root, config, dr_secrets)
         from lab.vsphere import lab as vsphere_lab
 
         if vsphere or vsphere_lab.is_running(root):

@@ -28,12 +28,13 @@ from console.frame import (
     sync_marker,
     t,
 )
+from console.i18n import language
 from inventory.config import CONFIG_ENV, GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
+from playbooks.drill import scenarios
 from providers.errors import ConfigError
 
-SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}
 
 
@@ -151,18 +152,22 @@ def judged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def scenario_title(name: str) -> str:
+    return scenarios.get(name).title(language())
+
+
 def start_drill(config: GanyunConfig, scenario: str) -> jobs.Job:
     """Spawn the drill CLI in the background; its output goes to a log file beside the config."""
-    if scenario not in SCENARIOS:
+    if scenario not in scenarios.names():
         raise ConfigError(f"unknown scenario '{scenario}'")
-    if not config.dr:
+    if not config.dr.configured:
         raise ConfigError(t("console.no_dr"))
     config_file = os.environ.get(CONFIG_ENV, "")
     if not config_file:
         raise ConfigError(t("console.no_config_path"))
     log = config.resolve_path("drills") / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
     args = ["drill", "run", "--scenario", scenario, "--yes", "--json"]
-    return jobs.start(t("console.scenario_" + scenario.replace("-", "_")), config_file, args, log)
+    return jobs.start(scenario_title(scenario), config_file, args, log)
 
 
 def render() -> None:
@@ -187,9 +192,9 @@ def render() -> None:
     with st.form("drill"):
         scenario = st.selectbox(
             t("console.col_scenario"),
-            SCENARIOS,
+            scenarios.names(),
             key="drill_scenario",
-            format_func=lambda s: t("console.scenario_" + s.replace("-", "_")),
+            format_func=scenario_title,
         )
         confirm = st.checkbox(t("console.drill_confirm"), key="drill_confirm")
         go = st.form_submit_button(t("console.start_drill"))

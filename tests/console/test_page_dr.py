@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from streamlit.testing.v1 import AppTest
 
-from playbooks.drill import engine, history
+from playbooks.drill import engine, history, scenarios
 from tests.console.estate import PAGES, Estate, audit_entries, button, session_for
 
 
@@ -98,7 +98,7 @@ def _recorded_drill(
     The checks come from the engine itself so that the page is held to the drill's own judgement.
     """
     run_id = f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%S}-{scenario}-abc123"
-    plan = engine.DrillPlan(scenario, engine.PLAYBOOKS[scenario], "gz-prod", "gz-dr", ["nc-dr"])
+    plan = engine.DrillPlan(scenario, str(scenarios.get(scenario).playbook), "gz-prod", "gz-dr", ["nc-dr"])
     measurements = {
         "fault_at": None if interrupted else started + 5.0,
         "rto_s": rto_s,
