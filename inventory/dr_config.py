@@ -86,7 +86,8 @@ class NodeSettings(_Strict):
     conf_file: str = Field(min_length=1)
     log_file: str = ""
     os_user: str = Field(default="postgres", pattern=NAME)
-    application_name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    # How the primary lists this member in pg_stat_replication (Patroni: the member's name).
+    application_name: str = Field(min_length=1, pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     # A libpq password file on the host, for replication and pg_rewind.
     passfile: str = ""
     # The host's interface to the other centers (a link cut takes it down).

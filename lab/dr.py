@@ -565,6 +565,9 @@ def pids(lab_dir: Path) -> dict[str, int]:
         pid = postmaster_pid(Path(m["data_dir"]))
         if pid is not None:
             out[f"{center}/postgres"] = pid
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            # A drill may have stopped and restarted Patroni: its pid file says which one runs.
+            out[f"{center}/patroni"] = int(Path(m["patroni"]["pid_file"]).read_text(encoding="utf-8"))
     return out
 
 

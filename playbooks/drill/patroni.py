@@ -20,6 +20,7 @@ from playbooks.drill.cluster import DrillStepError, Member, MemberStatus
 from playbooks.drill.streaming import StreamingOps
 
 TIMEOUT_S = 3.0
+ACTION_TIMEOUT_S = 90.0
 
 
 class PatroniOps(StreamingOps):
@@ -40,8 +41,10 @@ class PatroniOps(StreamingOps):
 
     def _call(self, method: str, center: str, path: str, body: Any = None) -> requests.Response:
         url = self.members[center].rest_url.rstrip("/") + path
+        # A switchover or failover answers once it is done (Patroni waits for the new leader).
+        timeout = ACTION_TIMEOUT_S if method == "POST" else TIMEOUT_S
         try:
-            return self._http.request(method, url, json=body, timeout=TIMEOUT_S)
+            return self._http.request(method, url, json=body, timeout=timeout)
         except requests.RequestException as exc:
             raise DrillStepError(f"Patroni {method} {path} on {center}: {type(exc).__name__}") from None
 

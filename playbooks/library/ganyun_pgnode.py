@@ -277,8 +277,11 @@ def start_manager(node: dict[str, Any]) -> bool:
     command = node.get("manager_start") or []
     if not command:
         raise StepError("no start command for the HA manager on this host")
-    subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True, close_fds=True)  # fmt: skip
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, close_fds=True)  # fmt: skip
+    if node.get("manager_pid_file"):
+        with open(node["manager_pid_file"], "w", encoding="utf-8") as handle:
+            handle.write(str(proc.pid))
     return True
 
 
