@@ -46,8 +46,23 @@ def usable() -> str:
 
 
 # Patroni and what it imports with the etcd3 DCS and psycopg 3.
-PATRONI_PACKAGES = ("patroni", "etcd", "dns", "urllib3", "yaml", "click", "prettytable", "wcwidth", "dateutil",
-                    "six", "psutil", "ydiff", "psycopg", "psycopg_binary", "typing_extensions")  # fmt: skip
+PATRONI_PACKAGES = (
+    "patroni",
+    "etcd",
+    "dns",
+    "urllib3",
+    "yaml",
+    "click",
+    "prettytable",
+    "wcwidth",
+    "dateutil",
+    "six",
+    "psutil",
+    "ydiff",
+    "psycopg",
+    "psycopg_binary",
+    "typing_extensions",
+)
 SYSTEM_PYTHON = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -82,8 +97,14 @@ def pylib(home: Path) -> Path:
 
 def _spawn(ns: str, cmd: list[str], log: Path) -> int:
     with log.open("ab") as handle:
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdin=subprocess.DEVNULL, stdout=handle,
-                                stderr=handle, start_new_session=True, cwd="/")  # fmt: skip
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+            cwd="/",
+        )
     return proc.pid
 
 
@@ -100,13 +121,31 @@ def start_etcd(state: dict[str, Any]) -> None:
     for center, m in members.items():
         data = Path(m["center_dir"]) / "etcd"
         data.mkdir(exist_ok=True)
-        cmd = [ETCD, "--name", center, "--data-dir", str(data),
-               "--listen-client-urls", f"http://{m['host']}:2379", "--advertise-client-urls", f"http://{m['host']}:2379",
-               "--listen-peer-urls", f"http://{m['host']}:2380",
-               "--initial-advertise-peer-urls", f"http://{m['host']}:2380",
-               "--initial-cluster", cluster, "--initial-cluster-state", "new",
-               "--initial-cluster-token", f"ganyun-{state['net']['id']}",
-               "--heartbeat-interval", "100", "--election-timeout", "1000"]  # fmt: skip
+        cmd = [
+            ETCD,
+            "--name",
+            center,
+            "--data-dir",
+            str(data),
+            "--listen-client-urls",
+            f"http://{m['host']}:2379",
+            "--advertise-client-urls",
+            f"http://{m['host']}:2379",
+            "--listen-peer-urls",
+            f"http://{m['host']}:2380",
+            "--initial-advertise-peer-urls",
+            f"http://{m['host']}:2380",
+            "--initial-cluster",
+            cluster,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            f"ganyun-{state['net']['id']}",
+            "--heartbeat-interval",
+            "100",
+            "--election-timeout",
+            "1000",
+        ]
         state["pids"][f"{center}/etcd"] = _spawn(m["netns"], cmd, Path(m["center_dir"]) / "etcd.log")
     deadline = time.monotonic() + 30
     first = next(iter(members.values()))
@@ -142,10 +181,19 @@ def patroni_config(state: dict[str, Any], center: str, password: str, bindir: Pa
                 "postgresql": {
                     "use_pg_rewind": True,
                     "use_slots": True,
-                    "parameters": {"wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
-                                   "max_wal_senders": 10, "max_replication_slots": 10, "wal_keep_size": "256MB",
-                                   "max_connections": 60, "fsync": "off", "wal_receiver_status_interval": "1s",
-                                   "wal_sender_timeout": "10s", "wal_receiver_timeout": "10s"},  # fmt: skip
+                    "parameters": {
+                        "wal_level": "replica",
+                        "hot_standby": "on",
+                        "wal_log_hints": "on",
+                        "max_wal_senders": 10,
+                        "max_replication_slots": 10,
+                        "wal_keep_size": "256MB",
+                        "max_connections": 60,
+                        "fsync": "off",
+                        "wal_receiver_status_interval": "1s",
+                        "wal_sender_timeout": "10s",
+                        "wal_receiver_timeout": "10s",
+                    },
                 },
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, {"auth-local": "trust"}],
@@ -157,10 +205,16 @@ def patroni_config(state: dict[str, Any], center: str, password: str, bindir: Pa
             "bin_dir": str(bindir),
             "pgpass": str(Path(m["center_dir"]) / "pgpass.patroni"),
             "authentication": {"superuser": user, "replication": user, "rewind": user},
-            "parameters": {"unix_socket_directories": m["center_dir"], "shared_buffers": "16MB",
-                           "password_encryption": "scram-sha-256"},  # fmt: skip
-            "pg_hba": ["local all all trust", f"host all ganyun {subnet} scram-sha-256",
-                       f"host replication ganyun {subnet} scram-sha-256"],  # fmt: skip
+            "parameters": {
+                "unix_socket_directories": m["center_dir"],
+                "shared_buffers": "16MB",
+                "password_encryption": "scram-sha-256",
+            },
+            "pg_hba": [
+                "local all all trust",
+                f"host all ganyun {subnet} scram-sha-256",
+                f"host replication ganyun {subnet} scram-sha-256",
+            ],
             "remove_data_directory_on_rewind_failure": True,
             "remove_data_directory_on_diverged_timelines": True,
         },
@@ -205,10 +259,22 @@ def build(state: dict[str, Any], bindir: Path, password: str) -> None:
         for path in (conf, cdir / "patroni-log", cdir):
             if owner is not None:
                 os.chown(path, *owner)
-        command = [*_as_postgres(), "env", f"PYTHONPATH={lib}", "PYTHONNOUSERSITE=1", SYSTEM_PYTHON, "-m", "patroni",
-                   str(conf)]  # fmt: skip
-        m["patroni"] = {"rest_url": f"http://{m['host']}:{REST_PORT}", "name": center,
-                        "pid_file": str(cdir / "patroni.pid"), "start_command": command}  # fmt: skip
+        command = [
+            *_as_postgres(),
+            "env",
+            f"PYTHONPATH={lib}",
+            "PYTHONNOUSERSITE=1",
+            SYSTEM_PYTHON,
+            "-m",
+            "patroni",
+            str(conf),
+        ]
+        m["patroni"] = {
+            "rest_url": f"http://{m['host']}:{REST_PORT}",
+            "name": center,
+            "pid_file": str(cdir / "patroni.pid"),
+            "start_command": command,
+        }
     # gz-prod bootstraps the cluster (initdb); the two replicas then clone it side by side.
     for wave in (["gz-prod"], [c for c in state["members"] if c != "gz-prod"]):
         for center in wave:

@@ -11,6 +11,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
@@ -32,7 +33,8 @@ from console.i18n import language
 from inventory.config import CONFIG_ENV, GanyunConfig
 from inventory.drill_models import DrillRun
 from inventory.models import ProviderStatus
-from playbooks.drill import scenarios
+from playbooks.drill import history, scenarios
+from playbooks.drill.report import ROLE_COLORS, timeline_rows, write_gap
 from providers.errors import ConfigError
 
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}
@@ -49,8 +51,34 @@ def providers_by_center(url: str, marker: tuple[int, str]) -> list[dict[str, Any
         return [{"center": c, "pool": p, "providers": int(n)} for c, p, n in rows]
 
 
-def topology_dot(config: GanyunConfig, providers: list[dict[str, Any]]) -> str:
-    """Graphviz DOT: one cluster per site, a node per center, sync/async replication edges."""
+@st.cache_data(ttl=5, show_spinner=False)
+def live_roles(_config: GanyunConfig, key: str) -> dict[str, dict[str, Any]]:
+    """Each DR member's role and timeline as its database reports it now (5 s snapshot)."""
+    from playbooks.drill.cluster import ops_for
+
+    ops = ops_for(_config)
+    try:
+        return {c: {"role": s.role, "timeline": s.timeline} for c, s in ops.status(timeout_s=2).items()}
+    finally:
+        close = getattr(ops, "close", None)
+        if close is not None:
+            close()
+
+
+_LIVE_COLOR = {
+    "primary": "#d62728",
+    "standby": "#1f77b4",
+    "fenced": "#7f7f7f",
+    "down": "#7f7f7f",
+    "unreachable": "#7f7f7f",
+}
+
+
+def topology_dot(
+    config: GanyunConfig, providers: list[dict[str, Any]], live: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """Graphviz DOT: one cluster per site, a node per center (with its database's live role when
+    the DR clusters are configured), sync/async replication edges."""
     lines = ["digraph G {", 'rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif"];']
     sites: dict[str, list[Any]] = {}
     for center in config.centers:
@@ -63,7 +91,13 @@ def topology_dot(config: GanyunConfig, providers: list[dict[str, Any]]) -> str:
             label = f"{c.name}\\n{t('console.role_' + c.role.replace('-', '_'))}\\n{t('console.providers_n', n=n)}"
             if systems:
                 label += "\\n" + "\\n".join(_q(s) for s in systems)
-            lines.append(f'"{_q(c.id)}" [label="{_q(label)}", fillcolor="{_ROLE_COLOR.get(c.role, "#ccc")}33"];')
+            color = _ROLE_COLOR.get(c.role, "#ccc") + "33"
+            member = (live or {}).get(c.id)
+            if member is not None:
+                timeline = f" TL{member['timeline']}" if member.get("timeline") else ""
+                label += "\\n" + t("console.db_role", role=t("console.db_" + member["role"])) + timeline
+                color = _LIVE_COLOR.get(member["role"], "#ccc") + "55"
+            lines.append(f'"{_q(c.id)}" [label="{_q(label)}", fillcolor="{color}"];')
         lines.append("}")
     prod = [c for c in config.centers if c.role == "production"]
     for p in prod:
@@ -152,6 +186,40 @@ def judged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def timeline_chart(report: dict[str, Any]) -> alt.LayerChart:
+    """Each member's role over the drill (sampled every 100 ms), the write gap shaded, the
+    acknowledged rows lost in the title."""
+    rows = pd.DataFrame(timeline_rows(report))
+    roles = list(ROLE_COLORS)
+    bars = (
+        alt.Chart(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("start_s:Q", title=t("console.seconds_from_start")),
+            x2="end_s:Q",
+            y=alt.Y("center:N", title=None),
+            color=alt.Color("role:N", scale=alt.Scale(domain=roles, range=[ROLE_COLORS[r] for r in roles])),
+            tooltip=["center", "role", "timeline", "start_s", "end_s"],
+        )
+    )
+    layers: list[alt.Chart] = []
+    gap = write_gap(report)
+    if gap is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame([{"start_s": gap[0], "end_s": gap[1]}]))
+            .mark_rect(color="#ffdd57", opacity=0.5)
+            .encode(x="start_s:Q", x2="end_s:Q")
+        )
+    lost = (report.get("measurements") or {}).get("rows_lost")
+    title = t(
+        "console.timeline_title",
+        scenario=scenario_title(str(report.get("scenario"))),
+        gap=(report.get("measurements") or {}).get("write_gap_s"),
+        lost="-" if lost is None else lost,
+    )
+    return alt.LayerChart(layer=[*layers, bars], title=title)
+
+
 def scenario_title(name: str) -> str:
     return scenarios.get(name).title(language())
 
@@ -176,7 +244,8 @@ def render() -> None:
     url = config.database_url
     st.subheader(t("console.topology"))
     if config.centers:
-        st.graphviz_chart(topology_dot(config, providers_by_center(url, sync_marker(get_store()))))
+        live = guarded(t("console.page_dr"), lambda: live_roles(config, url)) if config.dr.configured else None
+        st.graphviz_chart(topology_dot(config, providers_by_center(url, sync_marker(get_store())), live))
     else:
         st.info(t("console.no_centers"))
 
@@ -186,6 +255,13 @@ def render() -> None:
         st.dataframe(pd.DataFrame(paginate(judged(rows), "dr_hist")), hide_index=True, width="stretch")
     elif rows is not None:
         st.caption(t("console.no_drills"))
+    if rows:
+        run_id = st.selectbox(t("console.drill_timeline"), [r["id"] for r in rows], key="drill_run")
+        report = guarded(t("console.page_dr"), lambda: history.report(get_store(), str(run_id)))
+        if report and report.get("timeline", {}).get("segments"):
+            st.altair_chart(timeline_chart(report), width="stretch")
+        elif report is not None:
+            st.caption(t("console.no_timeline"))
 
     st.subheader(t("console.start_drill"))
     # Shown to everyone: the role is checked on the server when the button is pressed.

@@ -103,7 +103,7 @@ class ClusterOps(Protocol):
     manager: ClassVar[str]
     members: Mapping[str, Member]
 
-    def status(self) -> dict[str, MemberStatus]:
+    def status(self, timeout_s: int = 2) -> dict[str, MemberStatus]:
         """Every member: role, timeline, LSN, lag behind the primary, reachable."""
         ...
 

@@ -110,26 +110,33 @@ def make_plan(ops: ClusterOps, config: GanyunConfig, scenario: str) -> DrillPlan
     return DrillPlan(scenario, playbook, primary, home, rest, [], bool(peers))
 
 
-def unhealthy(statuses: Mapping[str, MemberStatus]) -> str:
-    """Why the cluster is not ready for a drill ("" when every member is up with zero lag)."""
+def unhealthy(ops: ClusterOps, statuses: Mapping[str, MemberStatus]) -> str:
+    """Why the cluster is not ready for a drill ("" when every member is up and streaming)."""
     primaries = [c for c, s in statuses.items() if s.role == "primary"]
     if len(primaries) != 1:
         return f"expected one primary, found {', '.join(primaries) or 'none'}"
+    streaming = {r["application_name"] for r in statuses[primaries[0]].replicas if r["state"] == "streaming"}
     for center, st in statuses.items():
         if st.role not in ("primary", "standby"):
             return f"{center} is {st.role}" + (f" ({st.error})" if st.error else "")
-        if st.role == "standby" and st.lag_bytes != 0:
-            return f"{center} is not streaming with zero lag (lag {st.lag_bytes if st.lag_bytes is not None else '?'})"
+        if st.role == "standby" and ops.members[center].application_name not in streaming:
+            return f"{center} is not streaming from {primaries[0]}"
     return ""
 
 
 def wait_healthy(ops: ClusterOps, timeout_s: float) -> None:
-    """Between drills: start only when every member is up and replication lag is 0."""
+    """Between drills: start only when every member is up, streaming, and has replayed all the
+    primary had written when we looked (zero lag, also while applications keep writing)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        reason = unhealthy(ops.status())
+        statuses = ops.status()
+        reason = unhealthy(ops, statuses)
         if not reason:
-            return
+            primary = next(c for c, s in statuses.items() if s.role == "primary")
+            laggards = verify.wait_replayed(ops, primary, max(1.0, deadline - time.monotonic()))
+            if not laggards:
+                return
+            reason = f"{', '.join(laggards)} has not caught up with {primary} (replication lag)"
         if time.monotonic() >= deadline:
             raise DrillRefused(f"not healthy after {timeout_s:.0f} s: {reason}")
         time.sleep(0.5)

@@ -55,7 +55,7 @@ class ScenarioSpec(BaseModel):
     # control node itself).
     network_faults: bool = False
     # Managers the scenario can drive (a Patroni cluster cannot be promoted behind its back).
-    managers: list[Literal["streaming", "patroni"]] = Field(default_factory=lambda: ["streaming", "patroni"])
+    managers: list[Literal["streaming", "patroni"]] = Field(default_factory=lambda: ["streaming", "patroni"])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

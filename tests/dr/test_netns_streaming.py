@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from lab import dr
-from playbooks.drill import engine
 from tests.dr.conftest import Lab, OutsideWriter, lab_in_tempdir, needs_netns
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, needs_netns, pytest.mark.xdist_group("dr_netns")]
@@ -34,11 +33,21 @@ def _drill(lab: Lab, scenario: str) -> dict:
     return report
 
 
-def test_members_are_separate_hosts_reached_over_ssh(lab: Lab) -> None:
+def test_three_hosts_over_ssh_switchover_remote_city_loss_failbacks_then_lab_down(lab: Lab) -> None:
+    """One sequence on one lab (xdist may tear a module fixture down between tests)."""
+    _members_are_separate_hosts_reached_over_ssh(lab)
+    _switchover_then_remote_failover_then_failback_with_an_outside_writer(lab)
+    _city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab)
+    _lab_down_leaves_no_namespace_link_or_process(lab)
+
+
+def _members_are_separate_hosts_reached_over_ssh(lab: Lab) -> None:
     facts = lab.section["lab"]
     assert facts["network"] == "netns" and facts["subnet"].startswith("10.213.")
     hosts = {c: m["postgres"]["host"] for c, m in lab.section["clusters"].items()}
-    assert len(set(hosts.values())) == 3 and all(h.startswith(facts["subnet"].rsplit(".", 2)[0]) for h in hosts.values())
+    assert len(set(hosts.values())) == 3 and all(
+        h.startswith(facts["subnet"].rsplit(".", 2)[0]) for h in hosts.values()
+    )
     assert all(m["ssh"]["key"] == "vault:dr-ssh" for m in lab.section["clusters"].values())
     pgpass = lab.root / "dr" / "pgpass"
     assert pgpass.stat().st_mode & 0o777 == 0o600
@@ -57,7 +66,7 @@ def _handshake_s(host: str) -> float:
     return best
 
 
-def test_switchover_then_remote_failover_then_failback_with_an_outside_writer(lab: Lab) -> None:
+def _switchover_then_remote_failover_then_failback_with_an_outside_writer(lab: Lab) -> None:
     with OutsideWriter(lab, "outside_switchover") as writer:
         report = _drill(lab, "switchover")
     assert lab.roles() == {"gz-prod": "standby", "gz-dr": "primary", "nc-dr": "standby"}
@@ -72,7 +81,7 @@ def test_switchover_then_remote_failover_then_failback_with_an_outside_writer(la
     assert lab.roles() == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
 
 
-def test_city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab: Lab) -> None:
+def _city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab: Lab) -> None:
     report = _drill(lab, "city-loss")
     assert report["primary_after"] == "nc-dr"
     segments = report["timeline"]["segments"]
@@ -84,7 +93,7 @@ def test_city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab: Lab) -> No
     assert lab.roles() == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
 
 
-def test_lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
+def _lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     state = dr.load_state(lab.root)
     assert state is not None
     names = [c["netns"] for c in state["net"]["centers"].values()]

@@ -44,7 +44,14 @@ def _drill(lab: Lab, scenario: str, table: str) -> dict:
     return report
 
 
-def test_patroni_failover_then_failback(lab: Lab) -> None:
+def test_patroni_failover_failback_repeated_partition_then_lab_down(lab: Lab) -> None:
+    """One sequence on one lab (xdist may tear a module fixture down between tests)."""
+    _failover_then_failback(lab)
+    _partition_cut_and_heal_repeated_loses_nothing_and_never_has_two_primaries(lab)
+    _lab_down_leaves_no_namespace_link_or_process(lab)
+
+
+def _failover_then_failback(lab: Lab) -> None:
     assert lab.section["manager"] == "patroni"
     failover = _drill(lab, "failover", "outside_failover")
     assert failover["primary_after"] == "gz-dr"
@@ -53,7 +60,7 @@ def test_patroni_failover_then_failback(lab: Lab) -> None:
     assert back["primary_after"] == "gz-prod" and back["targets"]["rto_s"] == 10.0
 
 
-def test_partition_cut_and_heal_repeated_loses_nothing_and_never_has_two_primaries(lab: Lab) -> None:
+def _partition_cut_and_heal_repeated_loses_nothing_and_never_has_two_primaries(lab: Lab) -> None:
     """The cut-off leader must step down before another is elected, and when its link returns
     it must rejoin as a replica, three times in a row (each run cuts the current primary)."""
     primaries = []
@@ -65,7 +72,7 @@ def test_partition_cut_and_heal_repeated_loses_nothing_and_never_has_two_primari
     assert primaries == ["gz-dr", "gz-prod", "gz-dr"]
 
 
-def test_lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
+def _lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     state = dr.load_state(lab.root)
     assert state is not None
     names = [c["netns"] for c in state["net"]["centers"].values()]
