@@ -61,7 +61,8 @@ class Lab:
     def ganyun(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                "GANYUN_LANG": "en"}  # fmt: skip
-        proc = subprocess.run([sys.executable, "-m", "console", "--config", str(self.config_file), *args],
+        config = [] if "--config" in args else ["--config", str(self.config_file)]
+        proc = subprocess.run([sys.executable, "-m", "console", *config, *args],
                               capture_output=True, text=True, env=env, timeout=timeout, check=False)  # fmt: skip
         assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
         return proc
