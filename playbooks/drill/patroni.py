@@ -16,11 +16,13 @@ from typing import Any, ClassVar
 import requests
 
 from inventory.config import GanyunConfig
+from playbooks.drill import hosts
 from playbooks.drill.cluster import DrillStepError, Member, MemberStatus
 from playbooks.drill.streaming import StreamingOps
 
 TIMEOUT_S = 3.0
 ACTION_TIMEOUT_S = 90.0
+SYNC_OFF_MARKER = "patroni-synchronous-mode-off"
 
 
 class PatroniOps(StreamingOps):
@@ -103,6 +105,8 @@ class PatroniOps(StreamingOps):
             resp = self._any("PATCH", "/config", {"synchronous_mode": False}, prefer=target)
             if resp.status_code != 200:
                 raise DrillStepError(f"Patroni refused PATCH /config ({resp.status_code})")
+            # Ours to switch back on once a same-site standby streams again (failback).
+            (hosts.work_dir(self.config) / SYNC_OFF_MARKER).write_text(target, encoding="utf-8")
         resp = self._call("POST", target, "/failover", {"candidate": self._names[target]})
         if resp.status_code != 200:
             raise DrillStepError(f"Patroni refused the failover ({resp.status_code}): {resp.text.strip()[:200]}")
@@ -132,7 +136,15 @@ class PatroniOps(StreamingOps):
         return ""
 
     def wait_sync(self, primary: str, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Patroni manages synchronous_standby_names: wait until it names a streaming standby."""
+        """Patroni manages synchronous_standby_names: wait until it names a streaming standby.
+        Synchronous mode that a remote failover switched off comes back on first, once a
+        standby of the primary's own site streams."""
+        marker = hosts.work_dir(self.config) / SYNC_OFF_MARKER
+        site = self.members[primary].site
+        peers = [c for c, m in self.members.items() if c != primary and m.site == site]
+        if marker.exists() and any(self.streams_from(c, primary) for c in peers):
+            self.set_synchronous_mode(True)
+            marker.unlink()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
