@@ -26,7 +26,9 @@ from lab import pgdata
 
 ETCD = "/usr/bin/etcd"
 REST_PORT = 8008
-TTL_S = 12
+# Patroni 4's least ttl is 20 s (its validator refuses less, its runtime raises it to 20), and
+# loop_wait + 2 * retry_timeout must not exceed it.
+TTL_S = 20
 LOOP_WAIT_S = 1
 RETRY_TIMEOUT_S = 4
 

@@ -277,10 +277,14 @@ def start_manager(node: dict[str, Any]) -> bool:
     command = node.get("manager_start") or []
     if not command:
         raise StepError("no start command for the HA manager on this host")
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, close_fds=True)  # fmt: skip
-    if node.get("manager_pid_file"):
-        with open(node["manager_pid_file"], "w", encoding="utf-8") as handle:
+    pid_file = node.get("manager_pid_file") or ""
+    # Its output beside its pid file; cwd "/": the SSH user's home may be closed to the manager's
+    # account, and PostgreSQL's tools it runs would fail there.
+    with open(pid_file + ".log" if pid_file else os.devnull, "ab") as log:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/",
+                                start_new_session=True, close_fds=True)  # fmt: skip
+    if pid_file:
+        with open(pid_file, "w", encoding="utf-8") as handle:
             handle.write(str(proc.pid))
     return True
 
