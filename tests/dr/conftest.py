@@ -33,6 +33,15 @@ SYSTEMS = [
 needs_netns = pytest.mark.skipif(bool(drnet.usable()), reason=f"no three-center network here: {drnet.usable()}")
 
 
+def alive(pid: int) -> bool:
+    """Running: a killed process its parent has not reaped yet (a zombie) no longer runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] not in ("Z", "X")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if dr.pg_bindir() is None:
         skip = pytest.mark.skip(reason="PostgreSQL binaries not found under /usr/lib/postgresql (make install)")

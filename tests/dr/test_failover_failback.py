@@ -134,3 +134,26 @@ def test_failover_then_failback_killed_midway_then_completed(lab: Lab) -> None:
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
     assert "两地三中心灾备演练报告" in page and final["run_id"] in page
+
+
+def test_a_second_writable_primary_fails_the_drill(lab: Lab) -> None:
+    """Split brain, as a defective HA manager would make it: right after the switchover promoted
+    gz-dr, something else promotes nc-dr too. The timeline sees two members accept writes at once,
+    the one-primary check fails the drill, and the safe state leaves a single writable primary.
+    The lab is not repaired afterwards: this test runs last in the module."""
+    engine.wait_healthy(lab.ops(), 60)
+    rogue = lab.ops().members["nc-dr"]
+
+    def on_event(event: Any) -> None:
+        if event.stage == "stop_writes" and event.event == "runner_on_ok" and "promote" in event.task:
+            with rogue.connect() as conn:
+                conn.execute("SELECT pg_promote(true, 30)")
+
+    report = engine.run_drill(lab.config, lab.config_file, "switchover", SAME_CITY, on_event=on_event)
+    overlaps = report["timeline"]["double_primaries"]
+    assert overlaps and {"gz-dr", "nc-dr"} in [set(o["centers"]) for o in overlaps], report["timeline"]["segments"]
+    assert all(o["from"] <= o["to"] for o in overlaps)
+    one_primary = next(c for c in report["checks"] if c["name"] == "one_primary")
+    assert one_primary["met"] is False
+    assert report["status"] == "failed" and not report["passed"]
+    assert len(report["writable_primaries"]) == 1 and len(lab.ops().writable()) == 1

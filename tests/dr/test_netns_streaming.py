@@ -9,12 +9,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from lab import dr
-from tests.dr.conftest import Lab, OutsideWriter, lab_in_tempdir, needs_netns
+from tests.dr.conftest import Lab, OutsideWriter, alive, lab_in_tempdir, needs_netns
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, needs_netns, pytest.mark.xdist_group("dr_netns")]
 
@@ -105,5 +104,5 @@ def _lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     assert not [n for n in names if n in netns]
     assert not [d for d in devices if f" {d}:" in links or f" {d}@" in links]
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not [p for p in pids if alive(p)]
     assert not (lab.root / "dr").exists()

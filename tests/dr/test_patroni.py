@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from lab import dr, drpatroni
-from tests.dr.conftest import Lab, OutsideWriter, lab_in_tempdir, needs_netns
+from tests.dr.conftest import Lab, OutsideWriter, alive, lab_in_tempdir, needs_netns
 
 pytestmark = [
     pytest.mark.postgres,
@@ -81,4 +80,4 @@ def _lab_down_leaves_no_namespace_link_or_process(lab: Lab) -> None:
     dr.stop(lab.root)
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert not [n for n in names if n in netns]
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not [p for p in pids if alive(p)]
