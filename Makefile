@@ -43,18 +43,22 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The lab, then one timed step per area (sync, TLS scan, audit, two drills, a plan): console/demo.py.
+# The lab, then one timed step per area (sync, TLS scan, audit, two drills, a plan): lab/demo.py.
 demo: install system-deps
 	$(BIN)/ganyun lab demo --dir $(LAB_DIR) --scale city
 	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt; stop: ganyun lab down --dir $(LAB_DIR))"
 	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun console --port 8501
 
+PACKAGES := providers inventory playbooks security console lab
+
+# Import contracts (layers, the lab outside the product) are in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check providers inventory
+	$(BIN)/ruff format --check $(PACKAGES)
+	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy providers inventory
+	$(BIN)/mypy $(PACKAGES)
 
 unit: install system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup -q

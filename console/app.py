@@ -1,36 +1,25 @@
 """The ganyun console: `streamlit run console/app.py` (or `ganyun console`).
 
 The router draws the shared frame (language switch, login, user and role, logout) and then
-runs one page of console/app_pages/ through st.navigation. Pages written by other areas
-appear as soon as their file exists.
+runs one page of console/app_pages/ through st.navigation. Each page declares itself
+(`PAGE = PageSpec(...)`, console/navigation.py); the navigation lists only the pages the
+signed-in role may open, and the router checks the chosen page against the role again before
+running it, so a page cannot be reached by its URL either.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from console import accounts, auth, clock, sessions
+from console import accounts, auth, clock, navigation, sessions
 from console.frame import client_address, current_user, get_config, get_store, record, t
 from console.i18n import LANGUAGES
 from console.settings import ConsoleSettings, console_settings
 from providers.errors import GanyunError
 from providers.masking import install_log_masking
 
-_HERE = Path(__file__).resolve().parent
-# (file, title key, icon); order is the order in the sidebar.
-PAGES = (
-    ("app_pages/overview.py", "console.page_overview", ":material/dashboard:"),
-    ("app_pages/inventory.py", "console.page_inventory", ":material/dns:"),
-    ("app_pages/capacity.py", "console.page_capacity", ":material/stacked_bar_chart:"),
-    ("app_pages/migration.py", "console.page_migration", ":material/move_up:"),
-    ("app_pages/dr.py", "console.page_dr", ":material/sync_alt:"),
-    ("app_pages/certificates.py", "console.page_certificates", ":material/verified_user:"),
-    ("app_pages/compliance.py", "console.page_compliance", ":material/rule:"),
-    ("app_pages/audit.py", "console.page_audit", ":material/receipt_long:"),
-)
 _LANG_NAMES = {"zh-CN": "中文", "en": "English"}
 
 
@@ -170,12 +159,27 @@ def main() -> None:
         _login_page(settings)
         return
     _sidebar(user)
-    pages = [
-        st.Page(str(_HERE / path), title=t(title), icon=icon)
-        for path, title, icon in PAGES
-        if (_HERE / path).exists()  # other areas' pages appear when their file lands
+    _run_page(user)
+
+
+def _run_page(user: dict[str, Any]) -> None:
+    """Navigation over the pages this role may open; the chosen one is checked once more
+    before it runs (a URL of any other page resolves to the default page, never to it)."""
+    role = str(user.get("role", ""))
+    entries = [
+        (st.Page(str(p.path), title=t(p.spec.title_key), icon=p.spec.icon, url_path=p.url_path), p)
+        for p in navigation.pages_for(role)
     ]
-    st.navigation(pages).run()
+    if not entries:
+        st.error(t("console.forbidden"))
+        st.stop()
+    chosen = st.navigation([entry for entry, _ in entries])
+    page = next(p for entry, p in entries if entry is chosen)
+    if not page.spec.allows(role):
+        record(get_config(), "console.denied", {"page": page.url_path, "role": role})
+        st.error(t("console.forbidden"))
+        st.stop()
+    chosen.run()
 
 
 main()

@@ -1,4 +1,9 @@
-"""The `ganyun` command line: one Typer app composed of one module per area."""
+"""The `ganyun` command line: one Typer app composed of one module per area.
+
+Every module of console/commands/ declares its command (`COMMAND = CommandSpec(...)`) and is
+registered here the same way; help texts come from the locales, in the language of
+`--lang` or $GANYUN_LANG.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +23,7 @@ except ImportError:  # pragma: no cover - another typer: such a group is then an
         def format_message(self) -> str:
             return ""
 
-from console import i18n, logsetup
-from console.commands import (
-    audit_cmd,
-    capacity_cmd,
-    certs_cmd,
-    comply_cmd,
-    console_cmd,
-    drill_cmd,
-    inventory_cmd,
-    lab_cmd,
-    migrate_cmd,
-    sync_cmd,
-    users_cmd,
-    vault_cmd,
-    version_cmd,
-)
+from console import commands, i18n, logsetup
 from console.context import CliState
 from console.file_modes import private_umask
 from providers.errors import ConfigError, GanyunError
@@ -55,11 +45,37 @@ class GanyunApp(typer.Typer):
     input wherever in the code it is opened: the one line names the file and the reason.
     """
 
+    help_keys: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_keys = {}
+
+    def register(self, spec: commands.CommandSpec) -> None:
+        """Add one command module's command or group, its help text from the locales."""
+        self.help_keys[spec.name] = spec.help_key
+        if isinstance(spec.target, typer.Typer):
+            self.add_typer(spec.target, name=spec.name, help=i18n.t(spec.help_key))
+        else:
+            self.command(spec.name, help=i18n.t(spec.help_key))(spec.target)
+
+    def localize_help(self) -> None:
+        """Help texts in the current language (set from `--lang` before the command line is parsed)."""
+        for group in self.registered_groups:
+            if str(group.name) in self.help_keys:
+                group.help = i18n.t(self.help_keys[str(group.name)])
+        for command in self.registered_commands:
+            if str(command.name) in self.help_keys:
+                command.help = i18n.t(self.help_keys[str(command.name)])
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _tolerant_streams()
         try:
             logsetup.configure()
-            _refuse_undecodable(args[0] if args else kwargs.get("args") or sys.argv[1:])
+            argv = args[0] if args else kwargs.get("args") or sys.argv[1:]
+            _refuse_undecodable(argv)
+            _early_language(argv)
+            self.localize_help()
             with private_umask():
                 result = super().__call__(*args, standalone_mode=False, **kwargs)
             _flush_stdout()  # stdout on a full disk fails here, inside the handler
@@ -118,6 +134,24 @@ def _refuse_undecodable(argv: Any) -> None:
             except UnicodeEncodeError:
                 shown = str(arg).encode("utf-8", "backslashreplace").decode("ascii")
             raise ConfigError(i18n.t("common.argument_not_utf8", position=position, arg=shown)) from None
+
+
+def _early_language(argv: Any) -> None:
+    """`--lang L` among the options before the command, applied before parsing so that
+    `--help` is in L too; a value ganyun does not know is left to the option to refuse."""
+    words = [str(a) for a in argv]
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        word = words[i]
+        value = word.partition("=")[2] if word.startswith("--lang=") else None
+        if word == "--lang" and i + 1 < len(words):
+            value = words[i + 1]
+        if value is not None and i18n.is_supported(value):
+            i18n.set_language(value)
+        i += 2 if word in _VALUE_OPTIONS else 1
+
+
+_VALUE_OPTIONS = frozenset({"--lang", "--config", "-c"})
 
 
 def _tolerant_streams() -> None:
@@ -201,16 +235,5 @@ def _main(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (sync_cmd, version_cmd, console_cmd):
-    module.register(app)
-
-app.add_typer(lab_cmd.app, name="lab", help="The lab estate on loopback.")
-app.add_typer(inventory_cmd.app, name="inventory", help="The resource inventory.")
-app.add_typer(capacity_cmd.app, name="capacity", help="Capacity reports for planners.")
-app.add_typer(migrate_cmd.app, name="migrate", help="Migration into the Xinchuang pool.")
-app.add_typer(drill_cmd.app, name="drill", help="Two-site three-center DR drills.")
-app.add_typer(certs_cmd.app, name="certs", help="Certificates and TLS/TLCP endpoints.")
-app.add_typer(comply_cmd.app, name="comply", help="GB/T 39786 and MLPS compliance audits.")
-app.add_typer(audit_cmd.app, name="audit", help="The tamper-evident audit log.")
-app.add_typer(vault_cmd.app, name="vault", help="Credentials encrypted at rest (SM4-GCM).")
-app.add_typer(users_cmd.app, name="users", help="Console accounts, roles and department scope.")
+for spec in commands.discover():
+    app.register(spec)

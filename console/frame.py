@@ -1,7 +1,8 @@
 """What every Streamlit page shares: config, store, the signed-in user, roles, i18n, actions.
 
-Pages are thin (DESIGN.md house rule 7): they call service functions from inventory/,
-security/ and playbooks/, never adapters. No I/O at import time.
+Pages are thin: they read through the service layer (console/services/, which applies the
+signed-in account's scope) and never query the database or call adapters themselves. No I/O
+at import time.
 
 Roles are enforced here, on the server: `require_role` stops the script run before an action
 whatever the browser sent, and `run_action` checks the role again, records the action in the
@@ -16,11 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import streamlit as st
-from sqlalchemy import func, select
 
 from console import jobs
 from console.actions import record_action
 from console.i18n import t as _t
+from console.services import inventory as services_inventory
+from console.services.viewer import Viewer
 from inventory.config import GanyunConfig, load_config
 from inventory.store import Store, open_store
 from providers.errors import GanyunError
@@ -39,8 +41,9 @@ class Forbidden(GanyunError):
 
 
 @st.cache_resource(show_spinner=False)
-def _store(url: str) -> Store:
-    # One engine per database URL for the whole server: engines are thread-safe.
+def store_for(url: str) -> Store:
+    """The store of a database URL: one engine per URL for the whole server (engines are
+    thread-safe); cached reads take the URL as part of their key."""
     return open_store(url)
 
 
@@ -52,7 +55,7 @@ def get_config() -> GanyunConfig:
 
 
 def get_store() -> Store:
-    return _store(get_config().database_url)
+    return store_for(get_config().database_url)
 
 
 def lang() -> str:
@@ -66,6 +69,12 @@ def t(key: str, **params: Any) -> str:
 def current_user() -> dict[str, Any] | None:
     user = st.session_state.get("user")
     return user if isinstance(user, dict) else None
+
+
+def viewer() -> Viewer:
+    """The signed-in account as the service layer takes it (role and scope re-read from the
+    accounts table on every run); nobody signed in sees nothing."""
+    return Viewer.from_session(current_user() or {})
 
 
 def client_address() -> str | None:
@@ -128,13 +137,7 @@ def run_action(action: str, roles: Sequence[str], details: dict[str, Any], handl
 def sync_marker(store: Store) -> tuple[int, str]:
     """Latest sync run id and finish time: part of every cached aggregate's key, so a new sync
     invalidates the cache before its TTL runs out."""
-    from inventory.models import SyncRun
-
-    with store.session() as session:
-        row = session.execute(
-            select(func.max(SyncRun.id), func.max(SyncRun.finished_at))
-        ).one()
-    return int(row[0] or 0), str(row[1] or "")
+    return services_inventory.sync_marker(store)
 
 
 def guarded(label: str, fn: Callable[[], T]) -> T | None:

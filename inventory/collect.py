@@ -13,29 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
+from providers import capabilities
 from providers.base import Kind, Provider, Record
 from providers.errors import AuthError, GanyunError, NotFound
 from providers.masking import mask
-
-# Kinds a limited account may be unable to read (403/404): left empty, with a warning.
-OPTIONAL_KINDS: tuple[tuple[Kind, str], ...] = (
-    (Kind.HOST, "list_hosts"),
-    (Kind.SIZE, "list_sizes"),
-    (Kind.IMAGE, "list_images"),
-    (Kind.VOLUME, "list_volumes"),
-    (Kind.SNAPSHOT, "list_snapshots"),
-    (Kind.NETWORK, "list_networks"),
-    (Kind.SECURITY_GROUP, "list_security_groups"),
-)
-# Kinds only some adapters have (vSphere clusters): collected where offered, silently skipped
-# elsewhere instead of a "not offered" warning for every other provider.
-OFFERED_KINDS: tuple[tuple[Kind, str], ...] = ((Kind.CLUSTER, "list_clusters"),)
-# Kinds an adapter may list as changes since a moment, and what the ids it returns beside the
-# changed records mean: nodes -> ids deleted since (Nova), volumes -> every id present (Cinder).
-DELTA_METHODS: dict[Kind, tuple[str, str]] = {
-    Kind.NODE: ("list_node_changes", "deleted"),
-    Kind.VOLUME: ("list_volume_changes", "present"),
-}
 
 
 @dataclass(frozen=True)
@@ -58,6 +39,8 @@ class Collected:
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
     watermark: str | None = None
+    # What lets the next sync continue the adapter's session (vSphere): a credential, for the vault.
+    session_state: str | None = field(default=None, repr=False)
 
     def encode(self) -> None:
         """Turn the listings into database-ready rows here, where they were collected (a worker
@@ -67,57 +50,72 @@ class Collected:
                 self.listings[kind] = encode_listing(kind, records)
 
 
-def collect(adapter: Provider, changes_since: datetime | str | None = None) -> Collected:
-    """List everything; nodes are required, the other kinds may be forbidden to this account.
+def collect(
+    adapter: Provider, changes_since: datetime | str | None = None, session_state: str | None = None
+) -> Collected:
+    """List nodes and every other kind the adapter declares; a declared kind this account
+    may not read (403/404) is left out with a warning, and nodes are required.
 
     With `changes_since`, nodes (Nova's changes-since, vSphere's collector version) and volumes
-    (Cinder 3.60's time filters) are asked as a delta when the adapter can; one that cannot (no
-    such method, or NotFound from it) falls back to the complete listing. `changes_since` is the
+    (Cinder 3.60's time filters) are asked as a delta when the adapter declares it; a delta it
+    cannot answer (NotFound) falls back to the complete listing. `changes_since` is the
     adapter's own watermark from the last sync when it gave one, else that sync's time.
+    `session_state` is what the adapter gave at the end of that sync: an adapter whose changes
+    live in a server-side session (Capability.SESSION_RESUME) continues it.
     """
     out = Collected()
-    if not _collect_delta(adapter, Kind.NODE, changes_since, out):
+    sessions = capabilities.SESSION_RESUME.of(adapter)
+    if sessions is not None and session_state and changes_since is not None:
+        sessions.resume_session(session_state)  # False: that session is gone, and the delta falls back
+    if not _node_delta(adapter, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
-    watermark = getattr(adapter, "watermark", None)
-    out.watermark = watermark() if callable(watermark) else None
-    for kind, method in OFFERED_KINDS:
-        offered = getattr(adapter, method, None)
-        if offered is not None:
-            try:
-                out.listings[kind] = list(offered())
-            except (AuthError, NotFound) as exc:
-                out.warnings.append(f"{kind.value}: {exc.detail}")
-    for kind, method in OPTIONAL_KINDS:
-        lister = getattr(adapter, method, None)
-        if lister is None:
-            out.warnings.append(f"{kind.value}: not offered by this driver")
+    watermarked = capabilities.WATERMARK.of(adapter)
+    out.watermark = watermarked.watermark() if watermarked is not None else None
+    out.session_state = sessions.session_state() if sessions is not None else None
+    for kind, capability in capabilities.LISTED_KINDS.items():
+        if capability not in adapter.features:
             continue
         try:
-            if not _collect_delta(adapter, kind, changes_since, out):
-                out.listings[kind] = list(lister())
+            if not (kind is Kind.VOLUME and _volume_delta(adapter, changes_since, out)):
+                out.listings[kind] = list(capabilities.listing(adapter, kind))
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"{kind.value}: {exc.detail}")
-    utilization = getattr(adapter, "list_utilization", None)
-    if utilization is not None:
+    measured = capabilities.UTILIZATION.of(adapter)
+    if measured is not None:
         try:
-            out.utilization = list(utilization())
+            out.utilization = list(measured.list_utilization())
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"utilization: {exc.detail}")
     return out
 
 
-def _collect_delta(adapter: Provider, kind: Kind, changes_since: datetime | str | None, out: Collected) -> bool:
-    """Ask `kind` as changes since the last sync; False when a complete listing is needed."""
-    method, meaning = DELTA_METHODS.get(kind, ("", ""))
-    lister = getattr(adapter, method, None) if method and changes_since is not None else None
-    if lister is None:
+def _node_delta(adapter: Provider, changes_since: datetime | str | None, out: Collected) -> bool:
+    """Nodes as changes since the last sync (ids deleted since beside them, as Nova and the
+    vSphere collector answer); False when a complete listing is needed."""
+    delta = capabilities.NODE_DELTA.of(adapter)
+    if delta is None or changes_since is None:
         return False
     try:
-        changed, ids = lister(changes_since)
+        changed, deleted = delta.list_node_changes(changes_since)
     except NotFound:
         return False
-    out.listings[kind] = list(changed)
-    out.deltas[kind] = Delta(**{meaning: list(ids)})
+    out.listings[Kind.NODE] = list(changed)
+    out.deltas[Kind.NODE] = Delta(deleted=list(deleted))
+    return True
+
+
+def _volume_delta(adapter: Provider, changes_since: datetime | str | None, out: Collected) -> bool:
+    """Volumes as changes since the last sync (every id present beside them, as Cinder 3.60
+    answers); False when a complete listing is needed. Only times: a watermark is for nodes."""
+    delta = capabilities.VOLUME_DELTA.of(adapter)
+    if delta is None or not isinstance(changes_since, datetime):
+        return False
+    try:
+        changed, present = delta.list_volume_changes(changes_since)
+    except NotFound:
+        return False
+    out.listings[Kind.VOLUME] = list(changed)
+    out.deltas[Kind.VOLUME] = Delta(present=list(present))
     return True
 
 

@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -44,6 +44,8 @@ class Job:
     name: str
     spec: ProviderSpec
     changes_since: datetime | str | None
+    # The adapter session the last sync left (from the vault): a credential, like the spec's.
+    session_state: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def collect_job(job: Job) -> Message:
     from providers.registry import create_provider
 
     def work() -> Collected:
-        collected = collect(create_provider(job.spec), job.changes_since)
+        collected = collect(create_provider(job.spec), job.changes_since, job.session_state)
         collected.encode()
         return collected
 
@@ -153,7 +155,7 @@ def collect_in_processes(jobs: Sequence[Job], processes: int, threads: int) -> I
         assert worker.stdin is not None
         _send(worker.stdin, (share, threads))
         worker.stdin.close()
-        reader = threading.Thread(target=_relay, args=(worker, share, inbox), daemon=True)
+        reader = threading.Thread(target=relay, args=(worker, share, inbox), daemon=True)
         reader.start()
         workers.append((worker, reader))
     try:
@@ -172,7 +174,7 @@ def collect_in_processes(jobs: Sequence[Job], processes: int, threads: int) -> I
             reader.join(timeout=5)
 
 
-def _relay(worker: subprocess.Popen[bytes], share: Sequence[Job], inbox: queue.Queue[Message | None]) -> None:
+def relay(worker: subprocess.Popen[bytes], share: Sequence[Job], inbox: queue.Queue[Message | None]) -> None:
     """Forward one worker's messages; when its stream ends, fail whatever it never reported."""
     assert worker.stdout is not None
     unreported = {job.name for job in share}

@@ -1,17 +1,19 @@
 """Turn a provider's `credentials:` reference into libcloud's key and secret.
 
-`env:PREFIX` reads $PREFIX_KEY and $PREFIX_SECRET; `vault:NAME` reads the SM4-GCM vault.
-Values never appear in messages: only the reference that failed does. Every value resolved
-here joins the process's secret mask (providers/masking.py), so an endpoint that echoes it
-back cannot put it into a stored, printed or logged message.
+`env:PREFIX` reads $PREFIX_KEY and $PREFIX_SECRET; `vault:NAME` asks the credential source
+the caller hands over (security.vault.VaultCredentials: the vault is cryptography, a layer
+this package does not import). Values never appear in messages: only the reference that
+failed does. Every value resolved here joins the process's secret mask
+(providers/masking.py), so an endpoint that echoes it back cannot put it into a stored,
+printed or logged message.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from inventory.config import GanyunConfig, ProviderConfig
+from inventory.config import ProviderConfig
 from providers.base import ProviderSpec
 from providers.errors import ConfigError
 from providers.masking import SECRETS
@@ -30,38 +32,29 @@ def resolve_env(prefix: str, provider: str) -> tuple[str, str]:
     return key, secret
 
 
-def open_vault(config: GanyunConfig) -> CredentialSource:
-    # Imported lazily: the vault lives with the other cryptography in security/.
-    from security.vault import Vault
-
-    vault: CredentialSource = Vault.open(config)
-    return vault
-
-
-def resolve(config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None = None) -> tuple[str, str]:
-    key, secret = _lookup(config, provider, vault)
+def resolve(provider: ProviderConfig, vault: CredentialSource | None = None) -> tuple[str, str]:
+    key, secret = _lookup(provider, vault)
     SECRETS.remember_credential(key, secret)
     return key, secret
 
 
-def _lookup(config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None) -> tuple[str, str]:
+def _lookup(provider: ProviderConfig, vault: CredentialSource | None) -> tuple[str, str]:
     ref = provider.credentials
     if not ref:
         return "", ""
     scheme, _, name = ref.partition(":")
     if scheme == "env":
         return resolve_env(name, provider.name)
-    source = vault if vault is not None else open_vault(config)
+    if vault is None:
+        raise ConfigError(f"providers[{provider.name}].credentials: '{ref}' needs the vault, and none was opened")
     try:
-        return source.get(name)
+        return vault.get(name)
     except KeyError:
         raise ConfigError(f"providers[{provider.name}].credentials: no vault entry '{name}'") from None
 
 
-def provider_spec(
-    config: GanyunConfig, provider: ProviderConfig, vault: CredentialSource | None = None
-) -> ProviderSpec:
-    key, secret = resolve(config, provider, vault)
+def provider_spec(provider: ProviderConfig, vault: CredentialSource | None = None) -> ProviderSpec:
+    key, secret = resolve(provider, vault)
     return ProviderSpec(
         name=provider.name,
         driver=provider.driver,
@@ -72,3 +65,28 @@ def provider_spec(
         pool=provider.pool,
         timeout_s=provider.timeout_s,
     )
+
+
+# --------------------------------------------------------------------------- adapter sessions
+
+
+@runtime_checkable
+class SessionKeeper(Protocol):
+    """A credential source that also keeps an adapter's session state between syncs (the
+    vault: the state holds a session id, a credential, so never the database or a file)."""
+
+    def load_session(self, provider: str) -> str | None: ...
+    def save_session(self, provider: str, state: str | None) -> None: ...
+
+
+def load_session(vault: CredentialSource | None, provider: str) -> str | None:
+    """The session state an adapter left at the end of the last sync (vSphere: its session id
+    and change collector); None when there is none or no vault to hold it."""
+    return vault.load_session(provider) if isinstance(vault, SessionKeeper) else None
+
+
+def save_session(vault: CredentialSource | None, provider: str, state: str | None) -> None:
+    """Keep (or, with None, forget) an adapter's session state. Without a vault that keeps
+    sessions the next sync simply lists everything."""
+    if isinstance(vault, SessionKeeper):
+        vault.save_session(provider, state)

@@ -17,6 +17,8 @@ from providers.errors import ConfigError
 PLAN_VERSION: Literal[1] = 1
 Strategy = Literal["rehost", "replatform", "retain", "retire"]
 MovingStrategy = Literal["rehost", "replatform"]
+# How a rehost gets the disk: a snapshot image of the cloud, or the VM's datastore files (vSphere).
+Transfer = Literal["image", "disks"]
 
 
 class _Strict(BaseModel):
@@ -60,8 +62,11 @@ class PlanItem(_Strict):
     os_family: str = ""
     source_ips: list[str] = Field(default_factory=list)
     strategy: MovingStrategy
+    transfer: Transfer = "image"
     target_provider: str = Field(min_length=1)
     target_host: str = ""
+    # The availability zone of target_host: what a boot asks for when the host may not be.
+    target_zone: str = ""
     target_size: SizeRef
     # rehost boots from the converted source image; replatform from a domestic OS image.
     target_image_id: str = ""

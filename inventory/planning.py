@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from inventory import query
@@ -50,9 +51,13 @@ def _records(session: Session, kind: str, providers: Sequence[str]) -> list[dict
     return [r for r in query.iter_records(session, kind) if r["provider"] in wanted]
 
 
-def source_nodes(session: Session, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Nodes of the legacy pool matching the filters (the Xinchuang pool is a target, never a source)."""
-    return [n for n in query.iter_records(session, "nodes", dict(filters)) if n.get("pool") != XINCHUANG]
+def source_nodes(
+    session: Session, filters: Mapping[str, str], where: Sequence[ColumnElement[bool]] = ()
+) -> list[dict[str, Any]]:
+    """Nodes of the legacy pool matching the filters and `where` (the service layer's scope);
+    the Xinchuang pool is a target, never a source."""
+    nodes = query.iter_records(session, "nodes", dict(filters), where=where)
+    return [n for n in nodes if n.get("pool") != XINCHUANG]
 
 
 def _related(config: GanyunConfig, session: Session, nodes: Sequence[Mapping[str, Any]]) -> Related:
@@ -73,8 +78,9 @@ def assess(
     *,
     rules: RuleSet | None = None,
     lang: str = "zh-CN",
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Assessment]:
-    nodes = source_nodes(session, filters or {})
+    nodes = source_nodes(session, filters or {}, where)
     related = _related(config, session, nodes)
     rules = rules or default_rules()
     return [assess_node(n, related, rules, lang=lang) for n in nodes]
@@ -94,6 +100,7 @@ class Target:
     networks: list[dict[str, Any]]
     volume_types: list[str]
     ratio: ResourceRatio
+    zones: dict[str, str]  # host name -> availability zone, where the cloud says
 
 
 def _target_arch(hosts: Sequence[Mapping[str, Any]], sizes: Sequence[Mapping[str, Any]]) -> str:
@@ -144,6 +151,11 @@ def load_targets(config: GanyunConfig, session: Session, target: str) -> list[Ta
                 networks=_records(session, "networks", [name]),
                 volume_types=volume_types,
                 ratio=ratio_for(config.capacity, name, pc.pool),
+                zones={
+                    str(h["name"]): str((h.get("extra") or {}).get("availability_zone") or "")
+                    for h in host_rows
+                    if (h.get("extra") or {}).get("availability_zone")
+                },
             )
         )
     return out
@@ -295,6 +307,7 @@ def build_plan(
     rules: RuleSet | None = None,
     lang: str = "zh-CN",
     algorithm: str = "dot-product",
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> PlanOutcome:
     if wave_size < 1:
         raise ConfigError("--wave-size must be at least 1")
@@ -310,7 +323,7 @@ def build_plan(
         force = _ARCH_STRATEGY.get(targets[0].arch, "")
         if not force:
             raise ConfigError(f"--target: architecture of '{targets[0].provider}' is unknown (no hosts or sizes)")
-    nodes = source_nodes(session, filters)
+    nodes = source_nodes(session, filters, where)
     related = _related(config, session, nodes)
     rules = rules or default_rules()
     source_providers = sorted({str(n["provider"]) for n in nodes})
@@ -384,8 +397,10 @@ def build_plan(
                 os_family=str(a.facts["os_family"]),
                 source_ips=ips,
                 strategy=a.strategy,  # type: ignore[arg-type]
+                transfer="disks" if a.strategy == "rehost" and datastore_disks(node) else "image",
                 target_provider=tgt.provider,
                 target_host=host_of.get(key, ""),
+                target_zone=tgt.zones.get(host_of.get(key, ""), ""),
                 target_size=size,
                 target_image_id=str(image["id"]) if image else "",
                 target_image_name=str(image.get("name", "")) if image else "",
@@ -417,6 +432,15 @@ def build_plan(
         summary=_summary(targets, placements, len(items)),
     )
     return PlanOutcome(plan=plan, placements=placements, assessments=assessments)
+
+
+def datastore_disks(node: Mapping[str, Any]) -> bool:
+    """A node whose disks are datastore files (vSphere): a rehost downloads them instead of
+    asking the cloud for a snapshot image."""
+    disks = (node.get("extra") or {}).get("disks")
+    if not isinstance(disks, list) or not disks:
+        return False
+    return all(isinstance(d, Mapping) and d.get("datastore") and d.get("path") for d in disks)
 
 
 def affinity_group(node: Mapping[str, Any]) -> str:

@@ -6,14 +6,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, func, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from inventory.models import ChangeEvent, HostRow, NodeRow, ProviderStatus, ResourceRow
 from providers.errors import ConfigError
 
 LIST_KINDS = ("nodes", "hosts", "volumes", "images", "sizes", "snapshots", "networks", "security_groups", "clusters")
-_RESOURCE_KIND = {
+RESOURCE_KIND = {
     "volumes": "volume",
     "images": "image",
     "sizes": "size",
@@ -23,7 +23,7 @@ _RESOURCE_KIND = {
     "clusters": "cluster",
 }
 # Filters that are not columns but come from the provider's configuration.
-_PROVIDER_FIELDS = ("center", "pool")
+PROVIDER_FIELDS = ("center", "pool")
 
 
 def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
@@ -37,10 +37,10 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     return filters
 
 
-def _apply_filters(stmt: Select[Any], model: Any, filters: dict[str, str]) -> Select[Any]:
+def apply_filters(stmt: Select[Any], model: Any, filters: dict[str, str]) -> Select[Any]:
     conditions = []
     for key, value in filters.items():
-        if key in _PROVIDER_FIELDS:
+        if key in PROVIDER_FIELDS:
             sub = select(ProviderStatus.name).where(getattr(ProviderStatus, key) == value)
             conditions.append(model.provider.in_(sub))
         elif key in model.__table__.c:
@@ -75,30 +75,37 @@ def _row_dict(row: Any, kind: str, statuses: dict[str, ProviderStatus]) -> dict[
 
 
 def iter_records(
-    session: Session, kind: str, filters: dict[str, str] | None = None, limit: int | None = None
+    session: Session,
+    kind: str,
+    filters: dict[str, str] | None = None,
+    limit: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Records of one kind as JSON-ready dicts (nodes carry department, system, mlps_level)."""
+    """Records of one kind as JSON-ready dicts (nodes carry department, system, mlps_level);
+    `where` adds conditions on the kind's table (the service layer's scope)."""
     filters = filters or {}
     statuses = provider_states(session)
     if kind == "nodes":
         model: Any = NodeRow
     elif kind == "hosts":
         model = HostRow
-    elif kind in _RESOURCE_KIND:
+    elif kind in RESOURCE_KIND:
         model = ResourceRow
     else:
         raise ConfigError(f"--kind: unknown kind '{kind}' (one of {', '.join((*LIST_KINDS, 'certificates'))})")
     stmt = select(model)
     if model is ResourceRow:
-        stmt = stmt.where(ResourceRow.kind == _RESOURCE_KIND[kind])
+        stmt = stmt.where(ResourceRow.kind == RESOURCE_KIND[kind])
         data_filters = {
-            k: v for k, v in filters.items() if k not in ResourceRow.__table__.c and k not in _PROVIDER_FIELDS
+            k: v for k, v in filters.items() if k not in ResourceRow.__table__.c and k not in PROVIDER_FIELDS
         }
         column_filters = {k: v for k, v in filters.items() if k not in data_filters}
-        stmt = _apply_filters(stmt, model, column_filters)
+        stmt = apply_filters(stmt, model, column_filters)
     else:
         data_filters = {}
-        stmt = _apply_filters(stmt, model, filters)
+        stmt = apply_filters(stmt, model, filters)
+    if where:
+        stmt = stmt.where(*where)
     stmt = stmt.order_by(model.provider, model.name, model.id)
     if limit:
         stmt = stmt.limit(limit)
@@ -124,7 +131,7 @@ def history(session: Session, provider: str, kind: str, resource_id: str) -> lis
 
 def count_by(session: Session, column: str) -> dict[str, int]:
     """Node counts grouped by a node column, or by center/pool through the provider status."""
-    if column in _PROVIDER_FIELDS:
+    if column in PROVIDER_FIELDS:
         group = getattr(ProviderStatus, column)
         stmt = (
             select(group, func.count())

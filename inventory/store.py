@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory import rollup_guard
+from inventory.capacity import upkeep
 from providers.errors import ConfigError
 from providers.masking import SECRETS
 
@@ -30,7 +30,8 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _alembic_config() -> AlembicConfig:
+def alembic_config() -> AlembicConfig:
+    """The Alembic configuration of the inventory's migrations (each area a branch)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -52,7 +53,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        rollup_guard.install(self._sessions)
+        upkeep.guard_sessions(self._sessions)
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time; serializing in-process writers avoids busy retries.
         self.write_lock: contextlib.AbstractContextManager[Any] = (
@@ -76,10 +77,10 @@ class Store:
         """Bring the schema to every head (each area owns a branch)."""
         with self.engine.begin() as connection:
             context = MigrationContext.configure(connection)
-            heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+            heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
             if set(context.get_current_heads()) == heads:
                 return
-            cfg = _alembic_config()
+            cfg = alembic_config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
 

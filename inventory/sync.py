@@ -21,12 +21,13 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from inventory import diff, rollup_guard, rollups, sample_rollups
+from inventory import diff
 from inventory.bulk import executemany
+from inventory.capacity import upkeep
 from inventory.collect import Collected, collect, collect_outcome
 from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
-from inventory.credentials import CredentialSource, provider_spec
+from inventory.credentials import CredentialSource, load_session, provider_spec, save_session
 from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationRow
 from inventory.store import Store
 from providers.base import Host, Provider, ProviderSpec, State
@@ -49,6 +50,8 @@ class ProviderResult:
     changed: int = 0
     removed: int = 0
     duration_s: float = 0.0
+    # Kinds read as changes since the last sync rather than listed in full.
+    incremental: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class ProviderResult:
             "added": self.added,
             "changed": self.changed,
             "removed": self.removed,
+            "incremental": self.incremental,
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -163,10 +167,8 @@ def _import_capacity_history(config: GanyunConfig, store: Store) -> None:
     """Capacity area hook: a configured history file goes into capacity_samples once."""
     if not config.capacity.history_file:
         return
-    from inventory.history import ensure_history
-
     try:
-        ensure_history(config, store)
+        upkeep.ensure_history(config, store)
     except GanyunError:
         # A missing or bad history file must not fail a sync; the capacity report reports it.
         return
@@ -185,11 +187,19 @@ def _sync_one(
     t0 = time.monotonic()
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
-    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(config, pc, vault)), changes_since))
-    return _finish(store, pc, outcome, run_id, t0, notify)
+    session = _session_of(vault, pc, changes_since)
+    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(pc, vault)), changes_since, session))
+    return _finish(vault, store, pc, outcome, run_id, t0, notify)
+
+
+def _session_of(vault: CredentialSource | None, pc: ProviderConfig, changes_since: datetime | str | None) -> str | None:
+    """The adapter session the last sync left in the vault, when this sync continues from that
+    sync's own watermark (a time-based delta needs no session)."""
+    return load_session(vault, pc.name) if isinstance(changes_since, str) else None
 
 
 def _finish(
+    vault: CredentialSource | None,
     store: Store,
     pc: ProviderConfig,
     outcome: Collected | str,
@@ -209,6 +219,9 @@ def _finish(
         outcome.warnings = [mask(w) for w in outcome.warnings]
         notify(pc.name, "writing")
         result = _write(store, pc, outcome, run_id, t0)
+        # After the write: a session whose watermark never landed would not be asked for again.
+        if outcome.session_state is not None or isinstance(outcome.watermark, str):
+            save_session(vault, pc.name, outcome.session_state)
         _log.info("sync %s: %s, %s", pc.name, result.status, result.counts)
     notify(pc.name, result.status)
     return result
@@ -234,9 +247,10 @@ def _sync_in_processes(
     jobs: list[Job] = []
     for pc in providers:
         try:
-            jobs.append(Job(pc.name, provider_spec(config, pc, vault), since.get(pc.name)))
+            changes_since = since.get(pc.name)
+            jobs.append(Job(pc.name, provider_spec(pc, vault), changes_since, _session_of(vault, pc, changes_since)))
         except GanyunError as exc:
-            results.append(_finish(store, pc, str(exc), run_id, started[pc.name], notify))
+            results.append(_finish(vault, store, pc, str(exc), run_id, started[pc.name], notify))
     if not jobs:
         return results
     threads = max(1, -(-config.sync.workers // processes))
@@ -245,7 +259,7 @@ def _sync_in_processes(
             notify(message.name, "collecting")
             continue
         pc = by_name[message.name]
-        results.append(_finish(store, pc, message.payload, run_id, started[pc.name], notify))
+        results.append(_finish(vault, store, pc, message.payload, run_id, started[pc.name], notify))
     return results
 
 
@@ -274,8 +288,9 @@ def _mark_failed(store: Store, pc: ProviderConfig, result: ProviderResult) -> No
 def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, t0: float) -> ProviderResult:
     now = datetime.now(UTC)
     result = ProviderResult(pc.name, "partial" if collected.warnings else "ok", warnings=collected.warnings)
+    result.incremental = sorted(kind.value for kind in collected.deltas)
     with store.write_lock, store.session() as session:
-        rollup_guard.maintain(session)
+        upkeep.rollups_maintained_by(session)
         status = _status_row(session, pc)
         initial_import = status.last_success is None
         for kind, records in collected.listings.items():
@@ -296,8 +311,14 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
             result.changed += outcome.changed
             result.removed += outcome.removed
         rewritten = _write_utilization(session, pc.name, collected.utilization, now) if collected.utilization else 0
-        if result.added or result.changed or result.removed or rewritten or not rollups.is_current(session, pc.name):
-            rollups.refresh(session, pc.name, now)
+        if (
+            result.added
+            or result.changed
+            or result.removed
+            or rewritten
+            or not upkeep.provider_rollup_is_current(session, pc.name)
+        ):
+            upkeep.refresh_provider_rollup(session, pc.name, now)
         _write_capacity_sample(session, pc, now)
         status.status = result.status
         status.error = ""
@@ -382,7 +403,7 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
         for dept, n, vcpus, ram, disk in session.execute(stmt)
     ]
     if rows:
-        with sample_rollups.writing(session):
+        with upkeep.writing_samples(session):
             session.execute(insert(CapacitySample), rows)
 
 

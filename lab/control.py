@@ -218,6 +218,8 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
             "rack": {"hosts_per_rack": 16, "kw_per_rack": 8.0, "kw_per_host": 0.45},
         },
         "vault": dict(LAB_VAULT),
+        # Where the lab keeps each server's application data (lab/disks.py), for replatform copies.
+        "migration": {"appdata_dir": "appdata/{provider}/{id}"},
         "lab": {
             "dir": ".",
             "url": url,
@@ -315,12 +317,21 @@ def up(
     vsphere: bool = False,
     dr_manager: str = "streaming",
     dr_rtt_ms: float = 30.0,
+    every_cloud: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Start the lab (or find it running) and return the path of D/ganyun.yaml."""
+    """Start the lab (or find it running) and return the path of D/ganyun.yaml.
+
+    `every_cloud` holds faults for every cloud (`lab up --image-seconds/--boot-seconds/--flaky`);
+    a cloud's own entry in `faults` wins over it."""
     if scale not in cat.SCALES:
         raise ConfigError(f"unknown lab scale '{scale}' (one of {', '.join(cat.SCALES)})")
     if latency_ms < 0 or port < 0:
         raise ConfigError("latency and port must not be negative")
+    if every_cloud:
+        merged: dict[str, Mapping[str, Any]] = {c.name: dict(every_cloud) for c in cloud_specs(scale)}
+        for name, spec in (faults or {}).items():
+            merged[name] = {**merged.get(name, {}), **spec}
+        faults = merged
     if faults:
         _check_faults(scale, faults)
     root = Path(lab_dir).resolve()

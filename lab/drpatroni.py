@@ -23,6 +23,7 @@ import requests
 import yaml
 
 from lab import pgdata
+from providers.errors import GanyunError
 
 ETCD = "/usr/bin/etcd"
 REST_PORT = 8008
@@ -31,6 +32,12 @@ REST_PORT = 8008
 TTL_S = 20
 LOOP_WAIT_S = 1
 RETRY_TIMEOUT_S = 4
+
+
+class PatroniLabError(GanyunError):
+    """etcd or Patroni could not be started here: one line, exit 2, and the lab is torn down."""
+
+    exit_code = 2
 
 
 def usable() -> str:
@@ -159,7 +166,7 @@ def start_etcd(state: dict[str, Any]) -> None:
         except (requests.RequestException, ValueError):
             pass
         time.sleep(0.2)
-    raise RuntimeError("etcd did not become healthy in 30 s")
+    raise PatroniLabError("etcd did not become healthy in 30 s")
 
 
 def patroni_config(state: dict[str, Any], center: str, password: str, bindir: Path) -> dict[str, Any]:
@@ -237,16 +244,14 @@ def _wait_rest(m: dict[str, Any], path: str, timeout_s: float) -> None:
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{m['center']}: Patroni's {path} did not answer 200 in {timeout_s:.0f} s")
+    raise PatroniLabError(f"{m['center']}: Patroni's {path} did not answer 200 in {timeout_s:.0f} s")
 
 
 def build(state: dict[str, Any], bindir: Path, password: str) -> None:
     """etcd, then Patroni on gz-prod (it bootstraps the cluster), then the two replicas."""
     reason = usable()
     if reason:
-        from lab.dr import DrLabError
-
-        raise DrLabError(f"--dr-manager patroni: {reason}")
+        raise PatroniLabError(f"--dr-manager patroni: {reason}")
     for center, m in state["members"].items():
         m["application_name"] = center  # Patroni names each standby's walreceiver after its member
     start_etcd(state)
@@ -301,4 +306,4 @@ def _wait_sync_standby(leader: dict[str, Any], timeout_s: float = 60.0) -> None:
         if roles.get("gz-dr", ("",))[0] == "sync_standby" and roles.get("nc-dr", ("", ""))[1] == "streaming":
             return
         time.sleep(0.2)
-    raise RuntimeError(f"Patroni: no synchronous standby in {timeout_s:.0f} s: {json.dumps(members)[:300]}")
+    raise PatroniLabError(f"Patroni: no synchronous standby in {timeout_s:.0f} s: {json.dumps(members)[:300]}")

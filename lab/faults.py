@@ -1,11 +1,14 @@
-"""Fault injection per lab cloud: what a misbehaving government cloud does to a collector.
+"""Fault injection per lab cloud: what a misbehaving government cloud does to a collector, and
+how slowly and unreliably a real OpenStack does what a migration asks of it.
 
-Faults come from the lab config at start and from `POST /_lab/faults` at run time
+Faults come from the lab config at start (`lab up --faults FILE`, `--image-seconds`,
+`--boot-seconds`, `--flaky`) and from `POST /_lab/faults` at run time
 (`ganyun lab fault --set KIND[=VALUE]`). The lab server persists them with its state.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -24,6 +27,7 @@ RESOURCE_KINDS = (
     "subnets",
     "ports",
     "security_groups",
+    "floating_ips",
     "metrics",
 )
 FAULT_KINDS = (
@@ -36,8 +40,17 @@ FAULT_KINDS = (
     "forbidden",
     "missing",
     "boot_error",
+    "image_seconds",
+    "boot_seconds",
+    "image_failures",
+    "boot_failures",
+    "no_forced_host",
 )
+# Kinds whose value is a fraction of calls (0..1) and kinds whose value is a duration.
+_FRACTIONS = ("http500", "image_failures", "boot_failures")
+_SECONDS = ("timeout", "image_seconds", "boot_seconds")
 DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_SLOW_S = 30.0
 
 
 class FaultError(ValueError):
@@ -55,6 +68,15 @@ class Faults:
     forbidden: list[str] = field(default_factory=list)  # 403 on these kinds (non-admin tenant)
     missing: list[str] = field(default_factory=list)  # 404 on these kinds (service not offered)
     boot_error: bool = False  # new servers end in ERROR
+    # Real OpenStack's timing: a snapshot or an uploaded image goes queued -> saving -> active over
+    # image_seconds; a new server is BUILD for boot_seconds (0: the lab's own short default).
+    image_seconds: float = 0.0
+    boot_seconds: float = 0.0
+    # Fractions of new images that end `killed` and of new servers that end in ERROR: transient,
+    # the next attempt may well succeed (1 in 1/fraction fails, deterministically).
+    image_failures: float = 0.0
+    boot_failures: float = 0.0
+    no_forced_host: bool = False  # the account may not pick a host (Nova policy): 403 on `zone:host`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,13 +103,17 @@ class Faults:
         try:
             if kind == "latency_ms":
                 self.latency_ms = max(0, int(value if value is not None else 50))
-            elif kind == "http500":
-                rate = 1.0 if value is None else float(value)
+            elif kind in _FRACTIONS:
+                rate = (1.0 if kind == "http500" else 0.5) if value is None else float(value)
                 if not 0.0 <= rate <= 1.0:
-                    raise FaultError("http500 takes a fraction between 0 and 1")
-                self.http500 = rate
-            elif kind == "timeout":
-                self.timeout = max(0.0, float(value if value is not None else DEFAULT_TIMEOUT_S))
+                    raise FaultError(f"{kind} takes a fraction between 0 and 1")
+                setattr(self, kind, rate)
+            elif kind in _SECONDS:
+                default = DEFAULT_TIMEOUT_S if kind == "timeout" else DEFAULT_SLOW_S
+                seconds = float(value if value is not None else default)
+                if not math.isfinite(seconds):
+                    raise FaultError(f"{kind} takes a number of seconds")
+                setattr(self, kind, max(0.0, seconds))
             elif kind in ("forbidden", "missing"):
                 setattr(self, kind, _kinds(value))
             else:

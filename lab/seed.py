@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lab import catalog as cat
+from lab.vsphere import estate as vmware
 
 DEFAULT_SEED = 20231215  # the day the city's plan was issued
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -26,6 +27,16 @@ TARGET_FILL = {"legacy": 0.82, "xinchuang": 0.55}
 OVERCOMMIT_CPU = {"legacy": 4.0, "xinchuang": 2.0}
 MIN_HOSTS = 3
 HOSTS_PER_RACK = 16
+# The city's e-government extranet (政务外网): one segment every cloud reaches, where services
+# are published on floating IPs. An address belongs to one cloud at a time (lab/api/network.py).
+EXTRANET_NAME = "gov-extranet"
+EXTRANET_CIDR = ipaddress.ip_network("100.64.0.0/20")
+_EXTRANET_SEEDED_PER_CLOUD = 64
+# The VMware VLANs the city extended into the Hygon pool for the move off vSphere.
+_EXTENDED_VLANS_TO = "xc-hygon"
+# Workloads that moved into a Xinchuang pool as they were (a foreign guest OS on domestic
+# CPUs): the pool counts them, the 信创 policy does not. (cloud, image key, servers).
+_MOVED_AS_IS: dict[str, tuple[str, int]] = {"xc-kunpeng": ("centos79", 3), "xc-hygon": ("win2019", 2)}
 
 
 @dataclass(slots=True)
@@ -162,6 +173,16 @@ class SecurityGroup:
 
 
 @dataclass(slots=True)
+class FloatingIp:
+    id: str
+    address: str
+    network_id: str
+    port_id: str | None = None
+    fixed_ip: str = ""
+    created: str = ""
+
+
+@dataclass(slots=True)
 class Aggregate:
     id: int
     name: str
@@ -193,6 +214,7 @@ class Cloud:
     snapshots: list[Snapshot]
     networks: list[Network]
     security_groups: list[SecurityGroup]
+    floating_ips: list[FloatingIp] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -314,6 +336,7 @@ class _Builder:
     ) -> None:
         self.spec = spec
         self.index = index
+        self.seed = seed
         self.now = now
         self.codes = codes
         self.rack_counters = rack_counters
@@ -379,7 +402,29 @@ class _Builder:
         for k in range(max(1, math.ceil(server_count / SERVERS_PER_NETWORK)) + 1):
             cidr = ipaddress.ip_network(f"10.{10 + self.index}.{4 * k}.0/22")
             nets.append(Network(_uuid(rng), f"gov-net-{k + 1:02d}", _uuid(rng), str(cidr), str(cidr[1])))
+        if self.spec.name == _EXTENDED_VLANS_TO:
+            for name, subnet in vmware.VLAN_SUBNETS.items():
+                cidr = ipaddress.ip_network(f"10.60.{subnet}.0/24")
+                nets.append(
+                    Network(self._fixed_uuid(name), name, self._fixed_uuid(f"{name}-subnet"), str(cidr), str(cidr[1]))
+                )
+        nets.append(
+            Network(
+                self._fixed_uuid("extranet"),
+                EXTRANET_NAME,
+                self._fixed_uuid("extranet-subnet"),
+                str(EXTRANET_CIDR),
+                str(EXTRANET_CIDR[1]),
+                external=True,
+                shared=True,
+            )
+        )
         return nets
+
+    def _fixed_uuid(self, what: str) -> str:
+        """An id that draws nothing from the cloud's generator: records added to the estate
+        later must not move every record seeded after them."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ganyun-lab:{self.seed}:{self.spec.name}:{what}"))
 
     def _security_groups(self) -> list[SecurityGroup]:
         rng = self.rng
@@ -639,7 +684,7 @@ class _Builder:
         flavor_map = {f.id: f for f in flavors}
         hypervisors, aggregates = self._hypervisors(flavor_map)
         networks = self._networks(len(self.servers))
-        internal = networks[1:]
+        internal = [n for n in networks if not n.external]
         # Round robin over hosts spreads each system's nodes (anti-affinity, like a real scheduler).
         offset = rng.randrange(len(hypervisors))
         az_of = {h.hostname: h.az for h in hypervisors}
@@ -652,6 +697,8 @@ class _Builder:
         default_az = hypervisors[0].az
         for volume in self.volumes:
             volume.az = server_az.get(volume.server_id or "", default_az)
+        self._move_as_is(images)
+        floating_ips = self._published(networks[-1])
         model = self.spec.host_model
         return Cloud(
             name=self.spec.name,
@@ -675,7 +722,56 @@ class _Builder:
             snapshots=self.snapshots,
             networks=networks,
             security_groups=groups,
+            floating_ips=floating_ips,
         )
+
+    def _move_as_is(self, images: list[Image]) -> None:
+        """Some servers of a Xinchuang pool run the foreign OS they had before (_MOVED_AS_IS)."""
+        moved = _MOVED_AS_IS.get(self.spec.name)
+        if moved is None or not self.servers:
+            return
+        key, count = moved
+        spec = next(s for s in cat.LEGACY_IMAGES if s.key == key)
+        arch = self.spec.host_model.arch
+        image = Image(
+            id=self._fixed_uuid(f"image:{key}"),
+            name=spec.name if arch == "x86_64" else f"{spec.name.removesuffix('-x86_64')}-{arch}",
+            architecture=arch,
+            os_distro=spec.os_distro,
+            os_version=spec.os_version,
+            os_family=spec.os_family,
+            disk_format="qcow2",
+            created=_ts(self.now - timedelta(days=600)),
+            min_disk=40,
+            properties={"hw_firmware_type": "uefi" if arch == "aarch64" else "bios"},
+        )
+        images.append(image)
+        step = max(1, len(self.servers) // count)
+        for k in range(min(count, len(self.servers))):
+            server = self.servers[(7 + k * step) % len(self.servers)]
+            server.image_id = image.id
+
+    def _published(self, extranet: Network) -> list[FloatingIp]:
+        """The planted systems' web servers are published on the extranet (a floating IP each)."""
+        planted = {p.code for p in _PLANTED if p.cloud == self.spec.name}
+        base = int(EXTRANET_CIDR.network_address) + 16 + _EXTRANET_SEEDED_PER_CLOUD * self.index
+        out: list[FloatingIp] = []
+        for server in self.servers:
+            if server.role != "web" or server.name.rsplit("-", 2)[0] not in planted:
+                continue
+            if len(out) >= _EXTRANET_SEEDED_PER_CLOUD:
+                break
+            out.append(
+                FloatingIp(
+                    id=self._fixed_uuid(f"fip:{server.id}"),
+                    address=str(ipaddress.IPv4Address(base + len(out))),
+                    network_id=extranet.id,
+                    port_id=server.port_id,
+                    fixed_ip=server.ip,
+                    created=server.created,
+                )
+            )
+        return out
 
 
 def utilization(server_id: str) -> tuple[float, float, float]:

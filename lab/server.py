@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lab.api import LabRuntime, Reply, Request
+from lab.api.http import Reply, Request
+from lab.api.runtime import LabRuntime
 from lab.seed import build_estate
 
 LAB_FILE = "lab.json"
@@ -142,8 +143,7 @@ def serve(lab_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     httpd = LabServer((host, port), runtime)
     actual = httpd.server_address[1]
     runtime.base_url = f"http://{host}:{actual}"
-    for cloud in runtime.clouds.values():
-        cloud.warm()  # links carry base_url, so render only now
+    runtime.warm()
     run = {"pid": os.getpid(), "port": actual, "host": host, "url": runtime.base_url}
     tmp = lab_dir / f".{RUN_FILE}.tmp"
     tmp.write_text(json.dumps(run), encoding="utf-8")

@@ -13,7 +13,9 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +28,22 @@ from inventory.migration_models import MigrationRun, MigrationStep, MigrationVm
 from inventory.plan_schema import Plan, PlanItem, parse_plan
 from inventory.store import Store
 from playbooks import runner
-from playbooks.migration_steps import STEPS
+from playbooks.migration_steps import STEPS, checkpoint_for, flow_of
 from providers.errors import ConfigError, PlaybookError
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent
+# One playbook per flow (playbooks/migration_steps: STEPS), and the two single-step ones.
 PLAYBOOKS = {
     "rehost": "migrate_rehost.yml",
+    "rehost-disks": "migrate_rehost_disks.yml",
     "replatform": "migrate_replatform.yml",
     "revert": "migrate_rollback.yml",
     "finalize": "migrate_finalize.yml",
 }
+PROGRESS_EVERY_S = 1.0
 OPEN_RUN_STATES = ("open", "running", "partial", "failed")
 FAIL_TASK = "ganyun migration failed"
+STEP_TASK = "ganyun step "  # roles/migrate_vm names each module task so
 CONFIGURE_DONE_TASK = "configure: done"
 
 ProgressCallback = Callable[["VmProgress"], None]
@@ -51,6 +57,7 @@ class VmProgress:
     status: str
     step: str
     message: str = ""
+    flow: str = ""
 
 
 def _now() -> datetime:
@@ -117,7 +124,7 @@ def open_run(store: Store, plan: Plan, wave: int | None, actor: str = "") -> tup
                     updated_at=now,
                 )
             )
-            for seq, step in enumerate(STEPS[item.strategy]):
+            for seq, step in enumerate(STEPS[flow_of(item.model_dump(mode="json"))]):
                 session.add(MigrationStep(run_id=run.id, item_key=item.key, seq=seq, step=step, status="pending"))
         return run.id, False
 
@@ -141,6 +148,7 @@ class _Recorder:
         self.store = store
         self.run_id = run_id
         self.items = {host_name(k): item for k, item in keys.items()}
+        self.flows = {k: flow_of(item.model_dump(mode="json")) for k, item in keys.items()}
         self.on_progress = on_progress
 
     def __call__(self, event: Any) -> None:
@@ -149,6 +157,8 @@ class _Recorder:
         if item is None or kind not in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
             return
         step = str(res.get("step") or ("configure" if task.startswith("configure:") else ""))
+        if not step and task.startswith(STEP_TASK):
+            step = task.removeprefix(STEP_TASK)  # a module that crashed returns no `step`
         if kind == "runner_on_ok":
             if step == "configure" and task != CONFIGURE_DONE_TASK:
                 return
@@ -174,12 +184,27 @@ class _Recorder:
 
     def _emit(self, vm: MigrationVm) -> None:
         if self.on_progress is not None:
-            self.on_progress(VmProgress(vm.item_key, vm.name, vm.strategy, vm.status, vm.current_step, vm.message))
+            flow = self.flows.get(vm.item_key, vm.strategy)
+            progress = VmProgress(vm.item_key, vm.name, vm.strategy, vm.status, vm.current_step, vm.message, flow)
+            self.on_progress(progress)
+
+    def note(self, item: PlanItem, step: str, note: str) -> None:
+        """A running step's latest progress (from its checkpoint) as the VM's message."""
+        with self.store.write_lock, self.store.session() as session:
+            vm = self._vm_row(session, item)
+            if vm is None or vm.status != "running" or vm.current_step != step:
+                return
+            vm.message = _clean(note)
+            vm.updated_at = _now()
+            session.flush()
+            session.expunge(vm)
+        self._emit(vm)
 
     def _vm_row(self, session: Any, item: PlanItem) -> MigrationVm | None:
-        return session.scalars(
+        row: MigrationVm | None = session.scalars(
             select(MigrationVm).where(MigrationVm.run_id == self.run_id, MigrationVm.item_key == item.key)
         ).first()
+        return row
 
     def _steps(self, session: Any, item: PlanItem) -> list[MigrationStep]:
         return list(
@@ -210,9 +235,10 @@ class _Recorder:
             elif step == "finalize":
                 vm.status, vm.current_step = "finalized", ""
             elif step != "prepare":
+                remarks = (new_state or {}).get("remarks") or {}
                 for s in steps:
                     if s.step == step:
-                        s.status, s.finished_at, s.message = "ok", now, ""
+                        s.status, s.finished_at, s.message = "ok", now, _clean(remarks.get(step))
                         s.started_at = s.started_at or now
                         s.data = _public(new_state or {})
                 pending = [s for s in steps if s.status != "ok"]
@@ -227,7 +253,9 @@ class _Recorder:
                 if first is not None:
                     first.status, first.started_at = "running", now
                     vm.current_step = first.step
-            vm.message = ""
+            # What the operator should know once it is done (placed elsewhere, address changed).
+            remarks = (vm.state or {}).get("remarks") or {}
+            vm.message = _clean("; ".join(f"{k}: {v}" for k, v in remarks.items())) if vm.status == "cut_over" else ""
             vm.updated_at = now
             session.flush()
             session.expunge(vm)
@@ -293,6 +321,31 @@ def _run_playbook(
     forks = max(1, min(20, len(inventory["all"]["children"]["migrate_vms"]["hosts"])))
     result = runner.run(PLAYBOOK_DIR / playbook, extravars, inventory, on_event, envvars={"ANSIBLE_FORKS": str(forks)})
     return result.status
+
+
+@contextmanager
+def _watching(recorder: _Recorder, items: Sequence[PlanItem], workdir: Path, run_id: int) -> Iterator[None]:
+    """While a playbook runs: each second, the progress notes its steps write to their
+    checkpoints become the VMs' messages (`migrate status`, the progress bars)."""
+    stop = threading.Event()
+    seen: dict[str, tuple[str, str]] = {}
+
+    def watch() -> None:
+        while not stop.wait(PROGRESS_EVERY_S):
+            for item in items:
+                progress = checkpoint_for(workdir, run_id, item.model_dump(mode="json")).progress()
+                if progress is None or not progress.note or seen.get(item.key) == (progress.step, progress.note):
+                    continue
+                seen[item.key] = (progress.step, progress.note)
+                recorder.note(item, progress.step, progress.note)
+
+    thread = threading.Thread(target=watch, name="migration-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _inventory(
@@ -363,10 +416,12 @@ def execute(
         **_extravars(config, config_file, run_id),
         "ganyun_faults": [f for f in faults if config.lab],  # fault injection is a lab feature only
     }
-    for strategy in ("rehost", "replatform"):
-        batch = [i for i in items if i.strategy == strategy]
+    workdir = Path(extravars["ganyun_workdir"])
+    for flow in STEPS:
+        batch = [i for i in items if flow_of(i.model_dump(mode="json")) == flow]
         if batch:
-            _run_playbook(PLAYBOOKS[strategy], extravars, _inventory(batch, vms, done), recorder)
+            with _watching(recorder, batch, workdir, run_id):
+                _run_playbook(PLAYBOOKS[flow], extravars, _inventory(batch, vms, done), recorder)
     return _finish(store, run_id)
 
 
@@ -481,6 +536,7 @@ def run_status(store: Store, run_id: int | None = None) -> dict[str, Any]:
                 "done": sum(1 for s in steps.get(vm.item_key, []) if s["status"] == "ok"),
                 "total": len(steps.get(vm.item_key, [])),
                 "message": vm.message,
+                "addresses": _addresses(vm.state),
                 "steps": steps.get(vm.item_key, []),
             }
             for vm in session.scalars(select(MigrationVm).where(MigrationVm.run_id == run.id).order_by(MigrationVm.id))
@@ -494,6 +550,28 @@ def run_status(store: Store, run_id: int | None = None) -> dict[str, Any]:
             "summary": run.summary,
             "vms": vms,
         }
+
+
+def _addresses(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the VM answered before the move and where it answers after: fixed and floating IPs."""
+    empty: dict[str, list[str]] = {"fixed": [], "floating": []}
+    before = state.get("addresses_before") or {}
+    after = state.get("addresses_after") or {}
+    return {
+        "service": str(state.get("service_address") or ""),
+        "before": {**empty, **before} if isinstance(before, Mapping) else empty,
+        "after": {**empty, **after} if isinstance(after, Mapping) else empty,
+    }
+
+
+def addresses_text(addresses: Mapping[str, Any]) -> str:
+    """before -> after, floating IPs starred: "10.10.0.12 100.64.0.16* -> 10.14.0.20 100.64.0.16*"."""
+
+    def side(found: Mapping[str, Any]) -> str:
+        return " ".join([*found.get("fixed", []), *(f"{a}*" for a in found.get("floating", []))])
+
+    before, after = side(addresses.get("before") or {}), side(addresses.get("after") or {})
+    return f"{before} -> {after}" if after else before
 
 
 def _iso(value: datetime | None) -> str:

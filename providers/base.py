@@ -1,7 +1,9 @@
-"""Normalized records, states, the error tree and the Provider protocol.
+"""Normalized records, states, capabilities and the core Provider protocol.
 
 Everything that leaves providers/ is one of these types: adapters never hand out SDK
 objects, so inventory, security and playbooks stay independent of libcloud and kubernetes.
+What an adapter can do beyond listing nodes it declares as data (`features`); the protocol
+of each capability is in providers/capabilities.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,44 @@ class Kind(StrEnum):
     NETWORK = "network"
     CLUSTER = "cluster"
     SECURITY_GROUP = "security_group"
+
+
+class Capability(StrEnum):
+    """What an adapter offers beyond `list_nodes` and `get_node`, declared in its `features`.
+
+    Callers check the declaration (providers/capabilities.py) instead of probing for methods:
+    an adapter that does not declare a capability does not have its methods.
+    """
+
+    # Listings of the other record kinds.
+    HOSTS = "hosts"
+    SIZES = "sizes"
+    IMAGES = "images"
+    VOLUMES = "volumes"
+    SNAPSHOTS = "snapshots"
+    NETWORKS = "networks"
+    SECURITY_GROUPS = "security_groups"
+    CLUSTERS = "clusters"
+    # Changes since the last sync instead of complete listings.
+    NODE_DELTA = "node_delta"
+    VOLUME_DELTA = "volume_delta"
+    WATERMARK = "watermark"  # the adapter's own marker for the next delta, instead of a time
+    # Measurements and certificates.
+    UTILIZATION = "utilization"
+    TLS_SECRETS = "tls_secrets"
+    # Actions (migration steps).
+    POWER = "power"  # start_node, stop_node
+    CREATE_NODE = "create_node"
+    DESTROY_NODE = "destroy_node"
+    NODE_METADATA = "node_metadata"
+    NODE_SNAPSHOT = "node_snapshot"  # create_snapshot of a node, delete_image of that snapshot
+    IMPORT_IMAGE = "import_image"  # import_image, delete_image of an imported image
+    EXPORT_IMAGE = "export_image"
+    IMAGE_LOOKUP = "image_lookup"  # get_image: one image with its current state
+    FLOATING_IPS = "floating_ips"
+    DATASTORE_FILES = "datastore_files"  # a node's disks are files to download (vSphere)
+    # A server-side session (vSphere's change collector) that the next sync continues.
+    SESSION_RESUME = "session_resume"
 
 
 # --------------------------------------------------------------------------- records
@@ -277,6 +317,30 @@ class ProviderSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new node is asked to run: an availability zone, a host within it (clouds let
+    only some accounts pick one), and scheduler hints relative to nodes already placed."""
+
+    zone: str = ""
+    host: str = ""
+    different_host: tuple[str, ...] = ()
+    same_host: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FloatingIp:
+    """An address on an external network that follows whichever node it is attached to."""
+
+    provider: str
+    id: str
+    address: str
+    network_id: str = ""
+    node_id: str = ""
+    port_id: str = ""
+    fixed_ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KindWarning:
     """A kind the account cannot read (403/404): left empty, with this note."""
 
@@ -289,36 +353,11 @@ class KindWarning:
 
 @runtime_checkable
 class Provider(Protocol):
-    """One backend. List calls return complete listings or raise a ProviderError."""
+    """One backend: what every adapter has. List calls return complete listings or raise a
+    ProviderError; everything else is declared in `features` (providers/capabilities.py)."""
 
     name: str
+    features: frozenset[Capability]
 
     def list_nodes(self) -> Sequence[Node]: ...
-    def list_hosts(self) -> Sequence[Host]: ...
-    def list_sizes(self) -> Sequence[Size]: ...
-    def list_images(self) -> Sequence[Image]: ...
-    def list_volumes(self) -> Sequence[Volume]: ...
-    def list_snapshots(self) -> Sequence[Snapshot]: ...
-    def list_networks(self) -> Sequence[Network]: ...
-    def list_security_groups(self) -> Sequence[SecurityGroup]: ...
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-    ) -> Node: ...
-    def start_node(self, node_id: str) -> None: ...
-    def stop_node(self, node_id: str) -> None: ...
-    def destroy_node(self, node_id: str) -> None: ...
     def get_node(self, node_id: str) -> Node: ...
-    def set_node_metadata(self, node_id: str, metadata: Mapping[str, str]) -> None: ...
-    def create_snapshot(self, node_id: str, name: str) -> Image: ...
-    def delete_image(self, image_id: str) -> None: ...
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image: ...
-    def export_image(self, image_id: str, dest_path: str) -> str: ...

@@ -1,9 +1,16 @@
-"""Translate SDK and HTTP errors into the error tree of providers/base.py.
+"""Translate SDK and HTTP errors into the error tree of providers/errors.py.
 
 Every adapter call runs inside `boundary(provider, call)`: whatever libcloud, requests,
-urllib3, the kubernetes client or our own parsing raises comes out as one ProviderError
-subclass naming the provider and the call. SDK modules are looked up by class name and
-attributes so this module imports neither libcloud nor kubernetes.
+urllib3, the kubernetes client or our parsing of an answer raises comes out as one
+ProviderError subclass naming the provider and the call. SDK modules are looked up by class
+name and attributes so this module imports neither libcloud nor kubernetes.
+
+What is translated is what the other side caused: SDK and transport exceptions, and the parse
+errors our parsers raise on purpose when an answer is not what the API documents (ValueError,
+KeyError, IndexError, JSON and UTF-8 decoding). A TypeError, AttributeError or NameError
+raised in ganyun's own code is a bug in that code, not a bad answer: it passes through as it
+is (the CLI reports it as an internal error, sync as that provider's unexpected failure).
+Raised inside an SDK, the same errors mean the SDK choked on what came back: a bad answer.
 
 Error text comes from the endpoint and may echo the request: it is masked (every credential
 this process knows, providers/masking.py) before it is shortened, so that no part of a
@@ -16,6 +23,7 @@ import json
 import re
 import socket
 import ssl
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +31,10 @@ from providers import masking
 from providers.errors import AuthError, BadResponse, GanyunError, NotFound, ProviderError, Throttled, Unavailable
 
 _MAX_DETAIL = 300
+# ganyun's own top-level packages: code in them is ours, everything else installed is an SDK.
+_OWN_PACKAGES = frozenset({"providers", "inventory", "security", "playbooks", "console", "lab", "tests"})
+# What a bug in Python code raises; only an SDK raising it says something about the answer.
+_PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError)
 
 
 def _short(text: str) -> str:
@@ -110,12 +122,12 @@ def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
     if isinstance(exc, ConnectionError | ssl.SSLError | socket.gaierror):
         return Unavailable(provider, call, f"cannot connect: {text}")
 
-    # Parsing: our mapping of a page that is not what the API documents.
+    # Parsing: a page that is not what the API documents (our parsers' checks, or the SDK's).
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return BadResponse(provider, call, f"not JSON: {text}")
     if isinstance(exc, KeyError):
         return BadResponse(provider, call, f"missing field {text}")
-    if isinstance(exc, TypeError | ValueError | IndexError | AttributeError):
+    if isinstance(exc, (ValueError, IndexError, *_PROGRAMMING_ERRORS)):
         return BadResponse(provider, call, f"unexpected response shape: {type(exc).__name__}: {text}")
 
     if "OpenStackException" in names and "pagination" in text.lower():
@@ -131,12 +143,35 @@ def translate(provider: str, call: str, exc: BaseException) -> GanyunError:
     return ProviderError(provider, call, f"{type(exc).__name__}: {text}")
 
 
+def _origin(exc: BaseException) -> str:
+    """The top-level package of the innermost frame that raised `exc`, passing over the
+    standard library's (json, http.client): the code whose call went wrong."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        if package not in sys.stdlib_module_names:
+            return package
+    return ""
+
+
+def is_own_bug(exc: BaseException) -> bool:
+    """A TypeError, AttributeError or NameError raised by ganyun's own code."""
+    return isinstance(exc, _PROGRAMMING_ERRORS) and _origin(exc) in _OWN_PACKAGES
+
+
 @contextmanager
 def boundary(provider: str, call: str) -> Iterator[None]:
-    """Run SDK calls; re-raise anything as a ProviderError naming provider and call."""
+    """Run SDK calls; re-raise what the SDK, the transport or the answer caused as a
+    ProviderError naming provider and call. Bugs in our own code pass through unchanged."""
     try:
         yield
     except GanyunError:
         raise
     except Exception as exc:
+        if is_own_bug(exc):
+            raise
         raise translate(provider, call, exc) from exc

@@ -8,6 +8,8 @@ kubeconfig (`kubeconfig`, optional `context`). Mapping:
   Deployments / StatefulSets        -> Node (replicas x container requests)
   PersistentVolumeClaims            -> Volume; VolumeSnapshots -> Snapshot
   Services                          -> nothing
+Kubernetes has no flavors, images, networks or security groups in this sense, and VMs are
+only started and stopped here: the adapter declares just what it has (`features`).
 Labels `ganyun.io/department`, `ganyun.io/system`, `ganyun.io/mlps-level`, `ganyun.io/owner`
 become the estate's tags.
 
@@ -35,13 +37,10 @@ from providers.base import (
     TAG_MLPS_LEVEL,
     TAG_OWNER,
     TAG_SYSTEM,
+    Capability,
     Host,
-    Image,
-    Network,
     Node,
     ProviderSpec,
-    SecurityGroup,
-    Size,
     Snapshot,
     State,
     Utilization,
@@ -128,6 +127,17 @@ def _meta(obj: Mapping[str, Any]) -> Json:
 
 class KubernetesAdapter:
     """A Provider over one Kubernetes cluster."""
+
+    features = frozenset(
+        {
+            Capability.HOSTS,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.UTILIZATION,
+            Capability.TLS_SECRETS,
+            Capability.POWER,
+        }
+    )
 
     def __init__(self, spec: ProviderSpec, api_client: Any = None) -> None:
         self.spec = spec
@@ -474,19 +484,6 @@ class KubernetesAdapter:
                 )
             return out
 
-    # Kinds Kubernetes does not have: complete, empty listings (not failures).
-    def list_sizes(self) -> Sequence[Size]:
-        return []
-
-    def list_images(self) -> Sequence[Image]:
-        return []
-
-    def list_networks(self) -> Sequence[Network]:
-        return []
-
-    def list_security_groups(self) -> Sequence[SecurityGroup]:
-        return []
-
     # ------------------------------------------------------------------ certificates, metrics
 
     def list_tls_secrets(self) -> list[tuple[str, bytes]]:
@@ -548,9 +545,6 @@ class KubernetesAdapter:
 
     # ------------------------------------------------------------------ actions
 
-    def _not_supported(self, call: str) -> NotFound:
-        return NotFound(self.name, call, "not supported by the kubernetes adapter")
-
     def get_node(self, node_id: str) -> Node:
         for node in self.list_nodes():
             if node.id == node_id:
@@ -561,7 +555,7 @@ class KubernetesAdapter:
         kind, _, rest = node_id.partition("/")
         ns, _, name = rest.partition("/")
         if kind != "kubevirt" or not name:
-            raise self._not_supported(call)
+            raise NotFound(self.name, call, f"{node_id}: only KubeVirt VMs are started and stopped")
         with boundary(self.name, call):
             self._request(
                 "PATCH",
@@ -574,37 +568,6 @@ class KubernetesAdapter:
 
     def stop_node(self, node_id: str) -> None:
         self._vm_run_strategy("stop_node", node_id, "Halted")
-
-    def destroy_node(self, node_id: str) -> None:
-        raise self._not_supported("destroy_node")
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-    ) -> Node:
-        raise self._not_supported("create_node")
-
-    def set_node_metadata(self, node_id: str, metadata: Mapping[str, str]) -> None:
-        raise self._not_supported("set_node_metadata")
-
-    def create_snapshot(self, node_id: str, name: str) -> Image:
-        raise self._not_supported("create_snapshot")
-
-    def delete_image(self, image_id: str) -> None:
-        raise self._not_supported("delete_image")
-
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        raise self._not_supported("import_image")
-
-    def export_image(self, image_id: str, dest_path: str) -> str:
-        raise self._not_supported("export_image")
 
 
 def _pod_requests(pod_spec: Mapping[str, Any]) -> tuple[float, float]:

@@ -2,9 +2,10 @@
 
 `LibcloudAdapter` maps libcloud's generic objects (Node, NodeSize, NodeImage, StorageVolume,
 VolumeSnapshot) to our records, with heuristics on `extra` for what each driver exposes
-(architecture, instance type, tags). Calls a driver does not implement raise NotFound
-("not supported by this driver") so that sync leaves that kind empty with a warning.
-OpenStack gets a richer subclass in providers/libcloud_openstack.py.
+(architecture, instance type, tags). It declares what libcloud's compute API offers; a call
+this particular driver does not implement raises NotFound ("not supported by this driver"),
+as libcloud itself raises NotImplementedError, so that sync leaves that kind empty with a
+warning. OpenStack gets a richer subclass in providers/libcloud_openstack.py.
 
 libcloud has no type stubs: driver objects are `Any` here, and nothing of them leaves.
 """
@@ -19,17 +20,17 @@ from typing import Any, TypeVar
 
 from providers import mapping
 from providers.base import (
-    Host,
+    Capability,
     Image,
     Network,
     Node,
+    Placement,
     ProviderSpec,
     SecurityGroup,
     SecurityRule,
     Size,
     Snapshot,
     State,
-    Utilization,
     Volume,
 )
 from providers.boundary import boundary
@@ -37,9 +38,6 @@ from providers.errors import ConfigError, GanyunError, NotFound
 from providers.masking import SECRETS
 
 T = TypeVar("T")
-
-# Config names -> libcloud's Provider constants where they differ.
-DRIVER_ALIASES: dict[str, str] = {"ecs": "aliyun_ecs", "aliyun": "aliyun_ecs", "aws": "ec2"}
 
 # Options the adapter consumes itself instead of handing them to the driver constructor.
 ADAPTER_OPTIONS = frozenset({"all_tenants", "ex_all_tenants", "verify_ssl", "ca_cert"})
@@ -61,14 +59,22 @@ _LIBVIRT_STATES = {
 
 
 def load_driver_class(driver_name: str) -> Any:
-    """libcloud's compute driver class for a config `driver:` name, or ConfigError naming it."""
+    """libcloud's compute driver class for its driver name, or ConfigError naming it."""
     from libcloud.compute.providers import get_driver
 
-    name = DRIVER_ALIASES.get(driver_name.lower(), driver_name.lower())
     try:
-        return get_driver(name)
+        return get_driver(driver_name.lower())
     except (AttributeError, ImportError, KeyError) as exc:
         raise ConfigError(f"unknown provider driver '{driver_name}' (not a libcloud compute driver)") from exc
+
+
+def is_libcloud_driver(driver_name: str) -> bool:
+    """Whether libcloud has a compute driver of this name (its module is imported to tell)."""
+    try:
+        load_driver_class(driver_name)
+    except ConfigError:
+        return False
+    return True
 
 
 def build_driver(spec: ProviderSpec) -> Any:
@@ -123,6 +129,22 @@ _RAM_IN_GIB = frozenset({"aliyun_ecs", "ecs", "aliyun"})
 
 class LibcloudAdapter:
     """A Provider over one libcloud compute driver."""
+
+    features = frozenset(
+        {
+            Capability.SIZES,
+            Capability.IMAGES,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.NETWORKS,
+            Capability.SECURITY_GROUPS,
+            Capability.POWER,
+            Capability.CREATE_NODE,
+            Capability.DESTROY_NODE,
+            Capability.NODE_METADATA,
+            Capability.NODE_SNAPSHOT,
+        }
+    )
 
     def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
         self.spec = spec
@@ -228,7 +250,7 @@ class LibcloudAdapter:
             id=self._node_id(n),
             name=str(n.name or n.id),
             state=self._libvirt_state(n) if self.spec.driver == "libvirt" else mapping.normalize_state(n.state),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             vcpus=vcpus,
             ram_mb=ram,
             disk_gb=disk,
@@ -245,9 +267,6 @@ class LibcloudAdapter:
             tags=tags,
         )
 
-    def list_hosts(self) -> Sequence[Host]:
-        raise _not_supported(self.name, "list_hosts")
-
     def list_sizes(self) -> Sequence[Size]:
         sizes = self._call("list_sizes", lambda: self.driver.list_sizes())
         return self._map_all("list_sizes", sizes, self._size)
@@ -258,7 +277,7 @@ class LibcloudAdapter:
             provider=self.name,
             id=str(s.id),
             name=str(s.name or s.id),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             vcpus=_size_vcpus(s),
             ram_mb=self._ram_mb(s),
             disk_gb=mapping.as_int(s.disk),
@@ -278,7 +297,7 @@ class LibcloudAdapter:
             id=str(i.id),
             name=name or str(i.id),
             state=mapping.normalize_state(_first(extra.get("status"), extra.get("state"), "available")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             arch=mapping.normalize_arch(_first(extra.get("architecture"), extra.get("arch")))
             or mapping.arch_from_text(name),
             os_family=mapping.normalize_os(
@@ -309,7 +328,7 @@ class LibcloudAdapter:
             id=str(v.id),
             name=str(v.name or v.id),
             state=mapping.normalize_state(_first(getattr(v, "state", None), extra.get("state"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             size_gb=mapping.as_int(v.size),
             volume_type=_s(extra.get("volume_type"), extra.get("category"), extra.get("type")),
             attached_to=tuple(dict.fromkeys(attached)),
@@ -337,7 +356,7 @@ class LibcloudAdapter:
             id=str(s.id),
             name=_s(getattr(s, "name", None), extra.get("name"), s.id),
             state=mapping.normalize_state(_first(getattr(s, "state", None), extra.get("status"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             volume_id=_s(extra.get("volume_id"), extra.get("source_disk_id")),
             size_gb=mapping.as_int(s.size),
             created_at=mapping.parse_time(getattr(s, "created", None)),
@@ -356,7 +375,7 @@ class LibcloudAdapter:
             id=str(n.id),
             name=str(getattr(n, "name", None) or n.id),
             state=mapping.normalize_state(_first(extra.get("state"), extra.get("status"), "unknown")),
-            extra=_plain(extra),
+            extra=mapping.plain_data(extra),
             cidrs=(str(cidr),) if cidr else (),
         )
 
@@ -384,12 +403,9 @@ class LibcloudAdapter:
             provider=self.name,
             id=_s(getattr(g, "id", None), getattr(g, "name", None)),
             name=_s(getattr(g, "name", None), getattr(g, "id", None)),
-            extra=_plain(dict(getattr(g, "extra", None) or {})),
+            extra=mapping.plain_data(dict(getattr(g, "extra", None) or {})),
             rules=tuple(rules),
         )
-
-    def list_utilization(self) -> Sequence[Utilization]:
-        return []
 
     # ------------------------------------------------------------------ actions
 
@@ -437,6 +453,7 @@ class LibcloudAdapter:
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node:
         size = self._find("create_node", "list_sizes", size_id)
         image = self._find("create_node", "list_images", image_id)
@@ -481,14 +498,6 @@ class LibcloudAdapter:
         image = self._call("delete_image", lambda: self.driver.get_image(image_id))
         self._call("delete_image", lambda: self.driver.delete_image(image))
 
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        raise _not_supported(self.name, "import_image")
-
-    def export_image(self, image_id: str, dest_path: str) -> str:
-        raise _not_supported(self.name, "export_image")
-
 
 def _size_vcpus(size: Any) -> int:
     if size is None:
@@ -503,19 +512,3 @@ def _opt_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     return mapping.as_int(value)
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Keep only JSON-ready data from a driver's `extra` (it may hold SDK objects)."""
-    if depth > 4:
-        return None
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Mapping):
-        out = {str(k): _plain(v, depth + 1) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and k not in ("password", "adminPass")}
-    if isinstance(value, list | tuple):
-        return [_plain(v, depth + 1) for v in value]
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    return None

@@ -32,10 +32,13 @@ from libcloud.compute.types import MalformedResponseError
 
 from providers import mapping
 from providers.base import (
+    Capability,
+    FloatingIp,
     Host,
     Image,
     Network,
     Node,
+    Placement,
     ProviderSpec,
     SecurityGroup,
     SecurityRule,
@@ -46,7 +49,7 @@ from providers.base import (
 )
 from providers.boundary import boundary, for_status
 from providers.errors import AuthError, BadResponse, NotFound
-from providers.libcloud_adapter import LibcloudAdapter, _plain
+from providers.libcloud_adapter import LibcloudAdapter
 
 Json = dict[str, Any]
 
@@ -68,6 +71,17 @@ def _dicts(items: Any, what: str) -> list[Json]:
 
 class OpenStackAdapter(LibcloudAdapter):
     """libcloud's OpenStack_2 driver plus raw calls for what it does not map."""
+
+    features = LibcloudAdapter.features | {
+        Capability.HOSTS,
+        Capability.NODE_DELTA,
+        Capability.VOLUME_DELTA,
+        Capability.UTILIZATION,
+        Capability.IMPORT_IMAGE,
+        Capability.EXPORT_IMAGE,
+        Capability.IMAGE_LOOKUP,
+        Capability.FLOATING_IPS,
+    }
 
     def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
         super().__init__(spec, driver)
@@ -166,16 +180,21 @@ class OpenStackAdapter(LibcloudAdapter):
     def _hypervisors(self) -> list[Json]:
         return self._pages(self._compute, "/os-hypervisors/detail", "hypervisors")
 
-    def _racks(self) -> dict[str, str]:
-        """Host name -> rack, from os-aggregates metadata `rack` (admin-only: may be absent)."""
+    def _host_groups(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Host name -> rack and host name -> availability zone, from os-aggregates (`rack`
+        metadata, `availability_zone`); admin-only, so both may be empty."""
         body = self._optional("list_aggregates", lambda: self._get(self._compute, "/os-aggregates"), {})
         racks: dict[str, str] = {}
+        zones: dict[str, str] = {}
         for agg in _dicts(body.get("aggregates", []), "aggregates"):
             rack = (agg.get("metadata") or {}).get("rack")
-            if rack:
-                for host in agg.get("hosts") or []:
+            zone = agg.get("availability_zone") or (agg.get("metadata") or {}).get("availability_zone")
+            for host in agg.get("hosts") or []:
+                if rack:
                     racks[str(host)] = str(rack)
-        return racks
+                if zone:
+                    zones[str(host)] = str(zone)
+        return racks, zones
 
     # ------------------------------------------------------------------ nodes
 
@@ -336,10 +355,10 @@ class OpenStackAdapter(LibcloudAdapter):
     def list_hosts(self) -> Sequence[Host]:
         with boundary(self.name, "list_hosts"):
             hypervisors = self._hypervisors()
-            racks = self._racks()
-            return [self._host(h, racks) for h in hypervisors]
+            racks, zones = self._host_groups()
+            return [self._host(h, racks, zones) for h in hypervisors]
 
-    def _host(self, h: Json, racks: Mapping[str, str]) -> Host:
+    def _host(self, h: Json, racks: Mapping[str, str], zones: Mapping[str, str]) -> Host:
         cpu = mapping.parse_cpu_info(h.get("cpu_info"))
         name = str(h.get("hypervisor_hostname") or h["id"])
         service_host = str((h.get("service") or {}).get("host", ""))
@@ -351,7 +370,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(h["id"]),
             name=name,
             state=state,
-            extra=_plain(
+            extra=mapping.plain_data(
                 {
                     "status": h.get("status"),
                     "state": h.get("state"),
@@ -359,6 +378,7 @@ class OpenStackAdapter(LibcloudAdapter):
                     "service_host": service_host,
                     "hypervisor_type": h.get("hypervisor_type"),
                     "topology": cpu.get("topology"),
+                    "availability_zone": zones.get(name) or zones.get(service_host),
                 }
             ),
             vcpus=mapping.as_int(h.get("vcpus")),
@@ -388,7 +408,7 @@ class OpenStackAdapter(LibcloudAdapter):
                         id=str(f["id"]),
                         name=str(f.get("name") or f["id"]),
                         state=mapping.normalize_state("stopped" if f.get("OS-FLV-DISABLED:disabled") else "running"),
-                        extra=_plain(
+                        extra=mapping.plain_data(
                             {
                                 "extra_specs": specs,
                                 "is_public": f.get("os-flavor-access:is_public"),
@@ -436,7 +456,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(i["id"]),
             name=name,
             state=mapping.normalize_state(i.get("status")),
-            extra=_plain(props),
+            extra=mapping.plain_data({**props, "status": i.get("status")}),
             arch=mapping.normalize_arch(i.get("architecture")) or mapping.arch_from_text(name),
             os_family=mapping.normalize_os(i.get("os_distro"), name),
             os_version=str(i.get("os_version") or ""),
@@ -538,7 +558,7 @@ class OpenStackAdapter(LibcloudAdapter):
                     id=str(s["id"]),
                     name=str(s.get("name") or s.get("display_name") or s["id"]),
                     state=mapping.normalize_state(s.get("status")),
-                    extra=_plain({"description": s.get("description"), "metadata": s.get("metadata")}),
+                    extra=mapping.plain_data({"description": s.get("description"), "metadata": s.get("metadata")}),
                     volume_id=str(s.get("volume_id") or s.get("volumeId") or ""),
                     size_gb=mapping.as_int(s.get("size")),
                     created_at=mapping.parse_time(s.get("created_at") or s.get("createdAt")),
@@ -562,7 +582,7 @@ class OpenStackAdapter(LibcloudAdapter):
                     id=str(n["id"]),
                     name=str(n.get("name") or n["id"]),
                     state=mapping.normalize_state(n.get("status")),
-                    extra=_plain(
+                    extra=mapping.plain_data(
                         {
                             "subnets": n.get("subnets"),
                             "mtu": n.get("mtu"),
@@ -613,7 +633,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=gid,
             name=str(g.get("name") or gid),
             state=mapping.normalize_state("active"),
-            extra=_plain({"description": g.get("description"), "tenant_id": g.get("tenant_id")}),
+            extra=mapping.plain_data({"description": g.get("description"), "tenant_id": g.get("tenant_id")}),
             rules=tuple(rules),
             attached_to=tuple(dict.fromkeys(members.get(gid, []))),
         )
@@ -692,8 +712,12 @@ class OpenStackAdapter(LibcloudAdapter):
         network_ids: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         fixed_ips: Sequence[str] = (),
+        placement: Placement | None = None,
     ) -> Node:
-        """Boot a server; fixed_ips[i] (when given) is the address wanted on network_ids[i]."""
+        """Boot a server; fixed_ips[i] (when given) is the address wanted on network_ids[i].
+
+        `placement` asks Nova for a zone, a host in it (`zone:host`, which Nova's policy keeps
+        to some accounts: refused with AuthError otherwise) and scheduler hints."""
         networks: list[Json] = []
         for i, net in enumerate(network_ids):
             entry: Json = {"uuid": net}
@@ -705,8 +729,19 @@ class OpenStackAdapter(LibcloudAdapter):
             server["networks"] = networks
         if metadata:
             server["metadata"] = {str(k): str(v) for k, v in metadata.items()}
+        request: Json = {"server": server}
+        if placement is not None:
+            if placement.zone or placement.host:
+                server["availability_zone"] = f"{placement.zone}:{placement.host}" if placement.host else placement.zone
+            hints: Json = {}
+            if placement.different_host:
+                hints["different_host"] = list(placement.different_host)
+            if placement.same_host:
+                hints["same_host"] = list(placement.same_host)
+            if hints:
+                request["os:scheduler_hints"] = hints
         with boundary(self.name, "create_node"):
-            body = self._compute.request("/servers", method="POST", data={"server": server}).object
+            body = self._compute.request("/servers", method="POST", data=request).object
             node_id = str(body["server"]["id"])
         return self.get_node(node_id)
 
@@ -738,6 +773,81 @@ class OpenStackAdapter(LibcloudAdapter):
     def delete_image(self, image_id: str) -> None:
         with boundary(self.name, "delete_image"):
             self._image.request(f"/v2/images/{image_id}", method="DELETE")
+
+    def get_image(self, image_id: str) -> Image:
+        with boundary(self.name, "get_image"):
+            return self._glance_image(self._get(self._image, f"/v2/images/{image_id}"))
+
+    # ------------------------------------------------------------------ floating IPs (Neutron)
+
+    def _floating_ip(self, f: Json, node_of_port: Mapping[str, str]) -> FloatingIp:
+        port = str(f.get("port_id") or "")
+        return FloatingIp(
+            provider=self.name,
+            id=str(f["id"]),
+            address=str(f.get("floating_ip_address") or ""),
+            network_id=str(f.get("floating_network_id") or ""),
+            node_id=node_of_port.get(port, ""),
+            port_id=port,
+            fixed_ip=str(f.get("fixed_ip_address") or ""),
+        )
+
+    def _ports_of(self, node_id: str) -> list[Json]:
+        body = self._get(self._network, "/v2.0/ports", {"device_id": node_id})
+        return _dicts(body.get("ports", []), "ports")
+
+    def list_floating_ips(self, node_id: str = "") -> Sequence[FloatingIp]:
+        """Every floating IP of the project, or those attached to one node's ports."""
+        with boundary(self.name, "list_floating_ips"):
+            if node_id:
+                ports = {str(p["id"]): node_id for p in self._ports_of(node_id)}
+                found = [
+                    f
+                    for port in ports
+                    for f in _dicts(
+                        self._get(self._network, "/v2.0/floatingips", {"port_id": port}).get("floatingips", []),
+                        "floatingips",
+                    )
+                ]
+                return [self._floating_ip(f, ports) for f in found]
+            items = _dicts(self._get(self._network, "/v2.0/floatingips").get("floatingips", []), "floatingips")
+            attached = {str(f.get("port_id")) for f in items if f.get("port_id")}
+            ports = {}
+            if attached:
+                every = _dicts(self._get(self._network, "/v2.0/ports").get("ports", []), "ports")
+                ports = {str(p["id"]): str(p.get("device_id") or "") for p in every if str(p["id"]) in attached}
+            return [self._floating_ip(f, ports) for f in items]
+
+    def create_floating_ip(self, network_id: str, address: str = "") -> FloatingIp:
+        """Allocate a floating IP on an external network; `address` asks for that one."""
+        spec: Json = {"floating_network_id": network_id}
+        if address:
+            spec["floating_ip_address"] = address
+        with boundary(self.name, "create_floating_ip"):
+            body = self._network.request("/v2.0/floatingips", method="POST", data={"floatingip": spec}).object
+            return self._floating_ip(body["floatingip"], {})
+
+    def attach_floating_ip(self, floating_ip_id: str, node_id: str) -> FloatingIp:
+        """Point the floating IP at the node's first port."""
+        with boundary(self.name, "attach_floating_ip"):
+            ports = self._ports_of(node_id)
+            if not ports:
+                raise NotFound(self.name, "attach_floating_ip", f"node {node_id} has no port")
+            port = str(ports[0]["id"])
+            body = self._network.request(
+                f"/v2.0/floatingips/{floating_ip_id}", method="PUT", data={"floatingip": {"port_id": port}}
+            ).object
+            return self._floating_ip(body["floatingip"], {port: node_id})
+
+    def detach_floating_ip(self, floating_ip_id: str) -> None:
+        with boundary(self.name, "detach_floating_ip"):
+            self._network.request(
+                f"/v2.0/floatingips/{floating_ip_id}", method="PUT", data={"floatingip": {"port_id": None}}
+            )
+
+    def delete_floating_ip(self, floating_ip_id: str) -> None:
+        with boundary(self.name, "delete_floating_ip"):
+            self._network.request(f"/v2.0/floatingips/{floating_ip_id}", method="DELETE")
 
     def import_image(
         self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None

@@ -71,6 +71,7 @@ class CpuRule:
     vendor: str
     arch: str
     pattern: re.Pattern[str]
+    domestic: bool = False
 
 
 @cache
@@ -78,9 +79,19 @@ def cpu_rules() -> tuple[CpuRule, ...]:
     """providers/cpu_models.yaml, compiled once: vendor strings and CPU model strings."""
     raw = yaml.safe_load(files("providers").joinpath("cpu_models.yaml").read_text(encoding="utf-8"))
     return tuple(
-        CpuRule(str(rule["vendor"]), str(rule["arch"]), re.compile("|".join(f"(?:{p})" for p in rule["patterns"])))
+        CpuRule(
+            str(rule["vendor"]),
+            str(rule["arch"]),
+            re.compile("|".join(f"(?:{p})" for p in rule["patterns"])),
+            bool(rule.get("domestic", False)),
+        )
         for rule in raw
     )
+
+
+def domestic_cpu_vendors() -> frozenset[str]:
+    """The CPU vendors cpu_models.yaml marks domestic (Hygon, Kunpeng, Phytium, Loongson, ...)."""
+    return frozenset(rule.vendor for rule in cpu_rules() if rule.domestic and rule.vendor)
 
 
 def cpu_platform(*texts: object) -> tuple[str, str]:
@@ -145,6 +156,11 @@ _OS_NEEDLES: tuple[tuple[str, str], ...] = (
     ("cirros", "CirrOS"),
     ("freebsd", "FreeBSD"),
     ("coreos", "CoreOS"),
+)
+
+# The OS families above that the 信创 policy counts as domestic operating systems.
+DOMESTIC_OS_FAMILIES = frozenset(
+    {"NeoKylin", "Kylin", "UOS", "openEuler", "EulerOS", "Anolis", "OpenCloudOS", "TencentOS", "Deepin"}
 )
 
 # Exact distro codes that are too short to search inside longer names.
@@ -315,3 +331,19 @@ def as_bool(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "on")
     return bool(value)
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """Keep only JSON-ready data from a driver's `extra` (it may hold SDK objects)."""
+    if depth > 4:
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        out = {str(k): plain_data(v, depth + 1) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and k not in ("password", "adminPass")}
+    if isinstance(value, list | tuple):
+        return [plain_data(v, depth + 1) for v in value]
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return None

@@ -1,5 +1,6 @@
-"""Where certificates come from besides scanning: scan targets from the inventory, Kubernetes
-TLS secrets (through providers/), and PEM files fetched from hosts by playbooks/collect_certs.yml."""
+"""Where certificates come from besides scanning: scan targets from the inventory, TLS secrets
+of providers that declare them (Kubernetes, through providers/), and PEM files fetched from
+hosts by playbooks/collect_certs.yml."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from providers import capabilities
+from providers.base import Provider
 from providers.errors import CryptoError
 from security import certs
 from security.tls_settings import TlsSettings
@@ -44,13 +47,14 @@ def inventory_targets(session: Session, config: Any, settings: TlsSettings) -> l
     return out
 
 
-def collect_from_kubernetes(provider: Any) -> Collected:
-    """Certificates of every `kubernetes.io/tls` secret the adapter can list."""
-    if not hasattr(provider, "list_tls_secrets"):
+def collect_tls_secrets(provider: Provider) -> Collected:
+    """Certificates of every TLS secret (`kubernetes.io/tls`) the provider declares and lists."""
+    secrets = capabilities.TLS_SECRETS.of(provider)
+    if secrets is None:
         return []
     out: Collected = []
-    cluster = getattr(provider, "name", "kubernetes")
-    for where, pem in provider.list_tls_secrets():
+    cluster = provider.name
+    for where, pem in secrets.list_tls_secrets():
         try:
             chain = certs.load_certificates(pem, source=f"{cluster}/{where}")
         except CryptoError:

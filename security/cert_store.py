@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from security import certs
@@ -90,14 +90,25 @@ def save_collected(session: Session, items: Iterable[tuple[x509.Certificate, str
     return count
 
 
-def list_certificates(session: Session) -> list[dict[str, Any]]:
-    """One dict per certificate with where it was seen; `inventory list --kind certificates`."""
+def list_certificates(session: Session, at_endpoints: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
+    """One dict per certificate with where it was seen; `inventory list --kind certificates`.
+
+    With `at_endpoints` (a condition on Endpoint), only the certificates seen at those
+    endpoints, and only those sightings."""
     now = datetime.now(UTC)
-    rows = session.scalars(select(Certificate).order_by(Certificate.not_after)).all()
+    cert_stmt = select(Certificate).order_by(Certificate.not_after)
+    sighting_stmt = select(CertificateSighting)
+    endpoint_stmt = select(Endpoint)
+    if at_endpoints is not None:
+        endpoint_stmt = endpoint_stmt.where(at_endpoints)
+        seen_there = CertificateSighting.endpoint_id.in_(select(Endpoint.id).where(at_endpoints))
+        sighting_stmt = sighting_stmt.where(seen_there)
+        cert_stmt = cert_stmt.where(Certificate.id.in_(select(CertificateSighting.certificate_id).where(seen_there)))
+    rows = session.scalars(cert_stmt).all()
     sightings: dict[int, list[CertificateSighting]] = {}
-    for s in session.scalars(select(CertificateSighting)).all():
+    for s in session.scalars(sighting_stmt).all():
         sightings.setdefault(s.certificate_id, []).append(s)
-    endpoints = {e.id: e for e in session.scalars(select(Endpoint)).all()}
+    endpoints = {e.id: e for e in session.scalars(endpoint_stmt).all()}
     out = []
     for row in rows:
         seen = sightings.get(row.id, [])
@@ -131,8 +142,9 @@ def list_certificates(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def list_endpoints(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Endpoint).order_by(Endpoint.host, Endpoint.port)).all()
+def list_endpoints(session: Session, where: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
+    stmt = select(Endpoint).order_by(Endpoint.host, Endpoint.port)
+    rows = session.scalars(stmt if where is None else stmt.where(where)).all()
     return [{
         "host": e.host, "port": e.port, "system": e.system, "department": e.department, "source": e.source,
         "reachable": e.reachable, "tls_versions": e.tls_versions, "tlcp": e.tlcp, "rfc8998": e.rfc8998,

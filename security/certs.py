@@ -12,6 +12,7 @@ in which case OpenSSL may stop the chain at them (X509_V_FLAG_PARTIAL_CHAIN).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -107,7 +108,15 @@ _FIELDS: tuple[tuple[str, Any], ...] = (
     ("validity", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
     ("signature algorithm", lambda c: c.signature_algorithm_oid.dotted_string),
     ("encoding", lambda c: (c.tbs_certificate_bytes, c.public_bytes(serialization.Encoding.DER))),
+    ("extensions", lambda c: _unique_extensions(c)),
 )
+
+
+def _unique_extensions(cert: x509.Certificate) -> None:
+    """RFC 5280 allows each extension once; cryptography refuses the whole set otherwise.
+    An extension it merely cannot decode stays tolerated: describe() shows what it can."""
+    with contextlib.suppress(ValueError):
+        len(cert.extensions)  # parsing is lazy: this reads them all
 
 
 def checked(cert: x509.Certificate, source: str) -> x509.Certificate:
@@ -117,7 +126,7 @@ def checked(cert: x509.Certificate, source: str) -> x509.Certificate:
     for name, read in _FIELDS:
         try:
             read(cert)
-        except (ValueError, TypeError, OverflowError, UnsupportedAlgorithm) as exc:
+        except (ValueError, TypeError, OverflowError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:
             raise CryptoError(f"{source}: malformed certificate: {name}: {_first_line(exc)}") from None
     return cert
 

@@ -30,6 +30,7 @@ import re
 import secrets
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from inventory.config import GanyunConfig
-from providers.errors import ConfigError, CryptoError
+from providers.errors import ConfigError, CryptoError, GanyunError
 from security.crashpoints import crash_point
 
 KEY_BYTES = 16
@@ -48,6 +49,9 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 FORMAT = 2
 _CHECK_NAME = "__key_check__"
+# Where an adapter's session state between syncs is kept (VaultCredentials.save_session).
+SESSION_ENTRY = "{provider}.session"
+SESSION_KEY = "adapter-session"
 _CHECK_PLAINTEXT = b"ganyun-vault-key-check"
 _MAC_LABEL = b"ganyun-vault-mac"
 
@@ -455,3 +459,43 @@ def _check_whole_file(
         raise CryptoError(f"vault file {files.vault} is ahead of {files.anchor.name} (generation {generation}, "
                           f"anchor {anchored}): the anchor was replaced")  # fmt: skip
     return data
+
+
+class VaultCredentials:
+    """The vault as the credential source of inventory.credentials (`vault:NAME` references),
+    opened on the first reference: a configuration with `env:` references only never needs a
+    vault. Sync resolves providers from several threads, hence the lock."""
+
+    def __init__(self, config: GanyunConfig) -> None:
+        self._config = config
+        self._vault: Vault | None = None
+        self._lock = threading.Lock()
+
+    def _opened(self) -> Vault:
+        with self._lock:
+            if self._vault is None:
+                self._vault = Vault.open(self._config)
+            return self._vault
+
+    def get(self, name: str) -> tuple[str, str]:
+        return self._opened().get(name)
+
+    # An adapter's session state between syncs (inventory.credentials.SessionKeeper). A vault
+    # that cannot be opened keeps none: the next sync then lists everything.
+    def load_session(self, provider: str) -> str | None:
+        try:
+            _key, state = self._opened().get(SESSION_ENTRY.format(provider=provider))
+        except (KeyError, GanyunError):
+            return None
+        return state
+
+    def save_session(self, provider: str, state: str | None) -> None:
+        try:
+            vault = self._opened()
+            name = SESSION_ENTRY.format(provider=provider)
+            if state:
+                vault.set(name, SESSION_KEY, state)
+            elif name in vault.names():
+                vault.delete(name)
+        except GanyunError:
+            return

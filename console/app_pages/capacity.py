@@ -1,8 +1,9 @@
 """容量 Capacity: allocation and headroom, forecasts with intervals, rack fill, showback,
 Xinchuang progress, rightsizing, migration headroom and the exports.
 
-The page renders inventory.capacity.build_report; the report is cached per (config,
-latest sync run) with a TTL, so re-runs of the script do not recompute it.
+The page renders the capacity report of console/services/capacity.py (within the signed-in
+account's scope); it is cached per (account, config, latest sync run) with a TTL, so re-runs
+of the script do not recompute it. The exports are made from the same report.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, sync_marker, t
-from inventory import capacity_export as ex
+from console.frame import CACHE_TTL_S, get_config, get_store, paginate, record, sync_marker, t, viewer
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import capacity
+from console.services.viewer import Viewer
+from inventory.capacity.api import export as ex
 from inventory.config import GanyunConfig, parse_config
+
+PAGE = PageSpec("console.page_capacity", ":material/stacked_bar_chart:", roles=EVERY_ROLE, order=30)
 
 
 def label(key: str) -> str:
@@ -29,25 +35,22 @@ def _config_key(config: GanyunConfig) -> tuple[str, str]:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def load_report(config_json: str, base_dir: str, marker: tuple[int, str]) -> dict[str, Any]:
-    from inventory.capacity import build_report
-
+def load_report(who: Viewer, config_json: str, base_dir: str, marker: tuple[int, str]) -> dict[str, Any]:
     config = parse_config(json.loads(config_json), base_dir=base_dir)
-    return build_report(config, get_store())
+    return capacity.report(get_store(), who, config)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def load_headroom(config_json: str, base_dir: str, marker: tuple[int, str], where: tuple[str, ...]) -> dict[str, Any]:
-    from inventory.headroom import migration_headroom, selection_demand
+def load_headroom(
+    who: Viewer, config_json: str, base_dir: str, marker: tuple[int, str], where: tuple[str, ...]
+) -> dict[str, Any]:
     from inventory.query import parse_filters
 
     filters = parse_filters(list(where))
     config = parse_config(json.loads(config_json), base_dir=base_dir)
     # The pools and forecasts are the page's cached report: only the selection is new work.
-    report = load_report(config_json, base_dir, marker)
-    with get_store().session() as session:
-        demand = selection_demand(session, filters)
-    return migration_headroom(config, report["pools"], report["forecast"], demand)
+    report = load_report(who, config_json, base_dir, marker)
+    return capacity.headroom(get_store(), who, config, filters, report["pools"], report["forecast"])
 
 
 def _frame(head: list[str], rows: list[list[Any]]) -> pd.DataFrame:
@@ -67,12 +70,13 @@ def _stale(report: dict[str, Any]) -> None:
 
 def _metrics(report: dict[str, Any]) -> None:
     totals = report.get("totals") or {}
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric(label("col_alloc_vcpus"), f"{(totals.get('allocated') or {}).get('vcpus', 0):,}")
     cols[1].metric(label("col_used_vcpus_pct"), f"{(totals.get('used_pct') or {}).get('vcpus') or 0}%")
     cols[2].metric(label("col_free_vm_units"), f"{totals.get('free_vm_units', 0):,}")
     cols[3].metric(label("col_xc_share"), f"{report['xinchuang']['share']:.1%}")
-    cols[4].metric(label("col_rack_fill_pct"), f"{report['rack_summary']['fill_pct'] or 0}%")
+    cols[4].metric(label("col_compliant_share"), f"{report['xinchuang'].get('compliant_share', 0.0):.1%}")
+    cols[5].metric(label("col_rack_fill_pct"), f"{report['rack_summary']['fill_pct'] or 0}%")
 
 
 def _forecast_tab(report: dict[str, Any]) -> None:
@@ -106,7 +110,7 @@ def _export_tab(report: dict[str, Any]) -> None:
                        "capacity-report.json", "application/json", key="cap_json")  # fmt: skip
 
 
-def _headroom_tab(config_key: tuple[str, str], marker: tuple[int, str]) -> None:
+def _headroom_tab(who: Viewer, config_key: tuple[str, str], marker: tuple[int, str]) -> None:
     text = st.text_area(label("headroom_where"), value="", key="cap_where")
     if not st.button(label("headroom_run"), key="cap_headroom"):
         return
@@ -114,7 +118,7 @@ def _headroom_tab(config_key: tuple[str, str], marker: tuple[int, str]) -> None:
     from providers.errors import GanyunError
 
     try:
-        hr = load_headroom(*config_key, marker, where)
+        hr = load_headroom(who, *config_key, marker, where)
     except GanyunError as exc:
         st.error(str(exc))
         return
@@ -134,7 +138,8 @@ def render() -> None:
         st.info(label("no_data"))
         return
     key = _config_key(config)
-    report = load_report(*key, marker)
+    who = viewer()
+    report = load_report(who, *key, marker)
     _stale(report)
     _metrics(report)
     figs = ex.figures(report, label)
@@ -159,11 +164,13 @@ def render() -> None:
         st.plotly_chart(figs["xinchuang"], key="cap_xc_chart")
         _table(*ex.xinchuang_rows(report, "center"), key="cap_xc_centers")
         _table(*ex.xinchuang_rows(report, "department"), key="cap_xc_depts")
+        st.caption(label("noncompliant_title"))
+        _table(*ex.noncompliant_rows(report, label), key="cap_xc_noncompliant")
     with tabs[5]:
         _table(*ex.rightsizing_level_rows(report, label), key="cap_rs_levels")
         _table(*ex.rightsizing_rows(report), key="cap_rs_top")
     with tabs[6]:
-        _headroom_tab(key, marker)
+        _headroom_tab(who, key, marker)
     with tabs[7]:
         _export_tab(report)
 

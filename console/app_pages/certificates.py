@@ -1,68 +1,51 @@
 """证书 Certificates: expiry timeline, SM2 vs RSA/ECDSA mix, TLS/TLCP endpoints, issue or renew SM2.
 
-Certificates and endpoints come from the certificate area's tables (security/cert_store.py);
-issuing goes through security/ca.py and is allowed to security officers only.
+Certificates and endpoints are read through console/services/certificates.py, within the
+signed-in account's scope; issuing goes through security/ca.py and is allowed to security
+officers only.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
-from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, paginate, run_action, t
+from console.frame import CACHE_TTL_S, get_config, get_store, guarded, paginate, run_action, store_for, t, viewer
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import certificates as certificate_service
+from console.services.viewer import Viewer
 from inventory.config import GanyunConfig
 from providers.errors import ConfigError
 
+PAGE = PageSpec("console.page_certificates", ":material/verified_user:", roles=EVERY_ROLE, order=60)
 
-def cert_marker(url: str) -> tuple[int, str]:
+
+def cert_marker(who: Viewer, url: str) -> tuple[int, str]:
     """Certificates change by scans, not syncs: key the cache on their count and last sighting."""
-    from security.cert_models import Certificate
-
-    with _store(url).session() as session:
-        n, last = session.execute(select(func.count(), func.max(Certificate.last_seen))).one()
-    return int(n or 0), str(last or "")
+    return certificate_service.marker(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def key_mix(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
-    from security.cert_models import Certificate
-
-    with _store(url).session() as session:
-        rows = session.execute(select(Certificate.key_type, func.count()).group_by(Certificate.key_type))
-        return [{"key_type": k or "?", "count": int(n)} for k, n in rows]
+def key_mix(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+    return certificate_service.key_mix(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def certificates(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
-    from security.cert_store import list_certificates
-
-    with _store(url).session() as session:
-        return list_certificates(session)
+def certificates(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+    return certificate_service.certificates(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def endpoints(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
-    from security.cert_store import list_endpoints
-
-    with _store(url).session() as session:
-        return list_endpoints(session)
+def endpoints(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+    return certificate_service.endpoints(store_for(url), who)
 
 
-def ca_dir(config: GanyunConfig) -> Path:
-    from security.tls_settings import settings_of
-
-    return settings_of(config).ca_path(config.base_dir)
-
-
-def issued_names(config: GanyunConfig) -> list[str]:
-    issued = ca_dir(config) / "issued"
-    return sorted(p.name for p in issued.iterdir() if (p / "sign.pem").exists()) if issued.is_dir() else []
+def issued_names(who: Viewer, config: GanyunConfig) -> list[str]:
+    return certificate_service.issued_names(get_store(), who, config)
 
 
 def issue(config: GanyunConfig, cn: str, sans: list[str], days: int, renew: str = "") -> dict[str, Any]:
@@ -71,9 +54,9 @@ def issue(config: GanyunConfig, cn: str, sans: list[str], days: int, renew: str 
     from security.ca import SmCa
     from security.cert_store import record_certificate
 
-    ca = SmCa(ca_dir(config))
+    ca = SmCa(certificate_service.ca_dir(config))
     if renew:
-        if renew not in issued_names(config):
+        if renew not in issued_names(viewer(), config):
             raise ConfigError(f"no issued certificate named {renew!r}")
         pair = ca.renew(ca.directory / "issued" / renew / "sign.pem", days)
     else:
@@ -107,10 +90,11 @@ def render() -> None:
     st.title(t("console.page_certificates"))
     config = get_config()
     url = config.database_url
-    marker = guarded(t("console.page_certificates"), lambda: cert_marker(url))
+    who = viewer()
+    marker = guarded(t("console.page_certificates"), lambda: cert_marker(who, url))
     if marker is not None:
-        rows = certificates(url, marker)
-        mix = key_mix(url, marker)
+        rows = certificates(who, url, marker)
+        mix = key_mix(who, url, marker)
         cols = st.columns(3)
         cols[0].metric(t("console.metric_certs"), len(rows))
         cols[1].metric(t("console.metric_expired"), sum(1 for r in rows if r["expired"]))
@@ -132,7 +116,7 @@ def render() -> None:
         else:
             st.info(t("console.no_certs"))
         st.subheader(t("console.endpoints"))
-        eps = endpoints(url, marker)
+        eps = endpoints(who, url, marker)
         if eps:
             st.dataframe(pd.DataFrame([{
                 t("console.col_endpoint"): f"{e['host']}:{e['port']}", t("console.col_system"): e["system"],
@@ -146,7 +130,7 @@ def render() -> None:
     st.subheader(t("console.issue_title"))
     # Shown to everyone: the role is checked on the server when the button is pressed.
     with st.form("issue"):
-        existing = guarded(t("console.page_certificates"), lambda: issued_names(config)) or []
+        existing = guarded(t("console.page_certificates"), lambda: issued_names(who, config)) or []
         renew = st.selectbox(t("console.renew_which"), ["", *existing], key="cert_renew",
                              format_func=lambda v: v or t("console.new_certificate"))
         cn = st.text_input(t("console.cn"), key="cert_cn")

@@ -11,20 +11,24 @@ import streamlit as st
 
 from console import frame
 from console.actions import record_action
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import compliance
+from console.services.viewer import Viewer
 from providers.errors import ConfigError
 from security.compliance import engine, evidence, reports, waivers
-from security.compliance.frameworks import PRIMARY, load_frameworks
+from security.compliance.frameworks import PRIMARY, clauses_of, load_frameworks
 from security.compliance.registry import load_checks
+
+PAGE = PageSpec("console.page_compliance", ":material/rule:", roles=EVERY_ROLE, order=70)
 
 PAGE_SIZE = 50
 t = frame.t
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _snapshot(url: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    del url  # the cache key: one snapshot per database
-    store = frame.get_store()
-    return engine.latest_audit(store), engine.trend(store)
+def _snapshot(who: Viewer, url: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    store = frame.store_for(url)
+    return compliance.latest_audit(store, who), compliance.trend(store, who)
 
 
 def _actor() -> str:
@@ -44,6 +48,7 @@ def _run_audit(level: int) -> None:
 
 config = frame.get_config()
 store = frame.get_store()
+who = frame.viewer()
 st.title(t("comply.page_title"))
 st.caption(t("comply.page_intro"))
 
@@ -52,7 +57,7 @@ with st.form("run_audit"):
     if st.form_submit_button(t("comply.run_audit")):
         _run_audit(int(level))
 
-audit, trend = _snapshot(config.database_url)
+audit, trend = _snapshot(who, config.database_url)
 if audit is None:
     st.info(t("comply.no_audit"))
     st.stop()
@@ -76,20 +81,24 @@ for tab, dim in zip(tabs, ("department", "system", "center"), strict=True):
 
 if len(trend) > 1:
     st.subheader(t("comply.trend"))
-    st.line_chart(pd.DataFrame(trend), x="audit_id", y=["score", "failed"])
+    # A department's trend has its scores only: an audit keeps no failure counts per department.
+    series = [c for c in ("score", "failed") if any(p.get(c) is not None for p in trend)]
+    st.line_chart(pd.DataFrame(trend), x="audit_id", y=series)
 
 # ----------------------------------------------------------------- findings
 st.subheader(t("comply.findings"))
 titles = {cid: c.meta.title[lang] for cid, c in load_checks().items()}
+clauses = {cid: ", ".join(clauses_of(cid)) for cid in titles}
 statuses = st.multiselect(t("comply.status_filter"), ["FAIL", "WAIVED", "MANUAL", "PASS"], default=["FAIL"])
 # Only the page on screen is read: an estate-wide audit has a finding per volume and endpoint.
-_, shown, total = engine.findings_page(store, statuses=statuses, offset=0, limit=0)
+shown, total = compliance.findings_page(store, who, statuses, offset=0, limit=0)[1:]
 pages = max(1, -(-shown // PAGE_SIZE))
 page = int(st.number_input(t("comply.page"), min_value=1, max_value=pages, value=1, key="findings_page"))
-findings, _, _ = engine.findings_page(store, statuses=statuses, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+findings, _, _ = compliance.findings_page(store, who, statuses, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
 rows = [
     {
         "check": titles.get(f["check_id"], f["check_id"]),
+        "clauses": clauses.get(f["check_id"], ""),
         "severity": f["severity"],
         "status": f["status"],
         "resource": f["resource_name"],
@@ -106,7 +115,7 @@ st.caption(f"{shown} / {total}")
 
 # ----------------------------------------------------------------- waivers
 st.subheader(t("comply.waivers"))
-all_waivers = waivers.list_all(store)
+all_waivers = compliance.waiver_list(store, who)
 st.dataframe(pd.DataFrame(all_waivers), hide_index=True, width="stretch")
 if frame.has_role("security_officer"):
     with st.form("request_waiver"):
@@ -149,7 +158,7 @@ if frame.has_role("security_officer"):
 st.subheader(t("comply.evidence"))
 fw = load_frameworks()[PRIMARY]
 manual = {r.subject: f"{r.id} {r.title[lang]}" for r in fw.requirements if r.manual}
-st.dataframe(pd.DataFrame(evidence.listing(store)), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(compliance.evidence_list(store, who)), hide_index=True, width="stretch")
 if frame.has_role("security_officer", "auditor"):
     with st.form("attach_evidence"):
         subject = st.selectbox(t("comply.subject"), list(manual), format_func=lambda s: manual[s])
@@ -168,5 +177,6 @@ if isinstance(report, engine.AuditReport):
              ".spreadsheetml.sheet", "csv": "text/csv"}  # fmt: skip
     cols = st.columns(len(reports.FORMATS))
     for col, fmt in zip(cols, reports.FORMATS, strict=True):
-        col.download_button(fmt.upper(), reports.render(report, fmt), file_name=f"compliance-{report.audit_id}.{fmt}",
-                            mime=mimes[fmt], key=f"export_{fmt}")  # fmt: skip
+        col.download_button(fmt.upper(), compliance.render(store, who, report, fmt),
+                            file_name=f"compliance-{report.audit_id}.{fmt}", mime=mimes[fmt],
+                            key=f"export_{fmt}")  # fmt: skip

@@ -14,41 +14,38 @@ from typing import Any
 import altair as alt
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
 from console import jobs
 from console.frame import (
     CACHE_TTL_S,
-    _store,
     get_config,
     get_store,
     guarded,
     paginate,
     run_action,
     show_job,
+    store_for,
     sync_marker,
     t,
+    viewer,
 )
 from console.i18n import language
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import drills, inventory
+from console.services.viewer import Viewer
 from inventory.config import CONFIG_ENV, GanyunConfig
-from inventory.drill_models import DrillRun
-from inventory.models import ProviderStatus
-from playbooks.drill import history, scenarios
+from playbooks.drill import scenarios
 from playbooks.drill.report import ROLE_COLORS, timeline_rows, write_gap
 from providers.errors import ConfigError
+
+PAGE = PageSpec("console.page_dr", ":material/sync_alt:", roles=EVERY_ROLE, order=50)
 
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def providers_by_center(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
-    with _store(url).session() as session:
-        rows = session.execute(
-            select(ProviderStatus.center, ProviderStatus.pool, func.count()).group_by(
-                ProviderStatus.center, ProviderStatus.pool
-            )
-        )
-        return [{"center": c, "pool": p, "providers": int(n)} for c, p, n in rows]
+def providers_by_center(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+    return inventory.providers_by_center(store_for(url), who)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -75,10 +72,13 @@ _LIVE_COLOR = {
 
 
 def topology_dot(
-    config: GanyunConfig, providers: list[dict[str, Any]], live: dict[str, dict[str, Any]] | None = None
+    config: GanyunConfig,
+    providers: list[dict[str, Any]],
+    systems: dict[str, list[str]],
+    live: dict[str, dict[str, Any]] | None = None,
 ) -> str:
-    """Graphviz DOT: one cluster per site, a node per center (with its database's live role when
-    the DR clusters are configured), sync/async replication edges."""
+    """Graphviz DOT: one cluster per site, a node per center (with `systems`, per center, and its
+    database's live role when the DR clusters are configured), sync/async replication edges."""
     lines = ["digraph G {", 'rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif"];']
     sites: dict[str, list[Any]] = {}
     for center in config.centers:
@@ -87,10 +87,10 @@ def topology_dot(
         lines.append(f'subgraph cluster_{i} {{ label="{_q(site)}"; style=dashed;')
         for c in centers:
             n = sum(p["providers"] for p in providers if p["center"] == c.id)
-            systems = [s.name for s in config.systems if s.center == c.id][:4]
+            shown = systems.get(c.id, [])[:4]
             label = f"{c.name}\\n{t('console.role_' + c.role.replace('-', '_'))}\\n{t('console.providers_n', n=n)}"
-            if systems:
-                label += "\\n" + "\\n".join(_q(s) for s in systems)
+            if shown:
+                label += "\\n" + "\\n".join(_q(s) for s in shown)
             color = _ROLE_COLOR.get(c.role, "#ccc") + "33"
             member = (live or {}).get(c.id)
             if member is not None:
@@ -114,50 +114,10 @@ def _q(text: str) -> str:
     return str(text).replace('"', "'")
 
 
-# The drill's own checks that the RTO/RPO columns summarise (playbooks/drill/engine.py::_checks).
-_RTO_RPO_CHECKS = ("rto", "rpo_rows", "rpo_s")
-
-
 @st.cache_data(ttl=10, show_spinner=False)
-def drill_history(url: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Recorded drills (inventory/drill_models.py, written by playbooks/drill/history.py), newest first."""
-    with _store(url).session() as session:
-        runs = session.scalars(select(DrillRun).order_by(DrillRun.started_at.desc()).limit(limit)).all()
-        return [_history_row(run) for run in runs]
-
-
-def _history_row(run: DrillRun) -> dict[str, Any]:
-    """One drill judged by what it recorded, not by today's config: targets may have changed since.
-
-    Same-city drills allow no acknowledged row lost (rpo_rows); a remote failover may lose rows
-    and is held to its data-loss window in seconds instead (rpo_s), so the RPO unit follows
-    whichever target the drill was run with.
-    """
-    report = run.report or {}
-    targets = report.get("targets") or {}
-    if targets.get("rpo_rows") is not None:
-        rpo_unit, rpo, rpo_target = "rows", run.rpo_rows_lost, targets["rpo_rows"]
-    elif targets.get("rpo_s") is not None:
-        rpo_unit, rpo, rpo_target = "s", (report.get("measurements") or {}).get("data_loss_window_s"), targets["rpo_s"]
-    else:
-        rpo_unit, rpo, rpo_target = "", None, None
-    judged_checks = [c for c in report.get("checks") or [] if c.get("name") in _RTO_RPO_CHECKS]
-    names = {c["name"] for c in judged_checks}
-    # Only a drill that reached the fault has both an RTO and an RPO check; for the others
-    # (refused, interrupted before the fault) "met" would be a verdict on half the question.
-    met = all(c.get("met") for c in judged_checks) if "rto" in names and len(names) > 1 else None
-    return {
-        "id": run.id,
-        "scenario": run.scenario,
-        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else None,
-        "status": run.status,
-        "rto_s": run.rto_s,
-        "rto_target_s": run.rto_target_s,
-        "rpo_unit": rpo_unit,
-        "rpo": rpo,
-        "rpo_target": rpo_target,
-        "met": met,
-    }
+def drill_history(who: Viewer, url: str) -> list[dict[str, Any]]:
+    """Recorded drills, newest first, judged by what each recorded (console/services/drills.py)."""
+    return drills.history(store_for(url), who)
 
 
 def _rpo_text(value: Any, unit: str) -> str:
@@ -242,22 +202,24 @@ def render() -> None:
     st.title(t("console.page_dr"))
     config = get_config()
     url = config.database_url
+    who = viewer()
     st.subheader(t("console.topology"))
     if config.centers:
         live = guarded(t("console.page_dr"), lambda: live_roles(config, url)) if config.dr.configured else None
-        st.graphviz_chart(topology_dot(config, providers_by_center(url, sync_marker(get_store())), live))
+        providers = providers_by_center(who, url, sync_marker(get_store()))
+        st.graphviz_chart(topology_dot(config, providers, drills.topology_systems(get_store(), who, config), live))
     else:
         st.info(t("console.no_centers"))
 
     st.subheader(t("console.drill_history"))
-    rows = guarded(t("console.page_dr"), lambda: drill_history(url))
+    rows = guarded(t("console.page_dr"), lambda: drill_history(who, url))
     if rows:
         st.dataframe(pd.DataFrame(paginate(judged(rows), "dr_hist")), hide_index=True, width="stretch")
     elif rows is not None:
         st.caption(t("console.no_drills"))
     if rows:
         run_id = st.selectbox(t("console.drill_timeline"), [r["id"] for r in rows], key="drill_run")
-        report = guarded(t("console.page_dr"), lambda: history.report(get_store(), str(run_id)))
+        report = guarded(t("console.page_dr"), lambda: drills.report(get_store(), who, str(run_id)))
         if report and report.get("timeline", {}).get("segments"):
             st.altair_chart(timeline_chart(report), width="stretch")
         elif report is not None:

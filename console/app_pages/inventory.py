@@ -1,7 +1,8 @@
 """资源 Inventory: filterable, sortable, paginated table; a node's detail and change history; export.
 
-Nodes and hosts are filtered, sorted, counted and paged in the database (100,000 nodes on the
-large lab); the other kinds are few per provider and go through inventory.query.
+Everything is read through console/services/inventory.py, within the signed-in account's
+scope: nodes and hosts are filtered, sorted, counted and paged in the database (100,000
+nodes on the large lab).
 """
 
 from __future__ import annotations
@@ -11,84 +12,35 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import String, and_, cast, func, select
 
-from console.frame import CACHE_TTL_S, _store, get_config, get_store, page_window, sync_marker, t
-from inventory.models import HostRow, NodeRow, ProviderStatus
-from inventory.query import LIST_KINDS, history, iter_records
+from console.frame import CACHE_TTL_S, get_config, get_store, page_window, store_for, sync_marker, t, viewer
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import inventory
+from console.services.inventory import HOST_COLUMNS, NODE_COLUMNS
+from console.services.viewer import Viewer
+from inventory.query import LIST_KINDS
 from inventory.tenant_text import inert_cell
 
-NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch", "cpu_vendor", "os_family",
-                "department", "system", "mlps_level", "host", "id")
-HOST_COLUMNS = ("provider", "name", "state", "vcpus", "vcpus_used", "ram_mb", "ram_mb_used", "arch", "cpu_vendor",
-                "rack", "running_vms", "id")
+PAGE = PageSpec("console.page_inventory", ":material/dns:", roles=EVERY_ROLE, order=20)
 FILTER_FIELDS = ("center", "pool", "provider", "department", "system", "state", "arch", "os_family")
 EXPORT_LIMIT = 200_000
 
 
-def _model(kind: str) -> Any:
-    return NodeRow if kind == "nodes" else HostRow
-
-
-def _conditions(model: Any, filters: dict[str, str], search: str) -> list[Any]:
-    conds: list[Any] = []
-    for key, value in filters.items():
-        if key in ("center", "pool"):
-            sub = select(ProviderStatus.name).where(getattr(ProviderStatus, key) == value)
-            conds.append(model.provider.in_(sub))
-        elif key in model.__table__.c:
-            conds.append(cast(model.__table__.c[key], String) == value)
-    if search:
-        conds.append(model.name.contains(search, autoescape=True))
-    return conds
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def distinct_values(who: Viewer, url: str, marker: tuple[int, str], kind: str, field: str) -> list[str]:
+    return inventory.distinct_values(store_for(url), who, kind, field)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def distinct_values(url: str, marker: tuple[int, str], kind: str, field: str) -> list[str]:
-    model = _model(kind)
-    with _store(url).session() as session:
-        if field in ("center", "pool"):
-            column = getattr(ProviderStatus, field)
-            stmt = select(column).distinct()
-        elif field in model.__table__.c:
-            column = model.__table__.c[field]
-            stmt = select(column).distinct().limit(500)
-        else:
-            return []
-        return sorted(str(v) for v in session.scalars(stmt) if v not in (None, ""))
+def count_of(who: Viewer, url: str, marker: tuple[int, str], kind: str, filters: tuple[tuple[str, str], ...],
+             search: str) -> int:  # fmt: skip
+    return inventory.count(store_for(url), who, kind, dict(filters), search)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def count_of(url: str, marker: tuple[int, str], kind: str, filters: tuple[tuple[str, str], ...], search: str) -> int:
-    model = _model(kind)
-    conds = _conditions(model, dict(filters), search)
-    stmt = select(func.count()).select_from(model)
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    with _store(url).session() as session:
-        return int(session.scalar(stmt) or 0)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def page_of(url: str, marker: tuple[int, str], kind: str, filters: tuple[tuple[str, str], ...], search: str,
-            sort: str, descending: bool, offset: int, limit: int) -> list[dict[str, Any]]:
-    return query_rows(url, kind, filters, search, sort, descending, offset, limit)
-
-
-def query_rows(url: str, kind: str, filters: tuple[tuple[str, str], ...], search: str,
-               sort: str, descending: bool, offset: int, limit: int) -> list[dict[str, Any]]:
-    """Matching rows, filtered, sorted and cut in the database (uncached: exports)."""
-    model = _model(kind)
-    columns = NODE_COLUMNS if kind == "nodes" else HOST_COLUMNS
-    conds = _conditions(model, dict(filters), search)
-    order = model.__table__.c.get(sort, model.name)
-    stmt = select(*(model.__table__.c[c] for c in columns))
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(order.desc() if descending else order, model.provider, model.id)
-    stmt = stmt.offset(offset).limit(limit)
-    with _store(url).session() as session:
-        return [dict(zip(columns, row, strict=True)) for row in session.execute(stmt)]
+def page_of(who: Viewer, url: str, marker: tuple[int, str], kind: str, filters: tuple[tuple[str, str], ...],
+            search: str, sort: str, descending: bool, offset: int, limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    return inventory.rows(store_for(url), who, kind, dict(filters), search, sort, descending, offset, limit)
 
 
 def _labels(frame: pd.DataFrame) -> pd.DataFrame:
@@ -102,14 +54,12 @@ def to_xlsx(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _node_detail(provider: str, node_id: str) -> None:
-    with get_store().session() as session:
-        row = session.get(NodeRow, (provider, node_id))
-        events = history(session, provider, "node", node_id)
-        if row is None:
-            st.warning(t("inventory.node_not_found", provider=provider, node=node_id))
-            return
-        record = {c.name: getattr(row, c.name) for c in NodeRow.__table__.columns if c.name != "fingerprint"}
+def _node_detail(who: Viewer, provider: str, node_id: str) -> None:
+    found = inventory.node_detail(get_store(), who, provider, node_id)
+    if found is None:
+        st.warning(t("inventory.node_not_found", provider=provider, node=node_id))
+        return
+    record, events = found
     st.subheader(t("console.node_detail", name=record["name"]))
     left, right = st.columns(2)
     left.json({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}, expanded=False)
@@ -127,10 +77,11 @@ def render() -> None:
     st.title(t("console.page_inventory"))
     url = get_config().database_url
     marker = sync_marker(get_store())
+    who = viewer()
     kind = st.selectbox(t("console.kind"), LIST_KINDS, format_func=lambda k: t(f"console.kind_{k}"), key="inv_kind")
 
     if kind not in ("nodes", "hosts"):
-        records = _other_kind(kind)
+        records = _other_kind(who, kind)
         st.caption(t("console.rows", total=len(records)))
         offset, limit = page_window(len(records), "inv_other")
         frame = pd.DataFrame(records[offset : offset + limit])
@@ -143,7 +94,7 @@ def render() -> None:
         for i, field in enumerate(FILTER_FIELDS):
             if kind == "hosts" and field in ("department", "system", "os_family"):
                 continue
-            options = ["", *distinct_values(url, marker, kind, field)]
+            options = ["", *distinct_values(who, url, marker, kind, field)]
             choice = cols[i % 4].selectbox(t(f"console.col_{field}"), options, key=f"inv_f_{kind}_{field}",
                                            format_func=lambda v: v or t("console.all"))
             if choice:
@@ -156,19 +107,19 @@ def render() -> None:
         descending = right.toggle(t("console.descending"), key=f"inv_desc_{kind}")
 
     key = tuple(sorted(filters.items()))
-    total = count_of(url, marker, kind, key, search)
+    total = count_of(who, url, marker, kind, key, search)
     st.caption(t("console.rows", total=total))
     offset, limit = page_window(total, f"inv_{kind}")
-    rows = page_of(url, marker, kind, key, search, sort, descending, offset, limit)
+    rows = page_of(who, url, marker, kind, key, search, sort, descending, offset, limit)
     frame = pd.DataFrame(rows, columns=list(NODE_COLUMNS if kind == "nodes" else HOST_COLUMNS))
     st.dataframe(_labels(frame), hide_index=True, width="stretch")
 
     export_cols = st.columns(2)
     export_cols[0].download_button(
-        t("console.export_csv"), data=lambda: _export(url, marker, kind, key, search, sort, descending, "csv"),
+        t("console.export_csv"), data=lambda: export_rows(who, url, kind, key, search, sort, descending, "csv"),
         file_name=f"ganyun-{kind}.csv", mime="text/csv", key=f"inv_csv_{kind}")
     export_cols[1].download_button(
-        t("console.export_xlsx"), data=lambda: _export(url, marker, kind, key, search, sort, descending, "xlsx"),
+        t("console.export_xlsx"), data=lambda: export_rows(who, url, kind, key, search, sort, descending, "xlsx"),
         file_name=f"ganyun-{kind}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"inv_xlsx_{kind}")
 
@@ -177,33 +128,33 @@ def render() -> None:
         picked = st.selectbox(t("console.pick_node"), ["", *choices], key="inv_node",
                               format_func=lambda v: v or t("console.none"))
         if picked:
-            _node_detail(*choices[picked])
+            _node_detail(who, *choices[picked])
 
 
-def _export(url: str, marker: tuple[int, str], kind: str, key: tuple[tuple[str, str], ...], search: str,
-            sort: str, descending: bool, fmt: str) -> bytes:
+def export_rows(who: Viewer, url: str, kind: str, key: tuple[tuple[str, str], ...], search: str, sort: str,
+            descending: bool, fmt: str) -> bytes:  # fmt: skip
     # Generated only when the user clicks (deferred download): no export work on every rerun.
-    rows = query_rows(url, kind, key, search, sort, descending, 0, EXPORT_LIMIT)
+    rows = inventory.rows(store_for(url), who, kind, dict(key), search, sort, descending, 0, EXPORT_LIMIT)
     # Names and tags are a tenant's text: no cell may become a formula; numbers stay numbers.
     frame = _labels(pd.DataFrame(rows).map(inert_cell))
     if fmt == "csv":
         # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly only with it. CRLF rows: the
         # csv writer then quotes any cell holding a lone CR, which Excel would take as a new row.
-        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        text: str = frame.to_csv(index=False, lineterminator="\r\n")
+        return text.encode("utf-8-sig")
     return to_xlsx(frame)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _other_kind_cached(url: str, marker: tuple[int, str], kind: str) -> list[dict[str, Any]]:
-    with _store(url).session() as session:
-        return [
-            {k: v for k, v in r.items() if not isinstance(v, dict | list)}
-            for r in iter_records(session, kind, limit=EXPORT_LIMIT)
-        ]
+def _other_kind_cached(who: Viewer, url: str, marker: tuple[int, str], kind: str) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in r.items() if not isinstance(v, dict | list)}
+        for r in inventory.records(store_for(url), who, kind, limit=EXPORT_LIMIT)
+    ]
 
 
-def _other_kind(kind: str) -> list[dict[str, Any]]:
-    return _other_kind_cached(get_config().database_url, sync_marker(get_store()), kind)
+def _other_kind(who: Viewer, kind: str) -> list[dict[str, Any]]:
+    return _other_kind_cached(who, get_config().database_url, sync_marker(get_store()), kind)
 
 
 # Streamlit runs a page as __main__; importing it (tests, benchmarks) does not render.

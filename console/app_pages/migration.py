@@ -21,7 +21,6 @@ import streamlit as st
 from console import jobs
 from console.frame import (
     CACHE_TTL_S,
-    _store,
     get_config,
     get_store,
     guarded,
@@ -30,46 +29,44 @@ from console.frame import (
     require_role,
     run_action,
     show_job,
+    store_for,
     sync_marker,
     t,
+    viewer,
 )
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import inventory, migration
+from console.services.viewer import Viewer
 from inventory.config import CONFIG_ENV, GanyunConfig
+from playbooks.migration import addresses_text
 from providers.errors import ConfigError
+
+PAGE = PageSpec("console.page_migration", ":material/move_up:", roles=EVERY_ROLE, order=40)
 
 ACTIONS = ("run", "rollback", "finalize")
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def departments(url: str, marker: tuple[int, str]) -> list[str]:
-    from inventory.query import count_by
-
-    with _store(url).session() as session:
-        return sorted(d for d in count_by(session, "department") if d)
+def departments(who: Viewer, url: str, marker: tuple[int, str]) -> list[str]:
+    return inventory.departments(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def assessment_rows(
-    _config: GanyunConfig, url: str, marker: tuple[int, str], department: str, language: str
+    _config: GanyunConfig, who: Viewer, url: str, marker: tuple[int, str], department: str, language: str
 ) -> list[dict[str, Any]]:
-    from inventory.planning import assess
-
     filters = {"department": department} if department else {}
-    with _store(url).session() as session:
-        return [a.to_dict() for a in assess(_config, session, filters, lang=language)]
+    return migration.assessment(store_for(url), who, _config, filters, language)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def runs(url: str) -> list[dict[str, Any]]:
-    from playbooks.migration import list_runs
-
-    return list_runs(_store(url), limit=50)
+def runs(who: Viewer, url: str) -> list[dict[str, Any]]:
+    return migration.runs(store_for(url), who, limit=50)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def run_detail(url: str, run_id: int) -> dict[str, Any]:
-    from playbooks.migration import run_status
-
-    return run_status(_store(url), run_id)
+def run_detail(who: Viewer, url: str, run_id: int) -> dict[str, Any]:
+    return migration.run_detail(store_for(url), who, run_id)
 
 
 def _config_file(config: GanyunConfig) -> str:
@@ -92,12 +89,13 @@ def _assessment(config: GanyunConfig) -> None:
     st.subheader(t("migrate.page_assess"))
     url = config.database_url
     marker = sync_marker(get_store())
+    who = viewer()
     everyone = t("migrate.all")
-    depts = [everyone] + (guarded(t("migrate.page_title"), lambda: departments(url, marker)) or [])
+    depts = [everyone] + (guarded(t("migrate.page_title"), lambda: departments(who, url, marker)) or [])
     choice = st.selectbox(t("migrate.col_department"), depts, key="mig_dept")
     dept = "" if choice == everyone else str(choice)
     st.session_state["mig_filter_dept"] = dept
-    rows = guarded(t("migrate.page_assess"), lambda: assessment_rows(config, url, marker, dept, lang()))
+    rows = guarded(t("migrate.page_assess"), lambda: assessment_rows(config, who, url, marker, dept, lang()))
     if not rows:
         st.caption(t("migrate.no_nodes"))
         return
@@ -134,10 +132,9 @@ def _plan(config: GanyunConfig) -> None:
         filters = {"department": dept} if dept else {}
 
         def build() -> Any:
-            from inventory.planning import build_plan
-
-            with get_store().session() as session:
-                return build_plan(config, session, target, filters, wave_size=int(wave_size), lang=lang())
+            return migration.build_plan(
+                get_store(), viewer(), config, target, filters, wave_size=int(wave_size), lang=lang()
+            )
 
         outcome = run_action("migrate.plan", ["operator", "planner"], {"target": target, **filters}, build)
         if outcome is not None:
@@ -201,7 +198,8 @@ def _plan(config: GanyunConfig) -> None:
 def _progress(config: GanyunConfig) -> None:
     st.subheader(t("migrate.page_runs"))
     url = config.database_url
-    all_runs = guarded(t("migrate.page_runs"), lambda: runs(url)) or []
+    who = viewer()
+    all_runs = guarded(t("migrate.page_runs"), lambda: runs(who, url)) or []
     if not all_runs:
         st.caption(t("migrate.no_runs"))
         return
@@ -213,7 +211,7 @@ def _progress(config: GanyunConfig) -> None:
             f"#{r['run_id']} {r['target']} · {r['status']}" for r in all_runs if r["run_id"] == i
         ),
     )
-    detail = run_detail(url, int(run_id))
+    detail = run_detail(who, url, int(run_id))
     st.caption(t("migrate.status_title", run=detail["run_id"], target=detail["target"], status=detail["status"]))
     rows = [
         {
@@ -223,6 +221,7 @@ def _progress(config: GanyunConfig) -> None:
             t("migrate.col_step"): v["step"],
             t("migrate.col_progress"): v["done"] / v["total"] if v["total"] else 0.0,
             t("migrate.col_target"): v["target"],
+            t("migrate.col_addresses"): addresses_text(v["addresses"]),
             t("migrate.col_message"): v["message"],
         }
         for v in detail["vms"]

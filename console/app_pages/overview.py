@@ -1,98 +1,57 @@
 """总览 Overview: counts per center, cloud and pool; sync status; Xinchuang progress; risks; expiring certs.
 
-Every figure is a GROUP BY in the database, cached per (database, latest sync run) with a TTL.
+Every figure is a GROUP BY in the database (console/services, within the signed-in account's
+scope), cached per (account, database, latest sync run) with a TTL.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
-from console.frame import CACHE_TTL_S, _store, get_config, get_store, guarded, sync_marker, t
-from inventory.models import CapacitySample, HostRow, NodeRow, ProviderStatus
+from console.frame import CACHE_TTL_S, get_config, get_store, guarded, store_for, sync_marker, t, viewer
+from console.navigation import EVERY_ROLE, PageSpec
+from console.services import certificates, compliance, inventory
+from console.services.viewer import Viewer
+
+PAGE = PageSpec("console.page_overview", ":material/dashboard:", roles=EVERY_ROLE, order=10)
 
 EXPIRY_DAYS = 30
-_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def node_counts(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+def node_counts(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
     """Nodes, vCPUs and RAM per provider (with its center and pool)."""
-    with _store(url).session() as session:
-        stmt = (
-            select(ProviderStatus.name, ProviderStatus.center, ProviderStatus.pool,
-                   func.count(NodeRow.id), func.coalesce(func.sum(NodeRow.vcpus), 0),
-                   func.coalesce(func.sum(NodeRow.ram_mb), 0))
-            .select_from(ProviderStatus)
-            .join(NodeRow, NodeRow.provider == ProviderStatus.name, isouter=True)
-            .group_by(ProviderStatus.name, ProviderStatus.center, ProviderStatus.pool)
-        )
-        return [{"provider": p, "center": c, "pool": pool, "nodes": int(n), "vcpus": int(v), "ram_gb": int(r) // 1024}
-                for p, c, pool, n, v, r in session.execute(stmt)]
+    return inventory.node_counts(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def host_count(url: str, marker: tuple[int, str]) -> int:
-    with _store(url).session() as session:
-        return int(session.scalar(select(func.count()).select_from(HostRow)) or 0)
+def host_count(who: Viewer, url: str, marker: tuple[int, str]) -> int:
+    return inventory.host_count(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def sync_status(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
-    with _store(url).session() as session:
-        rows = session.scalars(select(ProviderStatus).order_by(ProviderStatus.name)).all()
-        return [{"provider": r.name, "center": r.center, "pool": r.pool, "status": r.status, "stale": r.stale,
-                 "last_success": r.last_success.isoformat(timespec="seconds") if r.last_success else "",
-                 "error": r.error[:160]} for r in rows]
+def sync_status(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+    return inventory.sync_status(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def pool_trend(url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
+def pool_trend(who: Viewer, url: str, marker: tuple[int, str]) -> list[dict[str, Any]]:
     """vCPUs per pool per day from the capacity samples: the Xinchuang share over time."""
-    day = func.date(CapacitySample.at)
-    with _store(url).session() as session:
-        # Several syncs a day add several samples; the share stays right as every provider samples alike.
-        stmt = (select(day, CapacitySample.pool, func.sum(CapacitySample.vcpus))
-                .group_by(day, CapacitySample.pool).order_by(day))
-        return [{"day": str(d), "pool": p, "vcpus": int(v or 0)} for d, p, v in session.execute(stmt)]
+    return inventory.pool_trend(store_for(url), who)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def top_risks(url: str, marker: tuple[int, str], limit: int = 10) -> list[dict[str, Any]]:
-    from security.compliance.models import ComplianceAudit, ComplianceFinding
-
-    with _store(url).session() as session:
-        last = session.scalar(select(func.max(ComplianceAudit.id)))
-        if last is None:
-            return []
-        stmt = (select(ComplianceFinding.check_id, ComplianceFinding.severity, func.count())
-                .where(ComplianceFinding.last_audit_id == last, ComplianceFinding.status == "FAIL")
-                .group_by(ComplianceFinding.check_id, ComplianceFinding.severity))
-        rows = [{"check_id": c, "severity": s, "count": int(n)} for c, s, n in session.execute(stmt)]
-    rows.sort(key=lambda r: (_SEVERITY_RANK.get(r["severity"], 9), -r["count"]))
-    return rows[:limit]
+def top_risks(who: Viewer, url: str, marker: tuple[int, str], limit: int = 10) -> list[dict[str, Any]]:
+    return compliance.top_risks(store_for(url), who, limit)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def expiring_certs(url: str, marker: tuple[int, str], days: int = EXPIRY_DAYS) -> list[dict[str, Any]]:
-    from security.cert_models import Certificate
-
-    now = datetime.now(UTC)
-    with _store(url).session() as session:
-        stmt = (select(Certificate.subject, Certificate.key_type, Certificate.not_after)
-                .where(Certificate.not_after.is_not(None), Certificate.not_after <= now + timedelta(days=days))
-                .order_by(Certificate.not_after).limit(20))
-        out = []
-        for subject, key_type, not_after in session.execute(stmt):
-            aware = not_after if not_after.tzinfo else not_after.replace(tzinfo=UTC)
-            out.append({"subject": subject, "key_type": key_type,
-                        "not_after": aware.date().isoformat(), "days_left": (aware - now).days})
-        return out
+def expiring_certs(who: Viewer, url: str, marker: tuple[int, str], days: int = EXPIRY_DAYS) -> list[dict[str, Any]]:
+    return certificates.expiring(store_for(url), who, days)
 
 
 def _center_name(center_id: str) -> str:
@@ -109,17 +68,18 @@ def render() -> None:
     st.title(t("console.page_overview"))
     url = get_config().database_url
     marker = sync_marker(get_store())
-    counts = node_counts(url, marker)
+    who = viewer()
+    counts = node_counts(who, url, marker)
     total = sum(r["nodes"] for r in counts)
     xc_nodes = sum(r["nodes"] for r in counts if r["pool"] == "xinchuang")
     total_vcpus = sum(r["vcpus"] for r in counts)
     xc_vcpus = sum(r["vcpus"] for r in counts if r["pool"] == "xinchuang")
-    statuses = sync_status(url, marker)
+    statuses = sync_status(who, url, marker)
     bad = [s for s in statuses if s["status"] in ("failed", "never") or s["stale"]]
 
     cols = st.columns(5)
     cols[0].metric(t("console.metric_nodes"), f"{total:,}")
-    cols[1].metric(t("console.metric_hosts"), f"{host_count(url, marker):,}")
+    cols[1].metric(t("console.metric_hosts"), f"{host_count(who, url, marker):,}")
     cols[2].metric(t("console.metric_providers"), len(statuses))
     cols[3].metric(t("console.metric_xinchuang"), f"{(xc_vcpus / total_vcpus if total_vcpus else 0):.1%}")
     cols[4].metric(t("console.metric_failed"), len(bad))
@@ -171,7 +131,7 @@ def render() -> None:
     share = xc_vcpus / total_vcpus if total_vcpus else 0.0
     st.progress(min(max(share, 0.0), 1.0), text=t("console.xinchuang_share", share=f"{share:.1%}",
                                                    nodes=xc_nodes, total=total))
-    trend = pool_trend(url, marker)
+    trend = pool_trend(who, url, marker)
     if trend:
         frame = pd.DataFrame(trend)
         wide = frame.pivot_table(index="day", columns="pool", values="vcpus", aggfunc="sum").fillna(0)
@@ -187,7 +147,7 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(t("console.top_risks"))
-        risks = guarded(t("console.page_compliance"), lambda: top_risks(url, marker))
+        risks = guarded(t("console.page_compliance"), lambda: top_risks(who, url, marker))
         if risks:
             st.dataframe(pd.DataFrame([{t("console.col_check"): r["check_id"],
                                         t("console.col_severity"): r["severity"],
@@ -197,7 +157,7 @@ def render() -> None:
             st.caption(t("console.no_audit_yet"))
     with right:
         st.subheader(t("console.expiring_certs", days=EXPIRY_DAYS))
-        certs = guarded(t("console.page_certificates"), lambda: expiring_certs(url, marker))
+        certs = guarded(t("console.page_certificates"), lambda: expiring_certs(who, url, marker))
         if certs:
             st.dataframe(pd.DataFrame([{t("console.col_subject"): c["subject"],
                                         t("console.col_key_type"): c["key_type"],

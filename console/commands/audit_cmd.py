@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import ModuleType
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from providers.errors import ConfigError
@@ -17,7 +19,7 @@ from providers.errors import ConfigError
 app = typer.Typer(no_args_is_help=True)
 
 
-def _audit():  # type: ignore[no-untyped-def]
+def _audit() -> ModuleType:
     # Imported when a command runs: keeps `ganyun --help` and other commands fast.
     from security import audit
 
@@ -96,3 +98,6 @@ def search(
     store = audit.store_for(state(ctx).config())
     total, rows = audit.search(store, text=text, action=action, actor=actor, since=since, limit=limit)
     _print(total, rows, as_json)
+
+
+COMMAND = CommandSpec("audit", "audit.command_help", app)

@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
+from console.services.viewer import Viewer
 from inventory import query
 from inventory.store import open_store
 from providers.errors import ConfigError
@@ -46,7 +48,7 @@ def label(key: str) -> str:
 
 def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: Method, horizon: int,
             forecast: bool = True) -> dict[str, Any]:  # fmt: skip
-    from inventory.capacity import build_report
+    from console.services import capacity
 
     config = state(ctx).config()
     if not config.providers:
@@ -55,8 +57,10 @@ def _report(ctx: typer.Context, where: list[str] | None, level: Level, method: M
     store = open_store(config.database_url)
     err = Console(stderr=True)
     with err.status(t("capacity.computing")):
-        return build_report(config, store, headroom_filters=filters, rightsizing_level=level.value,
-                            method=method.value, horizon_weeks=horizon, forecast=forecast)  # fmt: skip
+        # The OS user runs the CLI as a city-wide operator.
+        return capacity.report(store, Viewer.operator(), config, headroom_filters=filters,
+                               rightsizing_level=level.value, method=method.value, horizon_weeks=horizon,
+                               forecast=forecast)  # fmt: skip
 
 
 @app.command("report", help="Capacity report: pools, centers, racks, showback, Xinchuang share, forecasts.")
@@ -84,7 +88,7 @@ def report(
         else:
             sys.stdout.write(text + "\n")
     elif fmt in (ReportFormat.xlsx, ReportFormat.html):
-        from inventory.capacity_export import write_html, write_xlsx
+        from inventory.capacity.api import write_html, write_xlsx
 
         path = output or Path(f"capacity-report.{fmt.value}")
         (write_xlsx if fmt is ReportFormat.xlsx else write_html)(data, path, label)
@@ -121,7 +125,7 @@ def _table(title: str, head: list[str], rows: list[list[Any]], limit: int = 50) 
 
 
 def print_report(data: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     out = Console()
     if data["stale"]:
@@ -136,6 +140,8 @@ def print_report(data: dict[str, Any]) -> None:
     out.print(_table(label("sheet_centers"), *ex.rollup_rows(data["centers"], "center")))
     out.print(_table(label("sheet_racks"), *ex.rack_rows(data)))
     out.print(_table(label("sheet_departments"), *ex.department_rows(data), limit=20))
+    out.print(_table(label("sheet_xinchuang"), *ex.xinchuang_rows(data, "department"), limit=20))
+    out.print(_table(label("noncompliant_title"), *ex.noncompliant_rows(data, label), limit=50))
     out.print(_table(label("sheet_forecast"), *ex.runout_rows(data), limit=200))
     out.print(_table(label("sheet_rightsizing"), *ex.rightsizing_level_rows(data, label)))
     if "headroom" in data:
@@ -143,7 +149,7 @@ def print_report(data: dict[str, Any]) -> None:
 
 
 def print_headroom(section: dict[str, Any]) -> None:
-    from inventory import capacity_export as ex
+    from inventory.capacity.api import export as ex
 
     demand = section["demand"]
     out = Console()
@@ -151,3 +157,6 @@ def print_headroom(section: dict[str, Any]) -> None:
     if not demand["nodes"]:
         out.print(f"[yellow]{t('capacity.headroom_none')}[/]")
     out.print(_table(title, *ex.headroom_rows({"headroom": section})))
+
+
+COMMAND = CommandSpec("capacity", "capacity.command_help", app)

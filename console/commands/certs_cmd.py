@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from providers.errors import ConfigError
@@ -209,11 +210,11 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Certificates (or endpoints) in the inventory, soonest expiry first."""
-    from security.cert_store import list_certificates, list_endpoints
+    from console.services import certificates
+    from console.services.viewer import Viewer
 
-    store = _store(ctx)
-    with store.session() as session:
-        rows = list_endpoints(session) if endpoints else list_certificates(session)
+    store, operator = _store(ctx), Viewer.operator()
+    rows = certificates.endpoints(store, operator) if endpoints else certificates.certificates(store, operator)
     if as_json:
         _print_json(rows)
         return
@@ -249,7 +250,7 @@ def collect(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Add certificates from files and Kubernetes TLS secrets to the inventory."""
-    from security.cert_collect import collect_from_files, collect_from_kubernetes
+    from security.cert_collect import collect_from_files, collect_tls_secrets
     from security.cert_store import save_collected
 
     config = state(ctx).config()
@@ -259,11 +260,14 @@ def collect(
     items, errors = collect_from_files(paths or [])
     if kubernetes:
         from inventory.credentials import provider_spec
-        from providers.registry import create_provider
+        from providers import registry
+        from providers.base import Capability
+        from security.vault import VaultCredentials
 
+        vault = VaultCredentials(config)
         for pc in config.providers:
-            if pc.driver == "kubernetes":
-                items += collect_from_kubernetes(create_provider(provider_spec(config, pc)))
+            if Capability.TLS_SECRETS in registry.features(pc.driver):
+                items += collect_tls_secrets(registry.create_provider(provider_spec(pc, vault)))
     store = _store(ctx)
     with store.write_lock, store.session() as session:
         count = save_collected(session, items)
@@ -278,3 +282,6 @@ def collect(
     if errors:
         # Files the user pointed at that are not certificates: bad input, even if others were saved.
         raise ConfigError(t("certs.not_collected", count=len(errors)))
+
+
+COMMAND = CommandSpec("certs", "certs.command_help", app)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.actions import current_actor, record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import language, t
 from providers.errors import ConfigError
@@ -64,7 +65,10 @@ def audit(
         if output is not None:
             output.write_bytes(reports.to_json(report))
     else:
-        data = reports.render(report, fmt)
+        from console.services import compliance
+        from console.services.viewer import Viewer
+
+        data = compliance.render(store, Viewer.operator(), report, fmt)
         if output is None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
@@ -177,7 +181,7 @@ def list_checks(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
     from security.compliance.registry import load_checks
 
     lang = "en" if language() == "en" else "zh"
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": c.meta.id, "title": c.meta.title[lang], "severity": c.meta.severity, "min_level": c.meta.min_level,
          "clauses": clauses_of(c.meta.id)}
         for c in load_checks().values()
@@ -259,3 +263,6 @@ def evidence_get(
     _name, data = evidence.content(store, evidence_id)
     output.write_bytes(data)
     typer.echo(t("comply.written", path=output), err=True)
+
+
+COMMAND = CommandSpec("comply", "comply.command_help", app)

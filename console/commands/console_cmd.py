@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from console.settings import console_settings
@@ -22,10 +23,6 @@ from inventory.store import open_store
 from providers.errors import ConfigError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-
-
-def register(app: typer.Typer) -> None:
-    app.command("console", help="Serve the web console (Streamlit) for this configuration.")(console)
 
 
 def free_port(host: str) -> int:
@@ -130,3 +127,6 @@ def console(
     env = {**os.environ, CONFIG_ENV: str(path)}
     # exec: the console keeps this pid, so whoever started `ganyun console` can stop it.
     os.execve(sys.executable, streamlit_argv(host, port, secrets_file, tls), env)  # noqa: S606 - fixed argv
+
+
+COMMAND = CommandSpec("console", "console.command_help", console)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import language, t
 from inventory.config import GanyunConfig, config_path
@@ -173,11 +174,12 @@ def history_cmd(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
 ) -> None:
     """Past drills, newest first."""
+    from console.services import drills
+    from console.services.viewer import Viewer
     from inventory.store import open_store
-    from playbooks.drill import history
 
     store = open_store(state(ctx).config().database_url)
-    rows = history.runs(store)
+    rows = drills.runs(store, Viewer.operator())
     store.dispose()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -212,14 +214,15 @@ def report_cmd(
     output: Annotated[Path | None, typer.Option("--output", help="File to write (else stdout).")] = None,
 ) -> None:
     """A stored drill report as HTML (bilingual labels) or JSON."""
+    from console.services import drills
+    from console.services.viewer import Viewer
     from inventory.store import open_store
-    from playbooks.drill import history
     from playbooks.drill.report import render_html
 
     if fmt not in ("html", "json"):
         raise ConfigError("--format must be html or json")
     store = open_store(state(ctx).config().database_url)
-    report = history.report(store, run_id)
+    report = drills.report(store, Viewer.operator(), run_id)
     store.dispose()
     if report is None:
         raise ConfigError(t("drill.no_run", run_id=run_id))
@@ -229,3 +232,6 @@ def report_cmd(
         return
     output.write_text(text, encoding="utf-8")
     _err.print(t("drill.report_saved", path=output))
+
+
+COMMAND = CommandSpec("drill", "drill.command_help", app)

@@ -12,8 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
+from console.services import inventory as services_inventory
+from console.services.viewer import Viewer
 from inventory import ansible as ansible_inventory
 from inventory import query
 from inventory.store import open_store
@@ -59,17 +62,6 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
-def _records(session: Any, kind: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-    if kind == "certificates":
-        try:
-            from security.cert_store import list_certificates
-        except ImportError:
-            raise ConfigError("certificate inventory is not available in this build") from None
-        rows: list[dict[str, Any]] = list(list_certificates(session))
-        return [r for r in rows if all(str(r.get(k, "")) == v for k, v in filters.items())]
-    return list(query.iter_records(session, kind, filters))
-
-
 @app.command("list", help="List inventory records (nodes, hosts, volumes, images, certificates, ...).")
 def list_records(
     ctx: typer.Context,
@@ -85,9 +77,8 @@ def list_records(
 ) -> None:
     config = state(ctx).config()
     filters = query.parse_filters(where or [])
-    store = open_store(config.database_url)
-    with store.session() as session:
-        records = _records(session, kind, filters)
+    # The OS user runs the CLI as a city-wide operator.
+    records = services_inventory.records(open_store(config.database_url), Viewer.operator(), kind, filters)
     if fmt is OutputFormat.json:
         json.dump(records, sys.stdout, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
@@ -143,15 +134,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     config = state(ctx).config()
-    store = open_store(config.database_url)
-    with store.session() as session:
-        matches = [
-            r for r in query.iter_records(session, "nodes", {"provider": provider}) if node_id in (r["id"], r["name"])
-        ]
-        if not matches:
-            raise ConfigError(t("inventory.node_not_found", provider=provider, node=node_id))
-        record = matches[0]
-        record["history"] = query.history(session, provider, "node", record["id"])
+    store, operator = open_store(config.database_url), Viewer.operator()
+    nodes = services_inventory.records(store, operator, "nodes", {"provider": provider})
+    matches = [r for r in nodes if node_id in (r["id"], r["name"])]
+    if not matches:
+        raise ConfigError(t("inventory.node_not_found", provider=provider, node=node_id))
+    record = matches[0]
+    record["history"] = services_inventory.node_history(store, operator, provider, record["id"]) or []
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2, default=str))
         return
@@ -185,3 +174,6 @@ def ansible(
         )
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+COMMAND = CommandSpec("inventory", "inventory.command_help", app)

@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.i18n import t
 from lab import control
 from lab.faults import FaultError, Faults, parse_assignment
@@ -65,17 +66,37 @@ def up_cmd(
     faults_file: Annotated[
         Path | None, typer.Option("--faults", help="YAML file: {cloud: {KIND: VALUE}} applied at start.")
     ] = None,
+    image_seconds: Annotated[
+        float, typer.Option("--image-seconds", min=0, max=3600, help="Images go queued -> saving -> active over S.")
+    ] = 0.0,
+    boot_seconds: Annotated[
+        float, typer.Option("--boot-seconds", min=0, max=3600, help="New servers stay BUILD for S seconds.")
+    ] = 0.0,
+    flaky: Annotated[
+        float, typer.Option("--flaky", min=0, max=1, help="Share of new images and servers that fail (transiently).")
+    ] = 0.0,
 ) -> None:
     """Start the lab in the background and write D/ganyun.yaml."""
     if dr_manager not in ("patroni", "streaming"):
         raise ConfigError("--dr-manager must be patroni or streaming")
     faults = _read_faults(faults_file) if faults_file else None
+    timing = {"image_seconds": image_seconds, "boot_seconds": boot_seconds}
+    timing |= {"image_failures": flaky, "boot_failures": flaky}
     console = Console(stderr=True)
     with console.status(t("lab.starting", scale=scale)):
         path = control.up(
-            lab_dir, scale=scale, tls=tls, dr=dr, latency_ms=latency_ms, port=port, faults=faults, vsphere=vsphere,
-            dr_manager=dr_manager, dr_rtt_ms=dr_rtt_ms,
-        )  # fmt: skip
+            lab_dir,
+            scale=scale,
+            tls=tls,
+            dr=dr,
+            latency_ms=latency_ms,
+            port=port,
+            faults=faults,
+            vsphere=vsphere,
+            dr_manager=dr_manager,
+            dr_rtt_ms=dr_rtt_ms,
+            every_cloud={k: v for k, v in timing.items() if v},
+        )
     info = control.status(lab_dir)
     if dr:
         _say_dr_network(path)
@@ -113,7 +134,7 @@ def demo_cmd(
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "city",
 ) -> None:
     """Start the lab and give every console page content: sync, TLS scan, audit, drills, a plan."""
-    from console import demo
+    from lab import demo
 
     demo.run(lab_dir, scale)
 
@@ -174,7 +195,8 @@ def fault_cmd(
         typer.Option(
             "--set",
             help="KIND[=VALUE]: latency_ms=N, http500[=FRACTION], timeout[=SECONDS], garbage, unauthorized, "
-            "truncated, forbidden=KINDS, missing=KINDS, boot_error. Repeatable.",
+            "truncated, forbidden=KINDS, missing=KINDS, boot_error, image_seconds=S, boot_seconds=S, "
+            "image_failures=FRACTION, boot_failures=FRACTION, no_forced_host. Repeatable.",
         ),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
@@ -198,3 +220,6 @@ def fault_cmd(
         return
     for name, faults in result.items():
         typer.echo(t("lab.faults_now", cloud=name, faults=_describe(faults)))
+
+
+COMMAND = CommandSpec("lab", "lab.command_help", app)

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import language, t
 from inventory import query
@@ -74,7 +76,7 @@ def assess_cmd(ctx: typer.Context, where: WhereOpt = None, as_json: JsonOpt = Fa
     console.print(table)
     counts = Counter(a.strategy for a in results)
     console.print(
-        t("migrate.assess_totals", **{s: counts.get(s, 0) for s in ("rehost", "replatform", "retain", "retire")})
+        t("migrate.assess_totals", None, **{s: counts.get(s, 0) for s in ("rehost", "replatform", "retain", "retire")})
     )
 
 
@@ -84,16 +86,23 @@ def plan_cmd(
     target: Annotated[str, typer.Option("--target", help="A Xinchuang pool name or one provider name.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Plan file to write (JSON).")],
     where: WhereOpt = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only VMs of this (legacy) provider.")] = None,
     wave_size: Annotated[int, typer.Option("--wave-size", help="Most VMs per wave.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     from inventory.planning import build_plan, shortfall_text
 
     config, store, _ = _setup(ctx)
+    filters = query.parse_filters(where or [])
+    if source is not None:
+        known = {p.name: p for p in config.providers}
+        if source not in known:
+            raise ConfigError(t("migrate.unknown_source", source=source))
+        if known[source].pool == "xinchuang":
+            raise ConfigError(t("migrate.source_is_target_pool", source=source))
+        filters["provider"] = source
     with store.session() as session:
-        outcome = build_plan(
-            config, session, target, query.parse_filters(where or []), wave_size=wave_size, lang=language()
-        )
+        outcome = build_plan(config, session, target, filters, wave_size=wave_size, lang=language())
     plan = outcome.plan
     s = plan.summary
     err = Console(stderr=True)
@@ -242,12 +251,13 @@ def _execute_with_progress(err: Console, todo: list[dict[str, Any]], work: Any) 
             task = tasks.get(p.key)
             if task is None:
                 return
-            steps = STEPS.get(p.strategy, ())
+            steps = STEPS.get(p.flow or p.strategy, ())
             if p.status == "running" and p.step in steps:
                 progress.update(task, completed=steps.index(p.step))
             label = t(f"migrate.vm_{p.status}")
             style = _VM_STYLE.get(p.status, "")
-            text = f"{p.name}: {label} {p.step}".strip()
+            detail = escape(p.message[:80]) if p.status == "running" and p.message else ""
+            text = f"{escape(p.name)}: {label} {p.step} {detail}".strip()
             kwargs: dict[str, Any] = {"description": f"[{style}]{text}[/]" if style else text}
             if p.status == "cut_over":
                 kwargs["completed"] = progress.tasks[task].total
@@ -259,33 +269,37 @@ def _execute_with_progress(err: Console, todo: list[dict[str, Any]], work: Any) 
 
 def _sync(config: GanyunConfig, store: Store, providers: list[str], err: Console) -> None:
     from inventory.sync import sync_all
+    from security.vault import VaultCredentials
 
     names = [p for p in providers if any(c.name == p for c in config.providers)]
     if names:
-        sync_all(config, store, only=names)
+        sync_all(config, store, only=names, vault=VaultCredentials(config))
         err.print(t("migrate.synced", providers=", ".join(names)))
 
 
 def _print_status(console: Console, report: dict[str, Any]) -> None:
+    from playbooks.migration import addresses_text
+
     if report.get("run_id") is None:
         console.print(t("migrate.no_runs"))
         return
     table = Table(
         title=t("migrate.status_title", run=report["run_id"], target=report["target"], status=report["status"])
     )
-    for key in ("name", "strategy", "status", "step", "progress", "target", "message"):
+    for key in ("name", "strategy", "status", "step", "progress", "target", "addresses", "message"):
         table.add_column(t(f"migrate.col_{key}"), overflow="fold")
     for vm in report["vms"]:
         style = _VM_STYLE.get(vm["status"], "")
         status = t(f"migrate.vm_{vm['status']}")
         table.add_row(
-            vm["name"],
+            escape(vm["name"]),
             _strategy(vm["strategy"]),
             f"[{style}]{status}[/]" if style else status,
             vm["step"],
             f"{vm['done']}/{vm['total']}",
             vm["target"],
-            vm["message"][:160],
+            escape(addresses_text(vm["addresses"])),
+            escape(vm["message"][:160]),
         )
     console.print(table)
 
@@ -321,11 +335,13 @@ def status_cmd(
     all_runs: Annotated[bool, typer.Option("--all", help="List the runs instead.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    from playbooks import migration
+    from console.services import migration
+    from console.services.viewer import Viewer
 
     _, store, _ = _setup(ctx)
+    operator = Viewer.operator()
     if all_runs:
-        runs = migration.list_runs(store)
+        runs = migration.runs(store, operator, limit=20)
         if as_json:
             typer.echo(json.dumps(runs, ensure_ascii=False, indent=2))
             return
@@ -336,7 +352,7 @@ def status_cmd(
             table.add_row(str(r["run_id"]), r["created_at"], r["target"], str(r["wave"] or ""), r["status"])
         Console().print(table)
         return
-    _emit_status(migration.run_status(store, run), as_json)
+    _emit_status(migration.run_detail(store, operator, run), as_json)
 
 
 @app.command("rollback", help="Bring the sources of a run back (also after cutover); targets are removed.")
@@ -372,3 +388,6 @@ def finalize_cmd(
     record_action(config, "migrate.finalize", {"run": run, "vms": len(ready)})
     migration.finalize_run(config, cfg_file, store, run)
     _report_after(config, store, run, as_json, Console(stderr=True))
+
+
+COMMAND = CommandSpec("migrate", "migrate.command_help", app)

@@ -12,16 +12,14 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from inventory.store import open_store
 from inventory.sync import SyncReport, sync_all
+from security.vault import VaultCredentials
 
 _STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red"}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("sync", help="Collect every provider into the inventory.")(sync)
 
 
 def sync(
@@ -36,7 +34,7 @@ def sync(
     store = open_store(config.database_url)
     err = Console(stderr=True)
     if as_json:
-        report = sync_all(config, store, only=only or (), full=full)
+        report = sync_all(config, store, only=only or (), full=full, vault=VaultCredentials(config))
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         report = _sync_with_progress(config, store, only or (), err, full)
@@ -65,7 +63,7 @@ def _sync_with_progress(config, store, only, err: Console, full: bool) -> SyncRe
                 text = f"[{style}]{name}: {label}[/]" if style else f"{name}: {label}"
                 progress.update(task, description=text, completed=1 if done else 0)
 
-        return sync_all(config, store, only=only, progress=on_progress, full=full)
+        return sync_all(config, store, only=only, progress=on_progress, full=full, vault=VaultCredentials(config))
 
 
 def summary_table(report: SyncReport) -> Table:
@@ -93,3 +91,6 @@ def _record_audit(config, report: SyncReport) -> None:  # type: ignore[no-untype
     from console.actions import record_action
 
     record_action(config, "sync", {"run_id": report.run_id, "status": report.status})
+
+
+COMMAND = CommandSpec("sync", "sync.command_help", sync)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from console import accounts
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from console.passwords import generate_password
@@ -209,3 +210,6 @@ def reset_password(
     typer.echo(t("users.password_reset", name=name))
     if generated:
         _show_password(name, password)
+
+
+COMMAND = CommandSpec("users", "users.command_help", app)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.actions import record_action
+from console.commands import CommandSpec
 from console.context import state
 from console.i18n import t
 from providers.errors import ConfigError
@@ -75,3 +76,6 @@ def rotate(ctx: typer.Context) -> None:
     vault.rotate()
     record_action(config, "vault.rotate", {"entries": len(vault.names())})
     typer.echo(t("vault.rotated", count=len(vault.names())))
+
+
+COMMAND = CommandSpec("vault", "vault.command_help", app)

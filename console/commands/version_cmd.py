@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console.commands import CommandSpec
+
 
 def versions() -> dict[str, object]:
     from security import sm
@@ -22,19 +24,19 @@ def versions() -> dict[str, object]:
     return {"ganyun": ganyun, "python": platform.python_version(), "crypto": sm.backend_names()}
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("version")
-    def version(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-        """Print the version and which library does SM2, SM3 and SM4."""
-        data = versions()
-        if as_json:
-            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-            return
-        out = Console()
-        out.print(f"ganyun {data['ganyun']} (Python {data['python']})")
-        table = Table(show_header=False, box=None)
-        crypto = data["crypto"]
-        assert isinstance(crypto, dict)
-        for name, backend in crypto.items():
-            table.add_row(name, str(backend))
-        out.print(table)
+def version(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    data = versions()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    out = Console()
+    out.print(f"ganyun {data['ganyun']} (Python {data['python']})")
+    table = Table(show_header=False, box=None)
+    crypto = data["crypto"]
+    assert isinstance(crypto, dict)
+    for name, backend in crypto.items():
+        table.add_row(name, str(backend))
+    out.print(table)
+
+
+COMMAND = CommandSpec("version", "common.version_help", version)

@@ -17,6 +17,9 @@ from lab import catalog as cat
 DATACENTER = "gz-prod-dc"
 SWITCH = "gz-dvs01"
 NETWORKS = ("VLAN101-业务网", "VLAN102-数据库网")
+# Their subnets; the city extended both VLANs into the Hygon pool for the move (lab/seed.py),
+# so a rehost there keeps each VM's address on a fixed-IP port.
+VLAN_SUBNETS = {NETWORKS[0]: 101, NETWORKS[1]: 102}
 DATASTORES = ("gz-vmw-ds01", "gz-vmw-ds02")
 DATASTORE_CAPACITY_GB = 20480  # two 20 TB LUNs shared by every host
 # The city's vCenter names its custom attributes in Chinese: 单位, 业务系统, 等保级别, 负责人.
@@ -199,7 +202,7 @@ def _vm(name: str, host: str, guest: GuestOS, role: str, index: int, power_on: b
     if role == "db":
         disks.append(Disk(datastore, str(PurePosixPath(name) / f"{name}_1.vmdk"), _DATA_DISK_GB * 1024 * 1024))
     network = NETWORKS[1] if role == "db" else NETWORKS[0]
-    subnet = 102 if role == "db" else 101
+    subnet = VLAN_SUBNETS[network]
     return VM(
         name=name,
         host=host,

@@ -35,7 +35,8 @@ class DrillStepError(RuntimeError):
     """A DR step could not be done; the message says which and why."""
 
 
-def _quote(value: str) -> str:
+def conninfo_value(value: str) -> str:
+    """A libpq conninfo value, quoted: a name or password with spaces or quotes stays one value."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -72,7 +73,7 @@ class Member:
             parts["password"] = self.password
         elif self.passfile:
             parts["passfile"] = self.passfile
-        return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+        return " ".join(f"{k}={conninfo_value(v)}" for k, v in parts.items())
 
     def connect(self, dbname: str | None = None, timeout_s: int = 2) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo(dbname, timeout_s), autocommit=True)
@@ -133,11 +134,11 @@ def members_of(config: GanyunConfig) -> dict[str, Member]:
         raise ConfigError("the configuration has no dr.clusters")
     user, password = dr.user, ""
     if dr.credentials:
-        from inventory.credentials import open_vault
         from providers.masking import SECRETS
+        from security.vault import Vault
 
         try:
-            user, password = open_vault(config).get(dr.credentials.removeprefix("vault:"))
+            user, password = Vault.open(config).get(dr.credentials.removeprefix("vault:"))
         except KeyError:
             raise ConfigError(f"dr.credentials: no vault entry '{dr.credentials}'") from None
         SECRETS.remember_credential(user, password)

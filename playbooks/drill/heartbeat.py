@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from playbooks.drill.cluster import Member, _quote
+from playbooks.drill.cluster import Member, conninfo_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ def application_conninfo(members: Mapping[str, Member]) -> str:
         parts["password"] = first.password
     elif first.passfile:
         parts["passfile"] = first.passfile
-    return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+    return " ".join(f"{k}={conninfo_value(v)}" for k, v in parts.items())
 
 
 class HeartbeatWriter:

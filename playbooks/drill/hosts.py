@@ -87,10 +87,10 @@ def inventory(config: GanyunConfig) -> Iterator[dict[str, Any]]:
 
 
 def _key_file(config: GanyunConfig, ref: str, private: Path, n: int) -> Path:
-    from inventory.credentials import open_vault
+    from security.vault import Vault
 
     try:
-        _user, text = open_vault(config).get(ref.removeprefix("vault:"))
+        _user, text = Vault.open(config).get(ref.removeprefix("vault:"))
     except KeyError:
         raise ConfigError(f"dr.clusters.*.ssh.key: no vault entry '{ref}'") from None
     path = private / f"key{n}"

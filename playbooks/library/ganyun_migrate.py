@@ -58,6 +58,13 @@ def main() -> None:
     except GanyunError as exc:
         module.fail_json(msg=f"{p['item'].get('name', '?')}: {p['step']}: {exc}", step=p["step"], state=p["state"])
         return
+    except Exception as exc:  # a bug still ends as one failed step, which the rescue handles
+        from providers.masking import mask
+
+        detail = mask(f"{type(exc).__name__}: {exc}")
+        module.fail_json(msg=f"{p['item'].get('name', '?')}: {p['step']}: unexpected error: {detail}", step=p["step"],
+                         state=p["state"])  # fmt: skip
+        return
     module.exit_json(changed=True, step=p["step"], state=state)
 
 

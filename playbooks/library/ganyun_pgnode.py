@@ -138,11 +138,11 @@ def kill_postmaster(data_dir: str) -> bool:
 
 
 def fenced_dir(node: dict[str, Any]) -> str:
-    return node["data_dir"].rstrip("/") + ".fenced"
+    return str(node["data_dir"]).rstrip("/") + ".fenced"
 
 
 def marker(node: dict[str, Any]) -> str:
-    return node["data_dir"].rstrip("/") + ".FENCED"
+    return str(node["data_dir"]).rstrip("/") + ".FENCED"
 
 
 def _chown_pg(node: dict[str, Any], path: str) -> None:

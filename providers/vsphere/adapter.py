@@ -9,33 +9,35 @@ Config:
 ```
 Listings come from a few PropertyCollector round trips (properties.py); nodes also as changes
 since a watermark (`list_node_changes`), the collector version of the last listing. vSphere
-has no flavors and no security groups: those listings are empty, not errors.
+has no flavors and no security groups, and is a migration source here (no create or import):
+the adapter does not declare those capabilities.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from pyVmomi import vim
 
 from providers.base import (
+    Capability,
     Cluster,
     Host,
     Image,
     Network,
     Node,
     ProviderSpec,
-    SecurityGroup,
-    Size,
     Snapshot,
     State,
     Volume,
 )
 from providers.errors import NotFound
+from providers.masking import SECRETS
 from providers.vsphere import actions, records
 from providers.vsphere.errors import vsphere_boundary
 from providers.vsphere.properties import Inventory, Props, Watermark, fetch, tracker_for
@@ -62,7 +64,24 @@ DEFAULT_TASK_TIMEOUT_S = 600.0
 class VSphereAdapter:
     """A Provider over one vCenter (or ESXi host)."""
 
-    DRIVERS: ClassVar[tuple[str, ...]] = ("vsphere", "vcenter", "vmware")
+    features = frozenset(
+        {
+            Capability.HOSTS,
+            Capability.CLUSTERS,
+            Capability.IMAGES,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.NETWORKS,
+            Capability.NODE_DELTA,
+            Capability.WATERMARK,
+            Capability.POWER,
+            Capability.DESTROY_NODE,
+            Capability.NODE_METADATA,
+            Capability.NODE_SNAPSHOT,
+            Capability.DATASTORE_FILES,
+            Capability.SESSION_RESUME,
+        }
+    )
 
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
@@ -129,6 +148,9 @@ class VSphereAdapter:
         changes = tracker.changes("list_node_changes", mark) if mark is not None else None
         if changes is None:
             raise NotFound(self.name, "list_node_changes", "no live collector version to continue from")
+        if tracker.partial:
+            # Adopted from an earlier process: the changes are known, the VMs' properties are not.
+            tracker.complete(fetch(self.session, "list_node_changes", (vim.VirtualMachine,)).of("VirtualMachine"))
         vms = {moid: tracker.vms[moid] for moid in changes.changed if moid in tracker.vms}
         inventory = self._placement("list_node_changes", tracker.vms)
         self._inventory, self._fetched_at = inventory, time.monotonic()
@@ -138,6 +160,33 @@ class VSphereAdapter:
     def watermark(self) -> str | None:
         """The collector version of the last node listing or delta, for `list_node_changes`."""
         return self._watermark
+
+    def session_state(self) -> str | None:
+        """What lets a later process continue this one's change tracking: the vCenter session
+        id, the collector and its version. It holds a credential: the caller keeps it in the
+        vault, nowhere else."""
+        saved = tracker_for(self.session).export()
+        session_id = self.session.session_id()
+        if saved is None or not session_id:
+            return None
+        SECRETS.remember(session_id)
+        return json.dumps({"endpoint": self._endpoint_id(), "session": session_id, **saved})
+
+    def resume_session(self, state: str) -> bool:
+        """Continue the session and collector of `session_state`; False (and a full listing
+        next) when vCenter has ended that session, or the state is of another endpoint."""
+        try:
+            saved = json.loads(state)
+        except ValueError:
+            return False
+        if not isinstance(saved, dict) or saved.get("endpoint") != self._endpoint_id():
+            return False
+        session_id = str(saved.get("session") or "")
+        SECRETS.remember(session_id)
+        return self.session.adopt(session_id) and tracker_for(self.session).adopt(saved)
+
+    def _endpoint_id(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}:{self.endpoint.user}"
 
     def list_hosts(self) -> Sequence[Host]:
         inventory = self._read("list_hosts")
@@ -182,12 +231,6 @@ class VSphereAdapter:
         return self._map(
             "list_snapshots", lambda: [s for m, vm in items for s in records.snapshot_records(self.name, m, vm)]
         )
-
-    def list_sizes(self) -> Sequence[Size]:
-        return []
-
-    def list_security_groups(self) -> Sequence[SecurityGroup]:
-        return []
 
     def get_node(self, node_id: str) -> Node:
         vm = vim.VirtualMachine(node_id, self.session.stub())
@@ -254,25 +297,4 @@ class VSphereAdapter:
         verify: bool | str = self.endpoint.ca_cert or self.endpoint.verify
         return actions.download(
             self.session, datacenter_path, datastore, path, dest, verify, max(self.endpoint.timeout_s, 60.0)
-        )
-
-    def create_node(
-        self,
-        name: str,
-        size_id: str,
-        image_id: str,
-        network_ids: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        fixed_ips: Sequence[str] = (),
-    ) -> Node:
-        raise NotFound(self.name, "create_node", "not supported: vSphere is a migration source here")
-
-    def import_image(
-        self, name: str, path: str, disk_format: str, properties: Mapping[str, str] | None = None
-    ) -> Image:
-        raise NotFound(self.name, "import_image", "not supported: vSphere is a migration source here")
-
-    def export_image(self, image_id: str, dest_path: str) -> str:
-        raise NotFound(
-            self.name, "export_image", "not supported (vCenter's ExportVm): download the disks from the datastore"
         )

@@ -8,8 +8,10 @@ one lazy read per object, which is slow on vCenter and which the simulator canno
 filter over all VMs. Its first WaitForUpdatesEx (version "") returns every VM and a version; the
 next one, given that version, returns only what changed since (enter, modify, leave). The
 tracker keeps the VMs' properties as the updates leave them, so a change to one property still
-yields the whole record. Filters and versions live in the vCenter session: a new session (or a
-new process) starts with a full listing.
+yields the whole record. Filters and versions live in the vCenter session: a new session starts
+with a full listing. A later process that adopts the session (`Session.adopt`) continues the
+same collector from its last version (`export` / `adopt`); it reads the VMs' properties anew
+once, since those lived in the earlier process (`complete`).
 """
 
 from __future__ import annotations
@@ -222,6 +224,49 @@ class ChangeTracker:
         self.generation = -1
         self.vms: dict[str, Props] = {}
         self._collector: Any = None
+        self._partial = False
+
+    @property
+    def partial(self) -> bool:
+        """Adopted from another process: the collector's changes are known, the VMs are not."""
+        return self._partial
+
+    def export(self) -> dict[str, Any] | None:
+        """What lets a later process continue this tracker in the same vCenter session."""
+        with self.lock:
+            if not self.alive() or self._collector is None:
+                return None
+            return {
+                "collector": str(self._collector._moId),
+                "token": self.token,
+                "seq": self.seq,
+                "version": self.version,
+            }
+
+    def adopt(self, saved: Mapping[str, Any]) -> bool:
+        """Continue the collector an earlier process made in this (adopted) session."""
+        collector, token, version = (
+            str(saved.get("collector") or ""),
+            str(saved.get("token") or ""),
+            saved.get("version"),
+        )
+        if not collector or not token or not isinstance(version, str) or not isinstance(saved.get("seq"), int):
+            return False
+        with self.lock:
+            if self.alive():
+                return False
+            self._collector = PC(collector, self.session.stub())
+            self.generation = self.session.generation
+            self.token, self.seq, self.version = token, int(saved["seq"]), version
+            self.vms = {}
+            self._partial = True
+            return True
+
+    def complete(self, vms: dict[str, Props]) -> None:
+        """Every VM's properties, read anew after an adopted tracker's first changes."""
+        with self.lock:
+            self.vms = vms
+            self._partial = False
 
     @property
     def watermark(self) -> Watermark | None:
@@ -244,6 +289,7 @@ class ChangeTracker:
             self.vms = {}
             version = self._drain(collector, "", set(), set())
             self.token, self.seq, self.version = uuid.uuid4().hex, 0, version
+            self._partial = False
             return self.vms
 
         with self.lock:

@@ -93,9 +93,14 @@ def tags(custom_values: object, fields: Mapping[int, str]) -> dict[str, str]:
     for value in custom_values or []:  # type: ignore[attr-defined]
         name = fields.get(int(getattr(value, "key", -1)), "")
         text = getattr(value, "value", None)
-        if not name or not isinstance(text, str) or not text.strip():
+        if not name or not isinstance(text, str):
             continue
         key = aliases.get(name.strip().lower(), name.strip())
+        if not text.strip():
+            # A cleared value. (govmomi's simulator appends a second entry for the same key
+            # where vCenter replaces the first: the last one counts.)
+            out.pop(key, None)
+            continue
         out[key] = mlps_level(text) if key == "mlps_level" else text.strip()
     return out
 

@@ -4,7 +4,11 @@
 ended (idle timeout, an administrator's TerminateSession) answers NotAuthenticated: the call
 logs in again and is retried exactly once; a second refusal is an AuthError. Everything that
 lives inside a session (property filters, collector versions) is tied to `generation`, which
-changes with every login.
+changes with every login (or adoption).
+
+A session outlives the process that logged it in: `session_id` is what vCenter knows it by (a
+credential, kept in the vault by the caller), and `adopt` continues it in a later process
+without a login, when vCenter still knows it.
 
 Sessions are shared by the adapters of one process, so that a change tracker created by one
 sync is still there for the next one in a long-running process (console, API server).
@@ -25,7 +29,7 @@ from pyVmomi import vim
 
 from providers import mapping
 from providers.base import ProviderSpec
-from providers.errors import AuthError, ConfigError
+from providers.errors import AuthError, ConfigError, GanyunError
 from providers.vsphere.errors import vsphere_boundary
 
 T = TypeVar("T")
@@ -127,6 +131,38 @@ class Session:
                 return fn(self.content())
             except vim.fault.NotAuthenticated:
                 raise AuthError(self.provider, call, "session refused again right after a new login") from None
+
+    def session_id(self) -> str:
+        """vCenter's id of the live session ("" before a login): a credential."""
+        with self.lock:
+            return str(self._si._stub.GetSessionId() or "") if self._si is not None else ""
+
+    def adopt(self, session_id: str) -> bool:
+        """Continue a session of this account that an earlier process logged in; True when
+        vCenter still knows it (else the next call logs in as usual)."""
+        if not session_id:
+            return False
+        e = self.endpoint
+        with self.lock:
+            if self._si is not None:
+                return False  # this process has its own session already
+            try:
+                with vsphere_boundary(self.provider, "adopt_session"):
+                    si = SmartConnect(
+                        host=e.host,
+                        port=e.port,
+                        sslContext=e.ssl_context(),
+                        httpConnectionTimeout=e.timeout_s,
+                        sessionId=session_id,
+                    )
+                    alive = si.content.sessionManager.currentSession is not None
+            except (GanyunError, vim.fault.NotAuthenticated):
+                return False
+            if not alive:
+                return False
+            self._si = si
+            self.generation += 1
+            return True
 
     def relogin(self) -> None:
         with self.lock:

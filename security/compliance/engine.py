@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, func, select
 from sqlalchemy.orm import Session
 
 from inventory.bulk import executemany
@@ -18,7 +18,7 @@ from inventory.store import Store
 from providers.errors import ConfigError
 from security.compliance import evidence, waivers
 from security.compliance.facts import AuditContext, load_context
-from security.compliance.frameworks import PRIMARY, STRENGTH_EN, load_frameworks
+from security.compliance.frameworks import PRIMARY, STRENGTH_EN, clauses_of, load_frameworks
 from security.compliance.models import ComplianceAudit, ComplianceFinding
 from security.compliance.registry import Check, load_checks
 from security.compliance.timeutil import aware, now
@@ -84,7 +84,7 @@ def run_audit(
     findings = list(_evaluate(ctx, applicable_checks(level), active))
     evidence_counts = evidence.counts(store)
     findings.extend(_manual_findings(level, evidence_counts))
-    report = _summarize(level, started, findings, evidence_counts)
+    report = summarize(level, started, findings, evidence_counts)
     _persist(store, report, actor, started)
     report.trend = trend(store)
     return report
@@ -158,7 +158,9 @@ def _score(passed: float, failed: float) -> float:
     return round(100.0 * passed / total, 1) if total else 100.0
 
 
-def _summarize(level: int, started: datetime, findings: list[dict[str, Any]], ev: dict[str, int]) -> AuditReport:
+def summarize(level: int, started: datetime, findings: list[dict[str, Any]], ev: dict[str, int]) -> AuditReport:
+    """Counts, severity-weighted scores (overall and per system, department and center), per-check
+    counts and requirement statuses of these findings."""
     counts = Counter(f["status"] for f in findings)
     failed_by_severity = Counter(f["severity"] for f in findings if f["status"] == Status.FAIL.value)
     # Severity-weighted: one critical failure weighs as much as eight low ones. WAIVED and
@@ -184,6 +186,7 @@ def _summarize(level: int, started: datetime, findings: list[dict[str, Any]], ev
             "severity": c.meta.severity,
             "risk": c.meta.risk,
             "remediation": c.meta.remediation,
+            "clauses": clauses_of(c.meta.id),
             "counts": dict(per_check.get(c.meta.id, Counter())),
         }
         for c in applicable_checks(level).values()
@@ -318,29 +321,40 @@ def trend(store: Store, limit: int = _TREND_LENGTH) -> list[dict[str, Any]]:
         ]
 
 
-def latest_findings(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
+def latest_findings(
+    store: Store, *, status: str | None = None, where: ColumnElement[bool] | None = None
+) -> list[dict[str, Any]]:
     """Findings of the most recent audit (what the console shows without re-running)."""
     with store.session() as session:
         last = _last_audit_id(session)
         if last is None:
             return []
         stmt = select(ComplianceFinding).where(ComplianceFinding.last_audit_id == last)
+        if where is not None:
+            stmt = stmt.where(where)
         if status:
             stmt = stmt.where(ComplianceFinding.status == status)
         return [_finding_dict(r) for r in session.scalars(stmt.order_by(ComplianceFinding.id))]
 
 
 def findings_page(
-    store: Store, *, statuses: Sequence[str], offset: int, limit: int
+    store: Store,
+    *,
+    statuses: Sequence[str],
+    offset: int,
+    limit: int,
+    where: ColumnElement[bool] | None = None,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """One page of the latest audit's findings with these statuses, the number that match and
-    the number in the audit: the console pages in SQL instead of holding every finding of an
-    estate-wide audit in memory."""
+    """One page of the latest audit's findings with these statuses (and `where`), the number
+    that match and the number in the audit (with `where`): the console pages in SQL instead of
+    holding every finding of an estate-wide audit in memory."""
     with store.session() as session:
         last = _last_audit_id(session)
         if last is None:
             return [], 0, 0
         in_audit = ComplianceFinding.last_audit_id == last
+        if where is not None:
+            in_audit = and_(in_audit, where)
         matching = and_(in_audit, ComplianceFinding.status.in_(list(statuses)))
         total = int(session.scalar(select(func.count()).select_from(ComplianceFinding).where(in_audit)) or 0)
         shown = int(session.scalar(select(func.count()).select_from(ComplianceFinding).where(matching)) or 0)

@@ -71,7 +71,8 @@ def load_context(config: GanyunConfig, store: Store, level: int, now: datetime |
     with store.session() as session:
         _load_nodes(session, ctx, centers)
         _load_resources(session, ctx, centers)
-        tls_facts.load(session, ctx)
+        tls = tls_facts.load(session, config, ctx.declarations, ctx.now, ctx.ip_owner, ctx.system_level)
+    ctx.tls_available, ctx.certs, ctx.endpoints = tls.available, tls.certs, tls.endpoints
     ctx.served = _served_index(ctx.endpoints)
     ctx.endpoint_by_key = {ep.key: ep for ep in ctx.endpoints}
     return ctx

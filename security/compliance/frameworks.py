@@ -1,5 +1,8 @@
 """Frameworks as data: requirements, their strength per level (应/宜/可), and the checks that
-decide them; a requirement no inventory data decides is MANUAL."""
+decide them; a requirement no inventory data decides is MANUAL.
+
+The frameworks are the only place that maps checks to clauses: reports, evidence subjects,
+the console and `comply checks` read the mapping from here."""
 
 from __future__ import annotations
 
@@ -101,6 +104,12 @@ def unknown_checks(known: set[str]) -> list[str]:
         for check in req.checks
         if check not in known
     ]
+
+
+def unmapped_checks(known: set[str]) -> list[str]:
+    """Checks no framework requirement names: they would run without deciding anything."""
+    mapped = {check for fw in load_frameworks().values() for req in fw.requirements for check in req.checks}
+    return sorted(known - mapped)
 
 
 def clauses_of(check_id: str) -> list[str]:

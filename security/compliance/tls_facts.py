@@ -1,30 +1,33 @@
-"""Certificates and TLS/TLCP endpoints, read from the certificate area's tables
-(security/cert_models.py: certificates, endpoints, certificate_sightings).
+"""Certificates and TLS/TLCP endpoints as audit facts, read from the certificate tables
+(security/cert_models.py: certificates, endpoints, certificate_sightings), each once.
 
-Kept apart from facts.py because those tables belong to another area: this is the one place
-that knows their shape. Each table is read once.
+This module sits below facts.py: it is handed the node owners it needs and returns its facts,
+which facts.py puts into the audit context.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cryptography import x509
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from inventory.config import GanyunConfig
 from providers.errors import CryptoError
+from security import certs
+from security.cert_models import Certificate, CertificateSighting, Endpoint
 from security.compliance.types import CertFact, EndpointFact, Owner
-
-if TYPE_CHECKING:
-    from security.compliance.facts import AuditContext
 
 # Suites a scan may report as negotiated that no longer protect anything.
 WEAK_SUITE_MARKERS = ("RC4", "3DES", "DES-CBC", "_DES_", "NULL", "EXPORT", "EXP-", "ANON", "ADH", "MD5")
 
 
-def _hash_of(algorithm: str) -> str:
+def signature_hash(algorithm: str) -> str:
+    """The hash of a signature algorithm's name: sm3, sha256, sha1, md5, ..."""
     name = algorithm.lower().replace("-", "").replace("_", "")
     if "md5" in name:
         return "md5"
@@ -63,13 +66,29 @@ def _weak_suites(result: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(listed))
 
 
-def load(session: Session, ctx: AuditContext) -> None:
-    try:
-        from security.cert_models import Certificate, CertificateSighting, Endpoint
-    except ImportError:
-        return  # certificate records not available: the TLS checks have nothing to check
+@dataclass
+class TlsFacts:
+    """What the TLS checks iterate over; `available` is False when there are no certificate
+    tables to read (the checks then have nothing to check)."""
+
+    available: bool = False
+    certs: dict[str, CertFact] = field(default_factory=dict)
+    endpoints: list[EndpointFact] = field(default_factory=list)
+
+
+def load(
+    session: Session,
+    config: GanyunConfig,
+    declarations: Mapping[str, Any],
+    now: datetime,
+    ip_owner: Mapping[str, Owner],
+    system_level: Mapping[str, int],
+) -> TlsFacts:
+    """Certificates and endpoints; an endpoint on a node's IP belongs to that node's owner
+    (`ip_owner`), a declared one to its system, at that system's level (`system_level`)."""
+    facts = TlsFacts()
     if not inspect(session.connection()).has_table(Certificate.__tablename__):
-        return  # the certificate area's tables are not migrated in this database
+        return facts  # a database whose certificate tables were never migrated
     cert_rows = session.execute(
             select(
                 Certificate.id, Certificate.sha256, Certificate.subject, Certificate.issuer, Certificate.not_after,
@@ -77,7 +96,7 @@ def load(session: Session, ctx: AuditContext) -> None:
                 Certificate.info,
             )
     ).all()  # fmt: skip
-    ctx.tls_available = True
+    facts.available = True
     by_id: dict[int, CertFact] = {}
     for cid, sha, subject, issuer, not_after, sig_alg, key_type, key_size, role, info in cert_rows:
         info = info or {}
@@ -87,14 +106,14 @@ def load(session: Session, ctx: AuditContext) -> None:
             issuer=issuer or "",
             key_type=(key_type or "").upper(),
             key_bits=int(key_size or 0),
-            signature_hash=_hash_of(sig_alg or ""),
+            signature_hash=signature_hash(sig_alg or ""),
             not_after=_aware(not_after),
             self_signed=bool(info.get("self_signed", bool(subject) and subject == issuer)),
             chain_ok=_chain_ok(info),
             usage=role or "",
         )
         by_id[cid] = fact
-        ctx.certs[sha] = fact
+        facts.certs[sha] = fact
 
     # endpoint id -> [leaf, ...], sign, enc
     served: dict[int, dict[str, Any]] = {}
@@ -128,13 +147,13 @@ def load(session: Session, ctx: AuditContext) -> None:
             Endpoint.tls_versions, Endpoint.tlcp, Endpoint.rfc8998, Endpoint.result,
         )
     ):  # fmt: skip
-        node_owner = ctx.ip_owner.get(row.host)
+        node_owner = ip_owner.get(row.host)
         if node_owner is not None:
             owner = node_owner
         else:
             # An endpoint declared in the config: its level is its system's, as the nodes say.
             system = row.system or ""
-            owner = Owner(system=system, department=row.department or "", mlps_level=ctx.system_level.get(system))
+            owner = Owner(system=system, department=row.department or "", mlps_level=system_level.get(system))
         protocols = [str(v) for v in row.tls_versions or ()]
         if row.tlcp:
             protocols.append("TLCP")
@@ -142,7 +161,7 @@ def load(session: Session, ctx: AuditContext) -> None:
             protocols.append("RFC8998")
         slot = served.get(row.id, {"leaf": [], "sign": "", "enc": ""})
         key = f"[{row.host}]:{row.port}" if ":" in row.host else f"{row.host}:{row.port}"
-        ctx.endpoints.append(
+        facts.endpoints.append(
             EndpointFact(
                 key=key,
                 host=row.host,
@@ -156,35 +175,37 @@ def load(session: Session, ctx: AuditContext) -> None:
                 tlcp_enc_cert=slot["enc"],
             )
         )
-    _verify_chains(session, ctx, list(served.values()), {fact.key: cid for cid, fact in by_id.items()})
+    anchors = _anchors(config, declarations)
+    ids = {fact.key: cid for cid, fact in by_id.items()}
+    _verify_chains(session, facts, anchors, now, list(served.values()), ids)
+    return facts
 
 
-def _anchors(ctx: AuditContext) -> list[Any]:
+def _anchors(config: GanyunConfig, declarations: Mapping[str, Any]) -> list[Any]:
     """Trust anchors: the `tls.trust_anchors` files and `compliance.trust_anchors`."""
-    from security import certs
-
-    paths = [str(p) for p in ctx.config.tls.get("trust_anchors", []) or []]
-    paths += [str(p) for p in ctx.declarations.get("trust_anchors", []) or []]
+    paths = [str(p) for p in config.tls.get("trust_anchors", []) or []]
+    paths += [str(p) for p in declarations.get("trust_anchors", []) or []]
     anchors: list[Any] = []
     for path in paths:
         try:
-            anchors += certs.load_file(ctx.config.resolve_path(path))
+            anchors += certs.load_file(config.resolve_path(path))
         except (OSError, CryptoError):
             continue  # a missing anchor leaves its chains unverified, which the check reports
     return anchors
 
 
-def _verify_chains(session: Session, ctx: AuditContext, slots: list[dict[str, Any]], ids: dict[str, int]) -> None:
+def _verify_chains(
+    session: Session,
+    facts: TlsFacts,
+    anchors: list[Any],
+    now: datetime,
+    slots: list[dict[str, Any]],
+    ids: dict[str, int],
+) -> None:
     """Verify every served certificate against the trust anchors, with the intermediates its
     endpoint sent. Without anchors nothing can be decided and chain_ok stays None (MANUAL)."""
-    anchors = _anchors(ctx)
     if not anchors or not slots:
         return
-    from cryptography import x509
-
-    from security import certs
-    from security.cert_models import Certificate
-
     needed = {ids[k] for slot in slots for k in (*slot["leaf"], slot["enc"], *slot["chain"]) if k in ids}
     parsed: dict[str, Any] = {}
     for sha, pem in session.execute(select(Certificate.sha256, Certificate.pem).where(Certificate.id.in_(needed))):
@@ -192,7 +213,7 @@ def _verify_chains(session: Session, ctx: AuditContext, slots: list[dict[str, An
             parsed[sha] = x509.load_pem_x509_certificate(pem.encode())
         except ValueError:
             continue
-    verifier = certs.ChainVerifier(anchors, at=ctx.now)
+    verifier = certs.ChainVerifier(anchors, at=now)
     outcome: dict[str, tuple[bool, str]] = {}
     for slot in slots:
         chain = [parsed[k] for k in slot["chain"] if k in parsed]
@@ -201,4 +222,4 @@ def _verify_chains(session: Session, ctx: AuditContext, slots: list[dict[str, An
                 continue
             outcome[key] = verifier.check(parsed[key], chain)
     for key, (ok, error) in outcome.items():
-        ctx.certs[key] = replace(ctx.certs[key], chain_ok=ok, chain_error=error)
+        facts.certs[key] = replace(facts.certs[key], chain_ok=ok, chain_error=error)

@@ -1,8 +1,8 @@
 """Capacity report benchmark on the large lab (100,000 nodes, 20 clouds, 12 months of history).
 
 The DB is built straight from the seed (lab.seed.build_estate, no HTTP) through the
-real sync path, which also writes each provider's rollup (inventory/rollups.py), plus the
-lab's history file, whose import fills the daily rollups (inventory/sample_rollups.py).
+real sync path, which also writes each provider's rollup (inventory/capacity/provider_rollups.py), plus the
+lab's history file, whose import fills the daily rollups (inventory/capacity/daily_rollups.py).
 Figures, each against a baseline from this run:
 - current-figures ratio: the report's aggregate sections (pools, centers, hosts, racks, showback,
   Xinchuang share; then again with the share's 12-month trend) against ONE raw SQL query computing the per-pool totals;
@@ -10,7 +10,7 @@ Figures, each against a baseline from this run:
 - full-report ratio, the issue's target (<= 3x, `target_ratio`): everything incl. rightsizing over every measured
   node and the linear forecasts, against the same baseline; also with Holt ETS forecasts (the CLI's default model),
   once with every curve fitted ("cold") and once reusing the curves stored by the previous report ("warm",
-  inventory/forecast_fits.py: what a report costs while the series have not changed);
+  inventory/capacity/forecast_fits.py: what a report costs while the series have not changed);
 - the same full report with every rollup dropped (computed live from nodes and samples), and the
   work the rollups move into sync: rewriting every provider's rollup once, as a first sync does;
 - peak memory: tracemalloc peak of the report and the process RSS high-water mark.
@@ -31,9 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inventory import capacity
-from inventory.capacity import build_report
-from inventory.capacity_models import CapacityRollup, ForecastFit, RollupState
+from inventory.capacity import report as capacity
+from inventory.capacity.models import CapacityRollup, ForecastFit, RollupState
 from tests.capacity.labdb import build_lab_db
 
 RAW_TOTALS = """
@@ -74,7 +73,7 @@ def main() -> None:
                 return capacity.aggregate(session, config, trend=trend)
 
         # Warm-up: imports (statsmodels), the history import, SQLite's page cache.
-        build_report(config, store, method="linear")
+        capacity.build_report(config, store, method="linear")
         raw()
         raw_s, raw_rows = _best(raw)
         current_s, _ = _best(lambda: aggregate(trend=False))
@@ -85,19 +84,19 @@ def main() -> None:
             if (pools[r[0]]["nodes"], *pools[r[0]]["allocated"].values(), *pools[r[0]]["physical"].values())
             != tuple(r[1:])
         ]  # fmt: skip
-        full_linear_s, report = _best(lambda: build_report(config, store, method="linear"), runs=2)
+        full_linear_s, report = _best(lambda: capacity.build_report(config, store, method="linear"), runs=2)
         # Memory in a separate run: tracemalloc slows every allocation down.
         tracemalloc.start()
-        build_report(config, store, method="linear")
+        capacity.build_report(config, store, method="linear")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         _drop(store, ForecastFit)
-        ets_cold_s, ets_report = _best(lambda: build_report(config, store, method="ets"), runs=1)
-        ets_s, _ = _best(lambda: build_report(config, store, method="ets"), runs=2)
+        ets_cold_s, ets_report = _best(lambda: capacity.build_report(config, store, method="ets"), runs=1)
+        ets_s, _ = _best(lambda: capacity.build_report(config, store, method="ets"), runs=2)
         rightsizing_s, _ = _best(lambda: _rightsizing(config, store))
         refresh_s, _ = _best(lambda: _refresh_every_rollup(config, store), runs=1)
         _drop(store, CapacityRollup, RollupState)
-        live_s, live_report = _best(lambda: build_report(config, store, method="linear"), runs=2)
+        live_s, live_report = _best(lambda: capacity.build_report(config, store, method="linear"), runs=2)
         same_as_live = _without_stamp(live_report) == _without_stamp(report)
     out = {
         "benchmark": "capacity_report",
@@ -137,7 +136,7 @@ def main() -> None:
 def _refresh_every_rollup(config: Any, store: Any) -> None:
     from datetime import UTC, datetime
 
-    from inventory import rollups
+    from inventory.capacity import provider_rollups as rollups
 
     with store.session() as session:
         for pc in config.providers:
@@ -157,7 +156,7 @@ def _without_stamp(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rightsizing(config: Any, store: Any) -> Any:
-    from inventory.rightsizing import rightsizing
+    from inventory.capacity.report import rightsizing
 
     with store.session() as session:
         return rightsizing(session, config)

@@ -26,6 +26,7 @@ from inventory.diff import apply_listing, layout_for
 from inventory.store import open_store
 from inventory.sync import sync_all
 from providers.base import Kind, Node, State
+from security.vault import VaultCredentials
 
 
 def _synthetic_nodes(n: int) -> list[Node]:
@@ -118,15 +119,15 @@ def lab_sync_figures(tmp: Path, scale: str, latency_ms: int) -> dict[str, float 
         config = load_config(config_path)
         store = open_store(config.database_url)
         t0 = time.perf_counter()
-        first = sync_all(config, store)
+        first = sync_all(config, store, vault=VaultCredentials(config))
         first_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        second = sync_all(config, store)
+        second = sync_all(config, store, vault=VaultCredentials(config))
         second_s = time.perf_counter() - t0
         slowest = max(first.results, key=lambda r: r.duration_s).name
         alone = open_store(f"sqlite:///{tmp / 'alone.db'}")
         t0 = time.perf_counter()
-        sync_all(config, alone, only=[slowest])
+        sync_all(config, alone, only=[slowest], vault=VaultCredentials(config))
         alone_s = time.perf_counter() - t0
         # How the design scales: as many clouds as this machine has cores, one collector
         # process each, against one cloud alone. 20 clouds on fewer cores queue for CPU.
@@ -134,7 +135,7 @@ def lab_sync_figures(tmp: Path, scale: str, latency_ms: int) -> dict[str, float 
         per_core = config.model_copy(update={"sync": config.sync.model_copy(update={"processes": cores})})
         names = [slowest, *[r.name for r in first.results if r.name != slowest]][:cores]
         t0 = time.perf_counter()
-        sync_all(per_core, open_store(f"sqlite:///{tmp / 'per_core.db'}"), only=names)
+        sync_all(per_core, open_store(f"sqlite:///{tmp / 'per_core.db'}"), only=names, vault=VaultCredentials(per_core))
         per_core_s = time.perf_counter() - t0
         # Collection runs in worker processes (inventory/collector.py): the largest of them,
         # read before the lab server (also a child) is stopped and reaped.

@@ -17,13 +17,15 @@ from inventory.sync import sync_all
 from lab import catalog as cat
 from lab.history import write_history
 from lab.seed import Cloud, Estate, build_estate, utilization
-from providers.base import Host, Node, ProviderSpec, State, Utilization
+from providers.base import Capability, Host, Node, ProviderSpec, State, Utilization
 
 _STATES = {"ACTIVE": State.RUNNING, "SHUTOFF": State.STOPPED, "PAUSED": State.SUSPENDED,
            "SUSPENDED": State.SUSPENDED, "ERROR": State.ERROR}  # fmt: skip
 
 
 class SeedProvider:
+    features = frozenset({Capability.HOSTS, Capability.UTILIZATION})
+
     def __init__(self, cloud: Cloud) -> None:
         self.name = cloud.name
         self.cloud = cloud
@@ -39,6 +41,9 @@ class SeedProvider:
                  created_at=datetime.fromisoformat(s.created.replace("Z", "+00:00")), tags=dict(s.metadata))
             for s in c.servers
         ]  # fmt: skip
+
+    def get_node(self, node_id: str) -> Node:
+        return next(n for n in self.list_nodes() if n.id == node_id)
 
     def list_hosts(self) -> Sequence[Host]:
         c = self.cloud

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inventory import capacity
+from inventory.capacity import pools, report
 from inventory.config import parse_config
 from tests.capacity.estate import GB, build_small
 
@@ -17,7 +17,7 @@ def small(tmp_path: Path):
 
 
 def _report(small):
-    return capacity.build_report(small.config, small.store, forecast=False)
+    return report.build_report(small.config, small.store, forecast=False)
 
 
 def test_pool_figures_match_hand_computed(small) -> None:
@@ -55,11 +55,11 @@ def test_overcommit_most_specific_wins(tmp_path: Path) -> None:
         {"capacity": {"overcommit": {"default": {"cpu": 3.0}, "xinchuang": {"cpu": 2.0}, "xc-1": {"cpu": 1.5}}}},
         base_dir=str(tmp_path),
     )
-    assert capacity.overcommit_for(config, "xc-1", "xinchuang").cpu == 1.5
-    assert capacity.overcommit_for(config, "xc-2", "xinchuang").cpu == 2.0
-    assert capacity.overcommit_for(config, "old", "legacy").cpu == 3.0
+    assert pools.overcommit_for(config, "xc-1", "xinchuang").cpu == 1.5
+    assert pools.overcommit_for(config, "xc-2", "xinchuang").cpu == 2.0
+    assert pools.overcommit_for(config, "old", "legacy").cpu == 3.0
     bare = parse_config({"capacity": {"overcommit": {"legacy": {"cpu": 8.0}}}}, base_dir=str(tmp_path))
-    assert capacity.overcommit_for(bare, "x", "xinchuang").cpu == 4.0  # the model's default ratio
+    assert pools.overcommit_for(bare, "x", "xinchuang").cpu == 4.0  # the model's default ratio
 
 
 def test_showback_and_xinchuang_share(small) -> None:

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, insert, select
 
-from inventory import forecast as fc
-from inventory.history import ensure_history
+from inventory.capacity import forecast as fc
+from inventory.capacity.history import ensure_history
 from inventory.models import CapacitySample
 from lab.history import FORMAT, build_history
 from lab.seed import build_estate

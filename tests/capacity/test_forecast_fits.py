@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from inventory import forecast as fc
-from inventory.capacity import build_report
-from inventory.capacity_models import ForecastFit
-from inventory.forecast_fits import FitMemo
+from inventory.capacity import forecast as fc
+from inventory.capacity.forecast_fits import FitMemo
+from inventory.capacity.models import ForecastFit
+from inventory.capacity.report import build_report
 from inventory.models import CapacitySample
 from tests.capacity.labdb import build_lab_db
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 
 from inventory import query
-from inventory.capacity import build_report
+from inventory.capacity.report import build_report
 from tests.capacity.labdb import build_lab_db
 
 pytestmark = pytest.mark.xdist_group("capacity_lab")
@@ -68,8 +68,8 @@ def test_rightsizing_finds_the_idle_fifth(report) -> None:
 def test_rightsizing_in_sql_matches_the_python_rule(lab, report) -> None:
     from sqlalchemy import select
 
+    from inventory.capacity.rightsizing import LEVELS, suggest
     from inventory.models import NodeRow, UtilizationRow
-    from inventory.rightsizing import LEVELS, suggest
 
     _config, store, _estate = lab
     expected = {name: [0, 0, 0] for name in LEVELS}

@@ -13,8 +13,9 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from console.cli import app
-from inventory import capacity, rightsizing
-from inventory.capacity_export import write_html, write_xlsx
+from inventory.capacity import report as capacity
+from inventory.capacity import rightsizing
+from inventory.capacity.export import write_html, write_xlsx
 from inventory.models import UtilizationRow
 from providers.errors import ConfigError
 from tests.capacity.estate import GB, build_small
@@ -57,7 +58,7 @@ def test_rightsizing_levels(small) -> None:
             {"provider": "leg-a", "node_id": "leg-a-n2", "cpu_avg_pct": 60.0, "cpu_p95_pct": 90.0,
              "ram_avg_pct": 85.0, "window_days": 30, "sampled_at": datetime.now(UTC)},
         ])  # fmt: skip
-        out = rightsizing.rightsizing(session, small.config, "moderate")
+        out = capacity.rightsizing(session, small.config, "moderate")
     assert out["measured_nodes"] == 2
     assert out["idle"] == {"nodes": 1, "vcpus": 4, "ram_mb": 8 * GB}
     top = out["top"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from inventory.capacity import build_report
+from inventory.capacity.report import build_report
 from inventory.models import CapacitySample, UtilizationRow
 from tests.capacity.estate import build_small
 from tests.pg import pg_bindir, throwaway_cluster
@@ -61,8 +61,9 @@ def test_same_report_on_postgresql_and_sqlite(tmp_path: Path) -> None:
 def test_rollups_on_postgresql_equal_the_live_report(tmp_path: Path) -> None:
     from sqlalchemy import delete
 
-    from inventory import rollups, sample_rollups
-    from inventory.capacity_models import CapacityRollup, ForecastFit, ProviderDay, RollupState, TrendDay
+    from inventory.capacity import daily_rollups as sample_rollups
+    from inventory.capacity import provider_rollups as rollups
+    from inventory.capacity.models import CapacityRollup, ForecastFit, ProviderDay, RollupState, TrendDay
     from inventory.sync import sync_all
     from tests.inventory.fakes import factory
 

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import and_, select
 
-from inventory import rightsizing as rs
-from inventory.capacity import allocated_clause
-from inventory.forecast import RESOURCES, _weekly_frame
+from inventory.capacity import rightsizing as rs
+from inventory.capacity.forecast import RESOURCES, weekly_frame
+from inventory.capacity.queries import allocated_clause
+from inventory.capacity.report import rightsizing
 from inventory.models import NodeRow, UtilizationRow
 from tests.capacity.labdb import build_lab_db
 
@@ -52,7 +53,7 @@ def _expected(session: Any, level: str, top: int) -> dict[str, Any]:
 def test_rightsizing_matches_suggest_node_by_node(lab: Any, level: str, top: int) -> None:
     config, store = lab
     with store.session() as session:
-        out = rs.rightsizing(session, config, level, top=top)
+        out = rightsizing(session, config, level, top=top)
         want = _expected(session, level, top)
     assert out["measured_nodes"] == want["measured"] > 100
     assert out["levels"] == want["levels"]
@@ -72,7 +73,7 @@ def test_weekly_frame_is_the_resampled_series() -> None:
     points = list({p[0]: p for p in points}.values())
     frame = pd.DataFrame(points, columns=["at", *RESOURCES]).set_index("at").sort_index()
     want = frame.resample("W-SUN").last().ffill().astype(float)
-    got = _weekly_frame(points)
+    got = weekly_frame(points)
     assert list(got.index) == list(want.index)
     assert got.to_numpy().tolist() == want.to_numpy().tolist()
     assert list(got.columns) == list(want.columns)

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite
 
-from inventory import capacity
+from inventory.capacity import queries
+from inventory.capacity import report as capacity
 from inventory.models import HostRow
 from tests.capacity.estate import GB, build_small
 
@@ -60,7 +61,7 @@ def test_rack_shared_by_two_providers_mixes_measured_and_estimated_power(small) 
 def test_host_pass_walks_its_covering_index(small) -> None:
     # Migration 0010's index holds everything the per-host query reads, in its GROUP BY order:
     # SQLite answers it from the index alone, without a sort.
-    sql = str(capacity.host_usage_query().compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    sql = str(queries.host_usage_query().compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     with small.store.engine.connect() as connection:
         plan = " | ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "COVERING INDEX ix_nodes_host_usage" in plan

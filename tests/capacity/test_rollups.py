@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 
-from inventory import rollups, sample_rollups
-from inventory.capacity import aggregate, build_report, provider_day_rows, trend_groups
-from inventory.capacity_models import CapacityRollup, ProviderDay, RollupState, TrendDay
+from inventory.capacity import daily_rollups as sample_rollups
+from inventory.capacity import provider_rollups as rollups
+from inventory.capacity.models import CapacityRollup, ProviderDay, RollupState, TrendDay
+from inventory.capacity.queries import provider_day_rows, trend_groups
+from inventory.capacity.report import aggregate, build_report
 from inventory.models import CapacitySample, NodeRow, UtilizationRow
 from inventory.sync import sync_all
 from tests.capacity.estate import build_small

@@ -1,4 +1,5 @@
-"""Frameworks as data, and check metadata: every mapping names a real check."""
+"""Frameworks as data, the only check-to-clause mapping: every mapping names a real check, every
+check is mapped, and check metadata carries no clauses of its own."""
 
 from __future__ import annotations
 
@@ -24,8 +25,21 @@ def test_a_missing_check_is_reported() -> None:
 
 
 def test_every_check_decides_some_clause_of_both_frameworks_or_one() -> None:
+    assert frameworks.unmapped_checks(set(load_checks())) == []
     for check_id in load_checks():
         assert frameworks.clauses_of(check_id), f"{check_id} is mapped to no requirement"
+
+
+def test_a_check_in_no_framework_is_reported() -> None:
+    assert frameworks.unmapped_checks({*load_checks(), "ghost_check"}) == ["ghost_check"]
+
+
+def test_clauses_come_from_the_frameworks() -> None:
+    # Clauses the check metadata once carried lacked 8.1.4.8.a: the framework is what counts.
+    assert frameworks.clauses_of("tls_endpoint_no_sm_protocol") == [
+        "gbt22239-2019:8.1.2.2.b", "gbt22239-2019:8.1.4.8.a",
+        "gbt39786-2021:6.2.a", "gbt39786-2021:6.2.c", "gbt39786-2021:6.4.d",
+    ]  # fmt: skip
 
 
 def test_gbt39786_has_its_eight_sections_and_four_levels() -> None:
@@ -63,15 +77,32 @@ def test_check_folders_follow_the_house_layout() -> None:
         assert meta["severity"] in SEVERITIES
         for field in ("title", "risk", "remediation"):
             assert meta[field]["zh"] and meta[field]["en"]
-        for fw_id, clauses in meta["frameworks"].items():
-            ids = {r.id for r in frameworks.load_frameworks()[fw_id].requirements}
-            assert set(clauses) <= ids, f"{name}: unknown clauses {set(clauses) - ids}"
+        assert set(meta) == {"id", "title", "severity", "min_level", "resource_type", "risk", "remediation"}, name
+
+
+def test_every_check_has_its_own_test_folder() -> None:
+    tests = Path(__file__).resolve().parents[1] / "security" / "compliance" / "checks"
+    for name in load_checks():
+        module = tests / name / f"test_{name}.py"
+        assert module.is_file(), f"{name}: no {module.relative_to(tests.parents[2])}"
+        source = module.read_text(encoding="utf-8")
+        assert "Status.FAIL" in source and ("Status.PASS" in source or "Status.MANUAL" in source), name
 
 
 def test_metadata_missing_a_field_is_refused(tmp_path: Path) -> None:
-    from security.compliance.registry import _meta
+    from security.compliance.registry import load_meta
 
     path = tmp_path / "x.metadata.json"
     path.write_text(json.dumps({"id": "x", "severity": "high"}))
     with pytest.raises(ConfigError, match="missing"):
-        _meta(path)
+        load_meta(path)
+
+
+def test_metadata_with_its_own_clauses_is_refused(tmp_path: Path) -> None:
+    from security.compliance.registry import CHECKS_DIR, load_meta
+
+    meta = json.loads((CHECKS_DIR / "volume_not_sm4" / "volume_not_sm4.metadata.json").read_text(encoding="utf-8"))
+    path = tmp_path / "volume_not_sm4.metadata.json"
+    path.write_text(json.dumps({**meta, "frameworks": {"gbt39786-2021": ["6.4.e"]}}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown field frameworks \(clauses are mapped in frameworks/\*\.json"):
+        load_meta(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 from security.cert_models import Certificate, CertificateSighting, Endpoint
 from security.compliance import engine
 from security.compliance.facts import load_context
-from security.compliance.tls_facts import _hash_of
+from security.compliance.tls_facts import signature_hash
 from tests.compliance.estate import NOW, small_estate
 
 
@@ -75,11 +75,11 @@ def test_rows_become_facts_and_lab_style_problems_become_findings(tmp_path: Path
 
 
 def test_signature_digest_names() -> None:
-    assert _hash_of("sha1WithRSAEncryption") == "sha1"
-    assert _hash_of("ecdsa-with-SHA1") == "sha1"
-    assert _hash_of("md5WithRSAEncryption") == "md5"
-    assert _hash_of("sha256WithRSAEncryption") == "sha256"
-    assert _hash_of("sm2-with-sm3") == "sm3"
+    assert signature_hash("sha1WithRSAEncryption") == "sha1"
+    assert signature_hash("ecdsa-with-SHA1") == "sha1"
+    assert signature_hash("md5WithRSAEncryption") == "md5"
+    assert signature_hash("sha256WithRSAEncryption") == "sha256"
+    assert signature_hash("sm2-with-sm3") == "sm3"
 
 
 def _x509(subject: str, issuer: str, key: object, issuer_key: object, ca: bool) -> object:

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "console" / "app_pages"
 APP = ROOT / "console" / "app.py"
 PASSWORD = "correct-horse-battery"
+# The scope a city-wide account's session carries (console.accounts.Identity.as_session).
+CITY = {"city": True, "departments": []}
 
 
 @dataclass

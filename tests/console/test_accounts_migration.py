@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from console import accounts, auth, passwords
 from console.settings import ThrottleSettings
 from inventory.scope import Scope
-from inventory.store import Store, _alembic_config, make_engine
+from inventory.store import Store, alembic_config, make_engine
 from tests.pg import pg_bindir, throwaway_cluster
 
 
@@ -33,7 +33,7 @@ def test_old_accounts_keep_their_password_and_get_no_scope(kind, tmp_path):
     with _database(kind, tmp_path) as url:
         store = Store(make_engine(url))
         with store.engine.begin() as connection:
-            cfg = _alembic_config()
+            cfg = alembic_config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "0007_console")
             connection.execute(

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.config import parse_config
 from security import audit
+from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "audit.py")
 
@@ -19,7 +20,7 @@ def test_search_and_verify(tmp_path: Path) -> None:
         audit.append_action(config, "ops", "sync", {"run": i})
     audit.append_action(config, "alice", "comply.audit", {"level": 3})
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": "x", "role": "auditor"}
+    at.session_state["user"] = {"name": "x", "role": "auditor", "scope": CITY}
     at.session_state["ganyun_config"] = config
     at.run()
     assert not at.exception
@@ -33,11 +34,3 @@ def test_search_and_verify(tmp_path: Path) -> None:
     at.button(key="verify").click().run()
     assert at.error and "2" in at.error[0].value
 
-
-def test_operator_is_refused(tmp_path: Path) -> None:
-    config = parse_config({"database": f"sqlite:///{tmp_path / 'g.db'}"}, base_dir=str(tmp_path))
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": "x", "role": "operator"}
-    at.session_state["ganyun_config"] = config
-    at.run()
-    assert not at.exception and at.error and not at.dataframe

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.capacity.estate import build_small
-from tests.console.estate import PAGES
+from tests.console.estate import CITY, PAGES
 
 pytestmark = pytest.mark.xdist_group("capacity_page")
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.xdist_group("capacity_page")
 def _run(tmp_path: Path, role: str = "planner", lang: str | None = None, stale: bool = True) -> AppTest:
     small = build_small(tmp_path, stale=stale)
     at = AppTest.from_file(str(PAGES / "capacity.py"), default_timeout=120)
-    at.session_state["user"] = {"name": "planner-1", "role": role}
+    at.session_state["user"] = {"name": "planner-1", "role": role, "scope": CITY}
     at.session_state["ganyun_config"] = small.config
     if lang:
         at.session_state["lang"] = lang

@@ -15,6 +15,7 @@ from security.compliance import engine, waivers
 from security.compliance.registry import load_checks
 from security.compliance.timeutil import now
 from tests.compliance.estate import small_estate
+from tests.console.estate import CITY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "compliance.py")
 
@@ -26,7 +27,7 @@ def estate(tmp_path: Path) -> tuple[GanyunConfig, Store]:
 
 def page(config: GanyunConfig, role: str, name: str = "x") -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": name, "role": role}
+    at.session_state["user"] = {"name": name, "role": role, "scope": CITY}
     at.session_state["ganyun_config"] = config
     return at
 

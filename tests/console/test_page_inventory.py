@@ -5,6 +5,8 @@ import io
 import openpyxl
 from streamlit.testing.v1 import AppTest
 
+from console.services.viewer import Viewer
+from inventory.scope import Scope
 from tests.console.estate import PAGES, session_for
 
 
@@ -60,10 +62,10 @@ def test_exports_csv_and_xlsx_hold_the_filtered_rows(estate):
     assert labels == ["导出 CSV", "导出 Excel"]
     from console.app_pages import inventory as page
 
-    url, marker = estate.config.database_url, (0, "")
+    url, city = estate.config.database_url, Viewer("planner", "planner", Scope.city_wide())
     key = (("provider", "xc-pool"),)
-    csv = page._export(url, marker, "nodes", key, "", "name", False, "csv").decode("utf-8-sig")
+    csv = page.export_rows(city, url, "nodes", key, "", "name", False, "csv").decode("utf-8-sig")
     assert csv.splitlines()[0].startswith("云平台,名称") and len(csv.splitlines()) == 4
-    book = openpyxl.load_workbook(io.BytesIO(page._export(url, marker, "nodes", key, "", "name", False, "xlsx")))
+    book = openpyxl.load_workbook(io.BytesIO(page.export_rows(city, url, "nodes", key, "", "name", False, "xlsx")))
     rows = list(book.active.iter_rows(values_only=True))
     assert len(rows) == 4 and {r[0] for r in rows[1:]} == {"xc-pool"}

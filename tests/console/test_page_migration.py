@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from inventory.planning import build_plan
 from playbooks import migration
+from tests.console.estate import CITY
 from tests.migration.estate import build_store, default_listings, make_config
 
 PAGE = str(Path(__file__).resolve().parents[2] / "console" / "app_pages" / "migration.py")
@@ -28,7 +29,7 @@ def seeded(tmp_path: Path) -> Any:
 
 def _app(config: Any, role: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["user"] = {"name": "x", "role": role}
+    at.session_state["user"] = {"name": "x", "role": role, "scope": CITY}
     at.session_state["ganyun_config"] = config
     at.session_state["lang"] = "en"
     return at

@@ -6,7 +6,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from providers.base import Host, Image, Network, Node, ProviderSpec, SecurityGroup, Size, Snapshot, State, Volume
+from providers.base import (
+    Capability,
+    Host,
+    Image,
+    Network,
+    Node,
+    ProviderSpec,
+    SecurityGroup,
+    Size,
+    Snapshot,
+    State,
+    Volume,
+)
 from providers.errors import AuthError, NotFound, Unavailable
 
 
@@ -43,7 +55,22 @@ class FakeCloud:
     calls: list[str] = field(default_factory=list)
 
 
+LISTINGS = frozenset(
+    {
+        Capability.HOSTS,
+        Capability.SIZES,
+        Capability.IMAGES,
+        Capability.VOLUMES,
+        Capability.SNAPSHOTS,
+        Capability.NETWORKS,
+        Capability.SECURITY_GROUPS,
+    }
+)
+
+
 class FakeProvider:
+    features = LISTINGS
+
     def __init__(self, name: str, cloud: FakeCloud) -> None:
         self.name = name
         self.cloud = cloud
@@ -52,6 +79,12 @@ class FakeProvider:
         self.cloud.calls.append(kind)
         if kind in self.cloud.forbidden:
             raise AuthError(self.name, f"list_{kind}", "403 Forbidden")
+
+    def get_node(self, node_id: str) -> Node:
+        for node in self.cloud.nodes:
+            if node.id == node_id:
+                return node
+        raise NotFound(self.name, "get_node", node_id)
 
     def list_nodes(self) -> Sequence[Node]:
         self.cloud.calls.append("nodes")
@@ -99,6 +132,8 @@ UNAVAILABLE = Unavailable("x", "list_nodes", "HTTP 500")
 class DeltaProvider(FakeProvider):
     """A provider that answers changes-since like Nova: changed nodes and deleted ids."""
 
+    features = LISTINGS | {Capability.NODE_DELTA}
+
     def __init__(self, name: str, cloud: FakeCloud, delta: tuple[list[Node], list[str]]) -> None:
         super().__init__(name, cloud)
         self.delta = delta
@@ -111,6 +146,8 @@ class DeltaProvider(FakeProvider):
 
 class VolumeDeltaProvider(FakeProvider):
     """A provider that answers volume changes like Cinder 3.60: changed volumes, ids present."""
+
+    features = LISTINGS | {Capability.VOLUME_DELTA}
 
     def __init__(self, name: str, cloud: FakeCloud, changed: list[Volume]) -> None:
         super().__init__(name, cloud)

@@ -13,13 +13,14 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from inventory.collector import Job, Message, _relay, process_count
+from inventory.collector import Job, Message, process_count, relay
 from inventory.config import load_config
 from inventory.models import HostRow, NodeRow, ProviderStatus, ResourceRow
 from inventory.store import open_store
 from inventory.sync import sync_all
 from lab import control, seed
 from providers.base import ProviderSpec
+from security.vault import VaultCredentials
 from tests.lab.running import small_lab
 
 pytestmark = pytest.mark.xdist_group("collector-lab")
@@ -60,9 +61,9 @@ def _snapshot(url: str) -> dict[str, set[tuple[str, ...]]]:
 def test_processes_and_threads_store_the_same_rows(lab: Path, tmp_path: Path) -> None:
     by_processes = load_config(_config(lab, tmp_path, 2))
     by_threads = load_config(_config(lab, tmp_path, 0))
-    report = sync_all(by_processes, open_store(by_processes.database_url))
+    report = sync_all(by_processes, open_store(by_processes.database_url), vault=VaultCredentials(by_processes))
     assert report.status == "ok", report.to_dict()
-    sync_all(by_threads, open_store(by_threads.database_url))
+    sync_all(by_threads, open_store(by_threads.database_url), vault=VaultCredentials(by_threads))
     stored = _snapshot(by_processes.database_url)
     assert stored == _snapshot(by_threads.database_url)
     assert len(stored["nodes"]) == seed.build_estate("small").node_count
@@ -71,13 +72,13 @@ def test_processes_and_threads_store_the_same_rows(lab: Path, tmp_path: Path) ->
 def test_faulty_clouds_fail_alone_and_keep_their_data(lab: Path, tmp_path: Path) -> None:
     config = load_config(_config(lab, tmp_path, 2))
     store = open_store(config.database_url)
-    sync_all(config, store)
+    sync_all(config, store, vault=VaultCredentials(config))
     before = _snapshot(config.database_url)
     faulty = {"gov-inspur": {"http500": 1.0}, "county-h3c": {"timeout": 10.0}, "xc-hygon": {"garbage": True}}
     for cloud, fault in faulty.items():
         control.set_faults(lab.parent, cloud, fault)
     try:
-        report = sync_all(config, store, full=True)
+        report = sync_all(config, store, full=True, vault=VaultCredentials(config))
     finally:
         control.set_faults(lab.parent, None, clear=True)
     outcome = {r.name: r for r in report.results}
@@ -95,7 +96,7 @@ def test_a_dead_worker_fails_its_unfinished_providers() -> None:
     jobs = [Job("a", spec, None), Job("b", spec, None)]
     dying = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"], stdout=subprocess.PIPE)
     inbox: queue.Queue[Message | None] = queue.Queue()
-    _relay(dying, jobs, inbox)
+    relay(dying, jobs, inbox)
     messages = [inbox.get_nowait() for _ in range(3)]
     assert messages[-1] is None
     assert [(m.name, m.phase) for m in messages[:2] if m] == [("a", "failed"), ("b", "failed")]

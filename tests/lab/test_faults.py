@@ -36,3 +36,20 @@ def test_bad_faults_are_refused(text: str) -> None:
 def test_failure_fraction_is_exact(rate: float, fails: int) -> None:
     counter = FailureCounter()
     assert sum(counter.should_fail(rate) for _ in range(20)) == fails
+
+
+def test_timing_and_transient_failure_kinds() -> None:
+    f = Faults()
+    for text in ("image_seconds=12.5", "boot_seconds", "image_failures=0.25", "boot_failures", "no_forced_host"):
+        f.set(*parse_assignment(text))
+    assert f.active() == {
+        "image_seconds": 12.5,
+        "boot_seconds": 30.0,
+        "image_failures": 0.25,
+        "boot_failures": 0.5,
+        "no_forced_host": True,
+    }
+    for bad in ("image_failures=2", "boot_seconds=inf", "image_seconds=soon", "missing=floating_ipz"):
+        with pytest.raises(FaultError):
+            Faults().set(*parse_assignment(bad))
+    assert Faults.from_dict({"missing": "floating_ips"}).missing == ["floating_ips"]

@@ -76,7 +76,12 @@ def test_both_architectures_and_the_expected_os_per_pool() -> None:
     for cloud in estate.clouds:
         distros = {i.os_distro for i in cloud.images}
         if cloud.pool == "xinchuang":
-            assert distros == {"kylin", "uos", "openeuler"}
+            # Domestic images, plus the one foreign OS a few workloads moved in with as they were:
+            # the pool counts them, the 信创 policy does not (the capacity report lists them).
+            domestic = {i.id for i in cloud.images if i.os_distro in {"kylin", "uos", "openeuler"}}
+            assert distros - {"kylin", "uos", "openeuler"} in ({"centos"}, {"windows"})
+            foreign = [s for s in cloud.servers if s.image_id not in domestic]
+            assert 2 <= len(foreign) <= 3
         else:
             assert distros == {"centos", "rhel", "windows"}
     vendors = {c.name: c.cpu_vendor for c in estate.clouds}

@@ -10,7 +10,7 @@ from typing import Any
 from inventory.config import GanyunConfig, parse_config
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
-from providers.base import Host, Image, Network, Node, ProviderSpec, Size, Snapshot, State, Volume
+from providers.base import Capability, Host, Image, Network, Node, ProviderSpec, Size, Snapshot, State, Volume
 
 FLAVORS = (("c2m4", 2, 4096, 40), ("c4m8", 4, 8192, 80), ("c8m16", 8, 16384, 100), ("c8m32", 8, 32768, 200))
 
@@ -27,12 +27,27 @@ class Listing:
 
 
 class ListingProvider:
+    features = frozenset(
+        {
+            Capability.HOSTS,
+            Capability.SIZES,
+            Capability.IMAGES,
+            Capability.VOLUMES,
+            Capability.SNAPSHOTS,
+            Capability.NETWORKS,
+            Capability.SECURITY_GROUPS,
+        }
+    )
+
     def __init__(self, name: str, listing: Listing) -> None:
         self.name = name
         self.listing = listing
 
     def list_nodes(self) -> Sequence[Node]:
         return self.listing.nodes
+
+    def get_node(self, node_id: str) -> Node:
+        return next(n for n in self.listing.nodes if n.id == node_id)
 
     def list_hosts(self) -> Sequence[Host]:
         return self.listing.hosts

@@ -95,3 +95,13 @@ def test_status_without_runs(config: Path) -> None:
     proc = _ganyun(config, "migrate", "status", "--json")
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == {"run_id": None, "vms": []}
+
+
+def test_plan_source_narrows_to_one_provider_and_refuses_a_target_pool(config: Path) -> None:
+    out = config.parent / "plan.json"
+    proc = _ganyun(config, "migrate", "plan", "--source", "gov-huawei", "--target", "xc-kunpeng", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {i["source_provider"] for i in json.loads(out.read_text(encoding="utf-8"))["items"]} == {"gov-huawei"}
+    for source, reason in (("nowhere", "no provider named nowhere"), ("xc-hygon", "a target, never a source")):
+        proc = _ganyun(config, "migrate", "plan", "--source", source, "--target", "xc-kunpeng", "--output", str(out))
+        assert proc.returncode == 2 and reason in proc.stderr and "Traceback" not in proc.stderr

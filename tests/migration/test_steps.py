@@ -12,11 +12,13 @@ import pytest
 
 from inventory.config import parse_config
 from playbooks.migration_steps import StepError, manifest, run_step
-from providers.base import Image, Node, State
+from providers.base import Capability, Image, Node, State
 from providers.errors import NotFound
 
 
 class MemoryCloud:
+    features = frozenset({Capability.POWER, Capability.CREATE_NODE, Capability.DESTROY_NODE, Capability.NODE_METADATA})
+
     def __init__(self, name: str, boot_state: State = State.RUNNING) -> None:
         self.name = name
         self.nodes: dict[str, Node] = {}
@@ -179,3 +181,11 @@ def test_revert_after_cutover_brings_the_source_back(world: dict[str, Any]) -> N
     src = world["src"].nodes["vm1"]
     assert src.state == State.RUNNING and src.tags["ganyun_migrated_to"] == ""
     assert world["tgt"].nodes == {}
+
+
+def test_a_target_that_does_not_declare_create_node_fails_the_boot_step(world: dict[str, Any]) -> None:
+    world["tgt"].features = frozenset({Capability.POWER})  # create_node exists, but is not declared
+    step = world["step"]
+    with pytest.raises(StepError, match=r"boot: xc-kunpeng: create_node: not offered by this provider"):
+        step("boot", step("prepare", {}))
+    assert world["tgt"].created == 0

@@ -29,13 +29,14 @@ def test_every_seeded_node_comes_back_with_its_facts(lab: Path) -> None:
     from inventory.config import load_config
     from inventory.credentials import provider_spec
     from providers.registry import create_provider
+    from security.vault import VaultCredentials
 
     config = load_config(lab)
     estate = seed.build_estate("small")
     assert {p.name for p in config.providers} == {c.name for c in estate.clouds}
     for pc in config.providers:
         cloud = estate.cloud(pc.name)
-        adapter = create_provider(provider_spec(config, pc))
+        adapter = create_provider(provider_spec(pc, VaultCredentials(config)))
         nodes = {n.id: n for n in adapter.list_nodes()}
         assert set(nodes) == {s.id for s in cloud.servers}, pc.name
         flavors = {f.id: f for f in cloud.flavors}
@@ -52,7 +53,11 @@ def test_every_seeded_node_comes_back_with_its_facts(lab: Path) -> None:
         hosts = adapter.list_hosts()
         assert {h.name for h in hosts} == {h.hostname for h in cloud.hypervisors}
         assert all(h.arch and h.cpu_vendor and h.rack for h in hosts), pc.name
-    archs = {n.arch for pc in config.providers for n in create_provider(provider_spec(config, pc)).list_nodes()}
+    archs = {
+        n.arch
+        for pc in config.providers
+        for n in create_provider(provider_spec(pc, VaultCredentials(config))).list_nodes()
+    }
     assert {"x86_64", "aarch64"} <= archs
 
 
@@ -62,10 +67,11 @@ def test_node_changes_against_the_lab(lab: Path) -> None:
     from inventory.config import load_config
     from inventory.credentials import provider_spec
     from providers.registry import create_provider
+    from security.vault import VaultCredentials
 
     config = load_config(lab)
     pc = next(p for p in config.providers if p.pool == "xinchuang")
-    adapter = create_provider(provider_spec(config, pc))
+    adapter = create_provider(provider_spec(pc, VaultCredentials(config)))
     before = datetime.now(UTC) - timedelta(seconds=2)
     flavor = adapter.list_sizes()[0]
     image = next(i for i in adapter.list_images() if i.os_family)
@@ -86,9 +92,10 @@ def test_volume_changes_against_the_lab(lab: Path) -> None:
     from inventory.config import load_config
     from inventory.credentials import provider_spec
     from providers.registry import create_provider
+    from security.vault import VaultCredentials
 
     config = load_config(lab)
-    adapter = create_provider(provider_spec(config, config.provider("county-h3c")))
+    adapter = create_provider(provider_spec(config.provider("county-h3c"), VaultCredentials(config)))
     before = datetime.now(UTC) - timedelta(seconds=2)
     volumes = adapter.list_volumes()
     changed, present = adapter.list_volume_changes(before)

@@ -11,6 +11,7 @@ from typing import Any
 
 from inventory.config import load_config
 from inventory.credentials import provider_spec
+from security.vault import VaultCredentials
 
 
 def payloads(markers: Path) -> dict[str, str]:
@@ -34,7 +35,7 @@ class Tenant:
 
     def __init__(self, config_path: Path, cloud: str) -> None:
         config = load_config(config_path)
-        spec = provider_spec(config, config.provider(cloud))
+        spec = provider_spec(config.provider(cloud), VaultCredentials(config))
         auth_url = str(spec.options["ex_force_auth_url"]).rstrip("/")
         body = {
             "auth": {

@@ -59,6 +59,16 @@ def test_malformed_inputs(content: bytes, message: str) -> None:
         certs.load_certificates(content)
 
 
+def test_duplicate_extension_is_malformed(chains) -> None:
+    """RFC 5280 allows each extension once; a tenant's certificate naming the key identifier
+    twice is refused when loaded, not when a later reader trips over it."""
+    der = _der(chains["rsa"]["leaf"])
+    aki_oid, ski_oid = bytes.fromhex("0603551d23"), bytes.fromhex("0603551d0e")
+    assert aki_oid in der and ski_oid in der
+    with pytest.raises(CryptoError, match="malformed certificate: extensions"):
+        certs.load_der_certificate(der.replace(aki_oid, ski_oid), "tenant certificate")
+
+
 def test_truncated_der_and_cli_exit_2(cli, chains, tmp_path: Path) -> None:
     der = _der(chains["sm2"]["leaf"])
     (tmp_path / "t.der").write_bytes(der[: len(der) // 2])

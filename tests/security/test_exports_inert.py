@@ -150,10 +150,12 @@ def test_capacity_xlsx(lab: Lab) -> None:
 
 def test_console_inventory_downloads(lab: Lab) -> None:
     from console.app_pages import inventory as page
+    from console.services.viewer import Viewer
+    from inventory.scope import Scope
 
-    url = load_config(lab.config).database_url
+    url, city = load_config(lab.config).database_url, Viewer("planner", "planner", Scope.city_wide())
     for fmt in ("csv", "xlsx"):
-        data = page._export(url, (0, ""), "nodes", (), "", "name", False, fmt)
+        data = page.export_rows(city, url, "nodes", (), "", "name", False, fmt)
         if fmt == "csv":
             values: list[Any] = [v for row in _csv_rows(data) for v in row.values()]
         else:

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from lab import tls as lab_tls
+from providers.base import Capability
 from security import tlsscan
-from security.cert_collect import collect_from_files, collect_from_kubernetes
+from security.cert_collect import collect_from_files, collect_tls_secrets
 
 pytestmark = [
     pytest.mark.xdist_group("lab_tls"),
@@ -122,13 +123,15 @@ def test_collect_from_files_and_kubernetes(lab, tmp_path: Path) -> None:
 
     class FakeCluster:
         name = "k8s-xc"
+        features = frozenset({Capability.TLS_SECRETS})
 
         def list_tls_secrets(self) -> list[tuple[str, bytes]]:
             return [("portal/web-tls", (root / "tls" / "root-sm2.pem").read_bytes()), ("x/bad", b"junk")]
 
-    got = collect_from_kubernetes(FakeCluster())
+    got = collect_tls_secrets(FakeCluster())  # type: ignore[arg-type]
     assert [(loc, role) for _, loc, role in got] == [("k8s://k8s-xc/portal/web-tls", "leaf")]
-    assert collect_from_kubernetes(object()) == []
+    FakeCluster.features = frozenset()  # the same methods, not declared: not asked
+    assert collect_tls_secrets(FakeCluster()) == []  # type: ignore[arg-type]
 
 
 def test_lab_stop_ends_the_server(tmp_path: Path) -> None:

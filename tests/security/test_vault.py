@@ -12,7 +12,7 @@ import pytest
 from inventory.config import GanyunConfig, parse_config
 from inventory.credentials import provider_spec
 from providers.errors import ConfigError, CryptoError
-from security.vault import Vault, vault_mac
+from security.vault import Vault, VaultCredentials, vault_mac
 
 SECRET = "Gz-Cloud#2026!pw"
 
@@ -31,13 +31,27 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GanyunConfig:
 def test_round_trip_and_config_reference(config: GanyunConfig, tmp_path: Path) -> None:
     Vault.open(config, create=True).set("hw-gov", "admin", SECRET)
     assert Vault.open(config).get("hw-gov") == ("admin", SECRET)
-    spec = provider_spec(config, config.providers[0])
+    spec = provider_spec(config.providers[0], VaultCredentials(config))
     assert (spec.key, spec.secret) == ("admin", SECRET)
     assert SECRET not in repr(spec)
     raw = (tmp_path / "vault.json").read_text()
     assert SECRET not in raw and "admin" not in raw and '"cipher": "SM4-GCM"' in raw
     assert os.stat(tmp_path / "vault.json").st_mode & 0o777 == 0o600
     assert os.stat(tmp_path / "vault.key").st_mode & 0o777 == 0o600
+
+
+def test_vault_references_need_a_vault_and_env_references_never_open_one(
+    config: GanyunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # inventory.credentials does not import security: a vault reference without a vault is refused.
+    with pytest.raises(ConfigError, match="needs the vault"):
+        provider_spec(config.providers[0])
+    monkeypatch.setenv("HW_KEY", "env-admin")
+    monkeypatch.setenv("HW_SECRET", SECRET)
+    by_env = config.providers[0].model_copy(update={"credentials": "env:HW"})
+    spec = provider_spec(by_env, VaultCredentials(config))
+    assert (spec.key, spec.secret) == ("env-admin", SECRET)
+    assert not (tmp_path / "vault.json").exists() and not (tmp_path / "vault.key").exists()
 
 
 def test_wrong_key_fails_with_one_clear_message(config: GanyunConfig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from pyVmomi import vim
 from inventory.collect import collect
 from lab.vsphere import simulator
 from lab.vsphere.estate import ATTRIBUTES, DATASTORE_CAPACITY_GB
-from providers.base import Kind, ProviderSpec, State
+from providers.base import Capability, Kind, ProviderSpec, State
 from providers.errors import AuthError, BadResponse, ConfigError, NotFound, Unavailable
 from providers.registry import create_provider
 from providers.vsphere.adapter import VSphereAdapter
@@ -124,7 +124,7 @@ def test_hosts_clusters_networks_and_disks(vcenter: VCenter) -> None:
         (vm_id,) = volume.attached_to
         assert volume.name in [d["file"] for d in by_vm[vm_id].extra["disks"]]
     assert sum(v.bootable for v in volumes) == len(nodes)
-    assert adapter.list_sizes() == [] and adapter.list_security_groups() == []
+    assert not {Capability.SIZES, Capability.SECURITY_GROUPS} & adapter.features
 
 
 def test_power_change_comes_back_alone_from_waitforupdatesex(vcenter: VCenter) -> None:
