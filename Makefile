@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the real peers need (PostgreSQL, qemu-img, Chromium, libvirt's headers for its
-# Python binding, Go and govmomi for the vSphere simulator, Prometheus for the lab's monitoring);
-# root installs them when missing.
+# Python binding, Go and govmomi for the vSphere simulator, sshd, etcd, ip and iptables for the
+# three-center DR lab, Prometheus for the lab's monitoring); root installs them when missing.
 system-deps:
 	@missing=""; \
 	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
@@ -33,6 +33,11 @@ system-deps:
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	test -d /usr/share/gocode/src/github.com/vmware/govmomi || missing="$$missing golang-github-vmware-govmomi-dev"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	test -x /usr/sbin/sshd || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
+	test -x /usr/bin/etcd || missing="$$missing etcd-server"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v iptables >/dev/null || missing="$$missing iptables"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -8,6 +8,7 @@ __all__ = [
     "capacity",
     "config",
     "credentials",
+    "dr_config",
     "drill_models",
     "migration_models",
     "models",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inventory.dr_config import DrConfig
 from providers.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ganyun.yaml"
@@ -187,9 +188,9 @@ class GanyunConfig(_Strict):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    dr: DrConfig = Field(default_factory=DrConfig)
     # Sections owned by later areas; each validates its own content where it is used.
     tls: dict[str, Any] = Field(default_factory=dict)
-    dr: dict[str, Any] = Field(default_factory=dict)
     migration: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
     lab: dict[str, Any] = Field(default_factory=dict)

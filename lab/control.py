@@ -269,6 +269,16 @@ def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping
     return {n: f"vault:{n}" for n in names}
 
 
+def _store_secrets(lab_dir: Path, config: dict[str, Any], entries: Mapping[str, tuple[str, str]]) -> None:
+    """The DR lab's database password and SSH key, in the lab's vault like every credential."""
+    from inventory.config import parse_config
+    from security.vault import Vault
+
+    vault = Vault.open(parse_config(config, base_dir=str(lab_dir)), create=True)
+    for name, (key, secret) in entries.items():
+        vault.set(name, key, secret)
+
+
 def _discard_vault(lab_dir: Path) -> None:
     from inventory.config import parse_config
     from security.vault import discard
@@ -322,6 +332,8 @@ def up(
     port: int = 0,
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     vsphere: bool = False,
+    dr_manager: str = "streaming",
+    dr_rtt_ms: float = 30.0,
     every_cloud: Mapping[str, Any] | None = None,
     prometheus: bool = False,
 ) -> Path:
@@ -343,7 +355,7 @@ def up(
     root = Path(lab_dir).resolve()
     # One up/down at a time per directory: two racing `up`s would start two servers.
     with _dir_lock(root):
-        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere, prometheus)
+        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere, prometheus, (dr_manager, dr_rtt_ms))
 
 
 def _up(
@@ -356,6 +368,7 @@ def _up(
     faults: Mapping[str, Mapping[str, Any]] | None,
     vsphere: bool = False,
     prometheus: bool = False,
+    dr_options: tuple[str, float] = ("streaming", 30.0),
 ) -> Path:
     pid = running_pid(root)
     if pid is not None:
@@ -401,7 +414,8 @@ def _up(
         if tls:
             config["tls"] = dict(_extension("tls").start(root, estate))
         if dr:
-            config["dr"] = dict(_extension("dr").start(root))
+            config["dr"], dr_secrets = _extension("dr").start(root, manager=dr_options[0], rtt_ms=dr_options[1])
+            _store_secrets(root, config, dr_secrets)
         if spec["prometheus"]:
             _measure_with_prometheus(root, config, str(run["url"]))
         from lab.vsphere import lab as vsphere_lab

@@ -89,7 +89,7 @@ def _own_copy(config: GanyunConfig, path: Path, directory: Path) -> GanyunConfig
     raw["database"] = f"sqlite:///{directory / 'scope.db'}"
     raw["capacity"]["history_file"] = str(directory / "history.json")
     raw["vault"] = {"path": str(directory / "vault.json"), "key_file": str(directory / "vault.key")}
-    raw["dr"] = {"rto_target_s": 60}
+    raw["dr"] = {"targets": {"failover": {"rto_s": 60}}}
     out = directory / "ganyun.yaml"
     out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return load_config(out)
