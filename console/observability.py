@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,14 +234,18 @@ def _health_body(config: GanyunConfig, store: Store | None) -> tuple[int, bytes]
     return (503 if answer["status"] == "failed" else 200), json.dumps(answer).encode()
 
 
-AsgiApp = Callable[[dict[str, Any], Any, Any], Any]
+# The ASGI interface spelled out (starlette.types.ASGIApp) so any ASGI server or framework takes it.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def metrics_app(config: GanyunConfig, store: Store | None = None) -> AsgiApp:
     """An ASGI app: `/metrics` (exposition format) and `/healthz` (JSON); 404 elsewhere."""
     metrics = make_asgi_app(registry_for(config, store))
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope.get("type") == "http" and path.rstrip("/").endswith("/metrics"):
             await metrics(scope, receive, send)

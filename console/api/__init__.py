@@ -6,6 +6,4 @@ applies here exactly as on the console's pages and exports.
 the app it returns.
 """
 
-from console.api.app import create_app
-
-__all__ = ["create_app", "tokens"]
+__all__ = ["app", "tokens"]

@@ -52,7 +52,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from console.api import create_app
+    from console.api.app import create_app
 
     config = state(ctx).config()  # a bad config fails here with exit 2
     console_settings(config)

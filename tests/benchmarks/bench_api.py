@@ -32,7 +32,8 @@ import orjson
 import uvicorn
 
 from console import accounts
-from console.api import create_app, tokens
+from console.api import tokens
+from console.api.app import create_app
 from console.services import inventory as services_inventory
 from console.services.viewer import Viewer
 from inventory.config import GanyunConfig

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from console import accounts
-from console.api import create_app, tokens
+from console.api import tokens
+from console.api.app import create_app
 from inventory.config import GanyunConfig
 from inventory.scope import Scope
 from inventory.store import Store

@@ -26,7 +26,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from console.api import create_app
+from console.api.app import create_app
 from inventory.scope import Scope
 from tests.console.api_support import account_token, bearer
 from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build, forbidden, leaks

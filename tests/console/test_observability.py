@@ -182,3 +182,22 @@ def test_console_side_server_is_scraped_by_a_real_prometheus(estate: Path, tmp_p
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_api_serves_metrics_and_health_without_a_token(estate: Path) -> None:
+    """`ganyun api serve` answers a Prometheus scrape and a load balancer's probe like the
+    console's side server, and its own 404s stay problem details."""
+    from fastapi.testclient import TestClient
+
+    from console.api.app import create_app
+
+    config = load_config(estate)
+    with TestClient(create_app(config)) as client:
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert _samples(metrics.text)[("ganyun_provider_up", (("provider", "good"),))] == 1
+        healthz = client.get("/healthz")
+        assert healthz.status_code == 200 and healthz.json()["failed"] == ["flaky"]
+        missing = client.get("/api/v1/no-such-thing")
+        assert missing.status_code in (401, 404)
+        assert missing.headers["content-type"].startswith("application/problem+json")
