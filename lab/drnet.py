@@ -32,6 +32,8 @@ SSHD = "/usr/sbin/sshd"
 class NetError(GanyunError):
     exit_code = 2
 
+BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+
 
 def usable() -> str:
     """ "" when namespaces can be made here, else why not."""
@@ -105,8 +107,11 @@ def build(net: dict[str, Any], dr_root: Path, rtt_ms: float) -> None:
     run("ip", "addr", "add", f"{net['bridge_ip']}/{prefix}", "dev", net["bridge"])
     run("ip", "link", "set", net["bridge"], "up")
     # Bridged frames must not meet the host's own firewall (Docker-like hosts drop forwarding).
+    # The switch is host-wide: remember what it was, and teardown puts it back.
     with contextlib.suppress(OSError):
-        Path("/proc/sys/net/bridge/bridge-nf-call-iptables").write_text("0")
+        if BRIDGE_NF.read_text().strip() != "0":
+            BRIDGE_NF.write_text("0")
+            net["bridge_nf_was"] = "1"
     (dr_root / "link.json").write_text(f'{{"rtt_ms": {float(rtt_ms)}, "loss": 0.0}}\n', encoding="utf-8")
     for center, c in net["centers"].items():
         ns = c["netns"]
@@ -216,3 +221,12 @@ def teardown(net: dict[str, Any]) -> None:
         run("ip", "netns", "del", c["netns"], check=False)
         run("ip", "link", "del", c["host_if"], check=False)
     run("ip", "link", "del", net.get("bridge", ""), check=False) if net.get("bridge") else None
+    if net.get("bridge_nf_was") and not _other_lab_bridges(net.get("bridge", "")):
+        with contextlib.suppress(OSError):
+            BRIDGE_NF.write_text(str(net["bridge_nf_was"]))
+
+
+def _other_lab_bridges(mine: str) -> list[str]:
+    """Bridges of other DR labs still up, which still need the host's firewall kept off them."""
+    names = [p.name for p in Path("/sys/class/net").iterdir() if (p / "bridge").is_dir()]
+    return [n for n in names if n != mine and n.startswith("gy") and n.endswith("br")]
