@@ -157,3 +157,11 @@ free_port
 _.by_role
 _.gap
 _.methods
+
+# Drill clusters: the lazy table names PatroniOps by string (playbooks/drill/cluster.py); rewind
+# is part of the ClusterOps interface each manager implements; MemberStatus.receiver and the
+# API page's next_page_token are fields serialized to JSON rather than read in Python.
+PatroniOps
+rewind
+receiver
+next_page_token

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 LAB_DIR ?= .lab
-DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl
+DEBIAN_PACKAGES := postgresql qemu-utils chromium openssl prometheus
 
 .PHONY: install system-deps demo test lint typecheck unit bench clean
 
@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # Debian packages the real peers need (PostgreSQL, qemu-img, Chromium, libvirt's headers for its
-# Python binding, Go and govmomi for the vSphere simulator); root installs them when missing.
+# Python binding, Go and govmomi for the vSphere simulator, sshd, etcd, ip and iptables for the
+# three-center DR lab, Prometheus for the lab's monitoring); root installs them when missing.
 system-deps:
 	@missing=""; \
 	command -v qemu-img >/dev/null || missing="$$missing qemu-utils"; \
@@ -31,6 +32,12 @@ system-deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	test -d /usr/share/gocode/src/github.com/vmware/govmomi || missing="$$missing golang-github-vmware-govmomi-dev"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	test -x /usr/sbin/sshd || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
+	test -x /usr/bin/etcd || missing="$$missing etcd-server"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v iptables >/dev/null || missing="$$missing iptables"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -43,14 +50,18 @@ demo: install system-deps
 	@echo "console: http://127.0.0.1:8501  (accounts in $(LAB_DIR)/accounts.txt; stop: ganyun lab down --dir $(LAB_DIR))"
 	GANYUN_CONFIG=$(LAB_DIR)/ganyun.yaml $(BIN)/ganyun console --port 8501
 
+PACKAGES := providers inventory playbooks security console lab
+
+# Import contracts (layers, the lab outside the product) are in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check providers inventory
+	$(BIN)/ruff format --check $(PACKAGES)
+	$(BIN)/lint-imports
 	$(BIN)/vulture
 	$(BIN)/deptry .
 
 typecheck: install
-	$(BIN)/mypy providers inventory
+	$(BIN)/mypy $(PACKAGES)
 
 unit: install system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup -q

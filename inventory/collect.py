@@ -7,15 +7,15 @@ Free of database code: collector processes (inventory/collector.py) run exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from inventory.encoding import EncodedListing, encode_listing
 from providers import capabilities
 from providers.base import Kind, Provider, Record
-from providers.errors import AuthError, GanyunError, NotFound
+from providers.errors import AuthError, GanyunError, NotFound, ProviderError
 from providers.masking import mask
 
 
@@ -39,6 +39,9 @@ class Collected:
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
     watermark: str | None = None
+    # When collection began, by the cloud's own clock where it tells it (else this machine's):
+    # the next time-based delta starts here, less a margin.
+    started_at: datetime | None = None
     # What lets the next sync continue the adapter's session (vSphere): a credential, for the vault.
     session_state: str | None = field(default=None, repr=False)
 
@@ -51,7 +54,10 @@ class Collected:
 
 
 def collect(
-    adapter: Provider, changes_since: datetime | str | None = None, session_state: str | None = None
+    adapter: Provider,
+    changes_since: datetime | str | None = None,
+    session_state: str | None = None,
+    prometheus: Mapping[str, Any] | None = None,
 ) -> Collected:
     """List nodes and every other kind the adapter declares; a declared kind this account
     may not read (403/404) is left out with a warning, and nodes are required.
@@ -59,16 +65,21 @@ def collect(
     With `changes_since`, nodes (Nova's changes-since, vSphere's collector version) and volumes
     (Cinder 3.60's time filters) are asked as a delta when the adapter declares it; a delta it
     cannot answer (NotFound) falls back to the complete listing. `changes_since` is the
-    adapter's own watermark from the last sync when it gave one, else that sync's time.
+    adapter's own watermark from the last sync when it gave one, else the cloud's clock when
+    that sync began collecting (less a margin): never the time it finished, which would skip
+    whatever changed while it collected.
     `session_state` is what the adapter gave at the end of that sync: an adapter whose changes
     live in a server-side session (Capability.SESSION_RESUME) continues it.
     """
     out = Collected()
+    local_start = datetime.now(UTC)
     sessions = capabilities.SESSION_RESUME.of(adapter)
     if sessions is not None and session_state and changes_since is not None:
         sessions.resume_session(session_state)  # False: that session is gone, and the delta falls back
     if not _node_delta(adapter, changes_since, out):
         out.listings[Kind.NODE] = list(adapter.list_nodes())
+    clock = capabilities.CLOUD_CLOCK.of(adapter)
+    out.started_at = (clock.cloud_time() if clock is not None else None) or local_start
     watermarked = capabilities.WATERMARK.of(adapter)
     out.watermark = watermarked.watermark() if watermarked is not None else None
     out.session_state = sessions.session_state() if sessions is not None else None
@@ -80,13 +91,28 @@ def collect(
                 out.listings[kind] = list(capabilities.listing(adapter, kind))
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"{kind.value}: {exc.detail}")
+    _utilization(adapter, prometheus, out)
+    return out
+
+
+def _utilization(adapter: Provider, prometheus: Mapping[str, Any] | None, out: Collected) -> None:
+    """From the provider's Prometheus when it names one, else from the adapter when it measures.
+    Utilization is an enrichment: a Prometheus that cannot answer leaves a warning, not a
+    failed sync."""
+    if prometheus is not None:
+        from providers.prometheus import read_utilization, source_from
+
+        try:
+            out.utilization = read_utilization(adapter.name, source_from(prometheus))
+        except ProviderError as exc:
+            out.warnings.append(f"utilization: {exc.detail}")
+        return
     measured = capabilities.UTILIZATION.of(adapter)
     if measured is not None:
         try:
             out.utilization = list(measured.list_utilization())
         except (AuthError, NotFound) as exc:
             out.warnings.append(f"utilization: {exc.detail}")
-    return out
 
 
 def _node_delta(adapter: Provider, changes_since: datetime | str | None, out: Collected) -> bool:

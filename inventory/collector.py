@@ -73,7 +73,7 @@ def collect_job(job: Job) -> Message:
     from providers.registry import create_provider
 
     def work() -> Collected:
-        collected = collect(create_provider(job.spec), job.changes_since, job.session_state)
+        collected = collect(create_provider(job.spec), job.changes_since, job.session_state, job.spec.prometheus)
         collected.encode()
         return collected
 

@@ -7,12 +7,14 @@ are refused so that a typo never silently falls back to a default.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inventory.dr_config import DrConfig
 from providers.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ganyun.yaml"
@@ -34,6 +36,35 @@ class CenterConfig(_Strict):
     site: str = Field(min_length=1)
 
 
+class PrometheusQueriesConfig(_Strict):
+    """PromQL per figure, `$labels` standing for the configured matchers; unset: the libvirt
+    exporter's metrics (providers/prometheus.py DEFAULT_QUERIES)."""
+
+    cpu: str = ""
+    memory: str = ""
+    disk: str = ""
+
+
+class PrometheusConfig(_Strict):
+    """The Prometheus server that measures this provider's VMs (providers/prometheus.py)."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    labels: dict[str, str] = Field(default_factory=dict)
+    id_label: str = Field(default="uuid", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    window_days: int = Field(default=30, ge=1, le=366)
+    resolution: str = Field(default="5m", pattern=r"^[0-9]+[smhd]$")
+    timeout_s: float = Field(default=30.0, gt=0)
+    queries: PrometheusQueriesConfig = Field(default_factory=PrometheusQueriesConfig)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
+        if bad:
+            raise ValueError(f"not a Prometheus label name: {bad[0]}")
+        return value
+
+
 class ProviderConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     driver: str = Field(min_length=1)
@@ -45,6 +76,8 @@ class ProviderConfig(_Strict):
     timeout_s: float = Field(default=30.0, gt=0)
     # Ports probed by `certs scan --from-inventory` on this provider's nodes.
     tls_ports: list[int] = Field(default_factory=list)
+    # Utilization from this Prometheus server instead of the adapter's own source.
+    prometheus: PrometheusConfig | None = None
 
     @field_validator("credentials")
     @classmethod
@@ -137,6 +170,10 @@ class SyncConfig(_Strict):
     workers: int = Field(default=16, ge=1, le=128)
     # Nodes are fetched as changes since the last success; every Nth run lists everything.
     full_every: int = Field(default=12, ge=1)
+    # Subtracted from the cloud's clock at the start of the last collection to get the next
+    # `changes-since`: covers the Date header's one-second resolution, commit delays and API
+    # nodes whose clocks disagree. Re-reading a minute of changes costs little.
+    clock_margin_s: float = Field(default=60.0, ge=1.0, le=86400.0)
     # Worker processes collecting providers (CPU-bound parsing escapes the GIL); unset: one
     # per core once there are several providers, 0: threads in this process only.
     processes: int | None = Field(default=None, ge=0, le=64)
@@ -151,10 +188,10 @@ class GanyunConfig(_Strict):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    dr: DrConfig = Field(default_factory=DrConfig)
     # Sections whose content is validated by the package that uses them (security, playbooks, console),
     # so that inventory does not import those layers.
     tls: dict[str, Any] = Field(default_factory=dict)
-    dr: dict[str, Any] = Field(default_factory=dict)
     migration: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
     lab: dict[str, Any] = Field(default_factory=dict)

@@ -64,6 +64,7 @@ def provider_spec(provider: ProviderConfig, vault: CredentialSource | None = Non
         center=provider.center,
         pool=provider.pool,
         timeout_s=provider.timeout_s,
+        prometheus=provider.prometheus.model_dump() if provider.prometheus is not None else None,
     )
 
 

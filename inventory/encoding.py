@@ -55,7 +55,7 @@ NODE_COLUMNS = (
 )  # fmt: skip
 HOST_COLUMNS = (
     "provider", "id", "name", "state", "vcpus", "ram_mb", "disk_gb", "vcpus_used", "ram_mb_used", "disk_gb_used",
-    "arch", "cpu_vendor", "cpu_model", "rack", "power_kw", "cpu_util_pct", "running_vms", "extra",
+    "arch", "cpu_vendor", "cpu_model", "os_family", "rack", "power_kw", "cpu_util_pct", "running_vms", "extra",
 )  # fmt: skip
 RESOURCE_COLUMNS = ("kind", "provider", "id", "name", "state", "data")
 
@@ -103,6 +103,7 @@ def _host_values(host: Host) -> tuple[Any, ...]:
         host.arch,
         host.cpu_vendor,
         host.cpu_model,
+        host.os_family,
         host.rack,
         host.power_kw,
         host.cpu_util_pct,

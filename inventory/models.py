@@ -42,6 +42,9 @@ class ProviderStatus(Base):
     # The provider's own marker for its next "changes since" (vSphere: the collector version),
     # from the last successful sync; empty for providers that go by last_success.
     watermark: Mapped[str | None] = mapped_column(String(512), default=None)
+    # The cloud's own clock when the last successful collection began (the Date header of its
+    # first answer): the next time-based delta starts here, less sync.clock_margin_s.
+    collected_from: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class NodeRow(Base):
@@ -94,6 +97,7 @@ class HostRow(Base):
     arch: Mapped[str] = mapped_column(String(32), default="")
     cpu_vendor: Mapped[str] = mapped_column(String(32), default="")
     cpu_model: Mapped[str] = mapped_column(String(128), default="")
+    os_family: Mapped[str] = mapped_column(String(32), default="")
     rack: Mapped[str] = mapped_column(String(64), default="")
     power_kw: Mapped[float | None] = mapped_column(Float, default=None)
     cpu_util_pct: Mapped[float | None] = mapped_column(Float, default=None)
@@ -131,6 +135,7 @@ class UtilizationRow(Base):
     cpu_p95_pct: Mapped[float] = mapped_column(Float, default=0.0)
     ram_avg_pct: Mapped[float] = mapped_column(Float, default=0.0)
     window_days: Mapped[int] = mapped_column(Integer, default=30)
+    disk_used_pct: Mapped[float | None] = mapped_column(Float, default=None)
     sampled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -80,9 +80,11 @@ def iter_records(
     filters: dict[str, str] | None = None,
     limit: int | None = None,
     where: Sequence[ColumnElement[bool]] = (),
+    by_key: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Records of one kind as JSON-ready dicts (nodes carry department, system, mlps_level);
-    `where` adds conditions on the kind's table (the service layer's scope)."""
+    `where` adds conditions on the kind's table (the service layer's scope). Ordered by
+    provider and name, or with `by_key` by the primary key, which pages through the index."""
     filters = filters or {}
     statuses = provider_states(session)
     if kind == "nodes":
@@ -106,7 +108,7 @@ def iter_records(
         stmt = apply_filters(stmt, model, filters)
     if where:
         stmt = stmt.where(*where)
-    stmt = stmt.order_by(model.provider, model.name, model.id)
+    stmt = stmt.order_by(model.provider, model.id) if by_key else stmt.order_by(model.provider, model.name, model.id)
     if limit:
         stmt = stmt.limit(limit)
     for row in session.execute(stmt.execution_options(yield_per=2000)).scalars():

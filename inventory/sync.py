@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table
@@ -115,8 +115,9 @@ def sync_all(
 ) -> SyncReport:
     """Collect the configured providers in parallel (bounded) and write each one's result.
 
-    After a provider's first complete listing, nodes are fetched as changes since its last
-    success, or since the watermark it returned then (vSphere's collector version); every
+    After a provider's first complete listing, nodes are fetched as changes since the cloud's
+    clock when its last successful collection began (less `sync.clock_margin_s`), or since the
+    watermark it returned then (vSphere's collector version); every
     `sync.full_every`-th run (or `full=True`) lists everything again.
     """
     providers = [p for p in config.providers if not only or p.name in only]
@@ -134,7 +135,7 @@ def sync_all(
         run_id = run.id
         every = config.sync.full_every
         force_full = full or every <= 1 or run_id % every == 0
-        since = {} if force_full else _last_successes(session)
+        since = {} if force_full else _last_successes(session, config.sync.clock_margin_s)
 
     def work(pc: ProviderConfig) -> ProviderResult:
         return _sync_one(config, store, pc, make, vault, run_id, progress, since.get(pc.name))
@@ -188,7 +189,12 @@ def _sync_one(
     notify = progress or (lambda _name, _phase: None)
     notify(pc.name, "collecting")
     session = _session_of(vault, pc, changes_since)
-    outcome = collect_outcome(pc.name, lambda: collect(make(provider_spec(pc, vault)), changes_since, session))
+
+    def work() -> Collected:
+        spec = provider_spec(pc, vault)
+        return collect(make(spec), changes_since, session, spec.prometheus)
+
+    outcome = collect_outcome(pc.name, work)
     return _finish(vault, store, pc, outcome, run_id, t0, notify)
 
 
@@ -328,6 +334,7 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
         status.last_attempt = now
         status.last_success = now
         status.watermark = collected.watermark
+        status.collected_from = collected.started_at
         result.duration_s = status.duration_s = time.monotonic() - t0
     return result
 
@@ -340,14 +347,25 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
     fresh = {
-        str(s.node_id): (float(s.cpu_avg_pct), float(s.cpu_p95_pct), float(s.ram_avg_pct), int(s.window_days))
+        str(s.node_id): (
+            float(s.cpu_avg_pct),
+            float(s.cpu_p95_pct),
+            float(s.ram_avg_pct),
+            int(s.window_days),
+            None if s.disk_used_pct is None else float(s.disk_used_pct),
+        )
         for s in samples
     }
     stored = {
         node_id: tuple(figures)
         for node_id, *figures in session.execute(
             select(
-                table.c.node_id, table.c.cpu_avg_pct, table.c.cpu_p95_pct, table.c.ram_avg_pct, table.c.window_days
+                table.c.node_id,
+                table.c.cpu_avg_pct,
+                table.c.cpu_p95_pct,
+                table.c.ram_avg_pct,
+                table.c.window_days,
+                table.c.disk_used_pct,
             ).where(table.c.provider == provider)
         )
     }
@@ -363,10 +381,11 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
             "cpu_p95_pct": cpu_p95,
             "ram_avg_pct": ram_avg,
             "window_days": window,
+            "disk_used_pct": disk,
             "sampled_at": now,
         }
-        for node_id, (cpu_avg, cpu_p95, ram_avg, window) in fresh.items()
-        if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window)
+        for node_id, (cpu_avg, cpu_p95, ram_avg, window, disk) in fresh.items()
+        if stored.get(node_id) != (cpu_avg, cpu_p95, ram_avg, window, disk)
     ]
     executemany(session.connection(), table, "INSERT", rows)
     return len(stale) + len(rows)
@@ -407,16 +426,24 @@ def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> N
             session.execute(insert(CapacitySample), rows)
 
 
-def _last_successes(session: Any) -> dict[str, datetime | str]:
-    """Per provider, where its next delta starts: its own watermark, else its last success."""
+def _last_successes(session: Any, margin_s: float) -> dict[str, datetime | str]:
+    """Per provider, where its next delta starts: its own watermark, else the cloud's clock
+    when its last successful collection began, less `margin_s`. A provider with neither (its
+    last success predates this record) is listed in full once."""
     from sqlalchemy import select
 
     out: dict[str, datetime | str] = {}
-    stmt = select(ProviderStatus.name, ProviderStatus.last_success, ProviderStatus.watermark)
-    for name, at, watermark in session.execute(stmt):
-        if at is not None:
+    stmt = select(
+        ProviderStatus.name, ProviderStatus.last_success, ProviderStatus.watermark, ProviderStatus.collected_from
+    )
+    for name, at, watermark, began in session.execute(stmt):
+        if at is None:
+            continue
+        if watermark:
+            out[name] = watermark
+        elif began is not None:
             # SQLite hands datetimes back naive; they were written in UTC.
-            out[name] = watermark or (at if at.tzinfo else at.replace(tzinfo=UTC))
+            out[name] = (began if began.tzinfo else began.replace(tzinfo=UTC)) - timedelta(seconds=margin_s)
     return out
 
 

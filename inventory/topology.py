@@ -1,5 +1,5 @@
-"""Two sites, three centers (两地三中心): centers and roles, systems placed in them, replication
-links and the RTO/RPO targets drills are judged against; from the config and the inventory.
+"""Two sites, three centers (两地三中心): centers and roles, systems placed in them and the
+replication links between them; from the config and the inventory.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from inventory.config import CenterConfig, GanyunConfig
+from inventory.dr_config import DrConfig
 from inventory.models import NodeRow, ProviderStatus
 from inventory.store import Store
 
@@ -20,11 +21,6 @@ DEFAULT_CENTERS = (
     CenterConfig(id="gz-dr", name="同城灾备中心", role="same-city-dr", site="ganzhou"),
     CenterConfig(id="nc-dr", name="异地灾备中心", role="remote-dr", site="nanchang"),
 )
-SAME_CITY_RTO_TARGET_S = 10.0  # CloudNativePG asserts failover within 10 s in its own tests
-REMOTE_RTO_TARGET_S = 60.0
-REMOTE_RPO_TARGET_S = 30.0
-SAME_CITY_SCENARIOS = ("switchover", "failover", "failback")
-SCENARIOS = (*SAME_CITY_SCENARIOS, "remote-failover")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +38,6 @@ class SystemPlacement:
     rto_s: float
     rpo_s: float
     nodes: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """What one drill scenario must achieve."""
-
-    scenario: str
-    rto_s: float
-    rpo_rows: int | None  # 0 for same-city: acknowledged rows may never be lost
-    rpo_s: float | None  # remote: the window of data loss allowed
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +62,15 @@ class Topology:
         }
 
 
-def _links(dr: Mapping[str, Any], centers: tuple[CenterConfig, ...]) -> tuple[Link, ...]:
-    home = str(dr.get("home_center") or next((c.id for c in centers if c.role == "production"), ""))
-    sync = str(dr.get("sync_center") or next((c.id for c in centers if c.role == "same-city-dr"), ""))
-    remote = str(dr.get("remote_center") or next((c.id for c in centers if c.role == "remote-dr"), ""))
+def _links(dr: DrConfig, centers: tuple[CenterConfig, ...]) -> tuple[Link, ...]:
+    home = dr.home_center or next((c.id for c in centers if c.role == "production"), "")
+    sync = next((c.id for c in centers if c.role == "same-city-dr"), "")
+    remote = dr.remote_center or next((c.id for c in centers if c.role == "remote-dr"), "")
     links = []
     if home and sync:
         links.append(Link(home, sync, "sync"))
     if home and remote:
-        links.append(Link(home, remote, "async", float(dr.get("remote_delay_s", 0.0))))
+        links.append(Link(home, remote, "async", dr.remote_delay_s))
     return tuple(links)
 
 
@@ -119,15 +102,3 @@ def build(config: GanyunConfig, store: Store | None = None) -> Topology:
         for s in config.systems
     )
     return Topology(centers, _links(config.dr, centers), systems, per_center)
-
-
-def targets(config: GanyunConfig, scenario: str) -> Targets:
-    """The scenario's targets: the dr section's, tightened by any stricter system target."""
-    dr = config.dr
-    if scenario in SAME_CITY_SCENARIOS:
-        rto = float(dr.get("rto_target_s", SAME_CITY_RTO_TARGET_S))
-        strict = [s.rto_s for s in config.systems if s.rto_s < rto]
-        return Targets(scenario, min([rto, *strict]), 0, None)
-    rto = float(dr.get("remote_rto_target_s", REMOTE_RTO_TARGET_S))
-    rpo = float(dr.get("remote_rpo_target_s", REMOTE_RPO_TARGET_S))
-    return Targets(scenario, rto, None, rpo)

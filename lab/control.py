@@ -230,6 +230,23 @@ def build_config(spec: Mapping[str, Any], url: str, credentials: Mapping[str, st
     }
 
 
+def _measure_with_prometheus(root: Path, config: dict[str, Any], lab_url: str) -> None:
+    """Start the lab's Prometheus and point each OpenStack cloud's utilization at its job."""
+    from lab import prometheus as lab_prometheus
+
+    clouds = [p["name"] for p in config["providers"] if p["driver"] == "openstack"]
+    url = lab_prometheus.start(root, lab_url, clouds)
+    for entry in config["providers"]:
+        if entry["name"] in clouds:
+            entry["prometheus"] = {
+                "url": url,
+                "labels": {"job": entry["name"]},
+                "resolution": lab_prometheus.RESOLUTION,
+                "window_days": lab_prometheus.WINDOW_DAYS,
+                "queries": {"cpu": lab_prometheus.CPU_QUERY},
+            }
+
+
 def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping[str, str]) -> dict[str, str]:
     """vault:<cloud> references, the passwords stored in the lab's own vault."""
     from inventory.config import parse_config
@@ -241,6 +258,16 @@ def _store_credentials(lab_dir: Path, config: dict[str, Any], passwords: Mapping
         for name in names:
             vault.set(name, "ganyun", passwords[name])
     return {n: f"vault:{n}" for n in names}
+
+
+def _store_secrets(lab_dir: Path, config: dict[str, Any], entries: Mapping[str, tuple[str, str]]) -> None:
+    """The DR lab's database password and SSH key, in the lab's vault like every credential."""
+    from inventory.config import parse_config
+    from security.vault import Vault
+
+    vault = Vault.open(parse_config(config, base_dir=str(lab_dir)), create=True)
+    for name, (key, secret) in entries.items():
+        vault.set(name, key, secret)
 
 
 def _discard_vault(lab_dir: Path) -> None:
@@ -296,7 +323,10 @@ def up(
     port: int = 0,
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     vsphere: bool = False,
+    dr_manager: str = "streaming",
+    dr_rtt_ms: float = 30.0,
     every_cloud: Mapping[str, Any] | None = None,
+    prometheus: bool = False,
 ) -> Path:
     """Start the lab (or find it running) and return the path of D/ganyun.yaml.
 
@@ -316,7 +346,7 @@ def up(
     root = Path(lab_dir).resolve()
     # One up/down at a time per directory: two racing `up`s would start two servers.
     with _dir_lock(root):
-        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere)
+        return _up(root, scale, tls, dr, latency_ms, port, faults, vsphere, prometheus, (dr_manager, dr_rtt_ms))
 
 
 def _up(
@@ -328,6 +358,8 @@ def _up(
     port: int,
     faults: Mapping[str, Mapping[str, Any]] | None,
     vsphere: bool = False,
+    prometheus: bool = False,
+    dr_options: tuple[str, float] = ("streaming", 30.0),
 ) -> Path:
     pid = running_pid(root)
     if pid is not None:
@@ -358,6 +390,7 @@ def _up(
     spec["tls"] = bool(spec.get("tls")) or tls
     spec["dr"] = bool(spec.get("dr")) or dr
     spec["vsphere"] = bool(spec.get("vsphere")) or vsphere
+    spec["prometheus"] = bool(spec.get("prometheus")) or prometheus
     _write_private(root / LAB_FILE, json.dumps(spec, indent=1))
     # Capacity (issue 5): 12 months of weekly allocation history derived from the seeded estate,
     # imported once into the inventory by inventory/history.py.
@@ -372,7 +405,10 @@ def _up(
         if tls:
             config["tls"] = dict(_extension("tls").start(root, estate))
         if dr:
-            config["dr"] = dict(_extension("dr").start(root))
+            config["dr"], dr_secrets = _extension("dr").start(root, manager=dr_options[0], rtt_ms=dr_options[1])
+            _store_secrets(root, config, dr_secrets)
+        if spec["prometheus"]:
+            _measure_with_prometheus(root, config, str(run["url"]))
         from lab.vsphere import lab as vsphere_lab
 
         if vsphere or vsphere_lab.is_running(root):
@@ -440,6 +476,10 @@ def _down(root: Path) -> list[int]:
         if spec.get(name):
             _extension(name).stop(root)
     stopped: list[int] = []
+    from lab import prometheus as lab_prometheus
+
+    prometheus_pid = lab_prometheus.stop(root)
+    stopped.extend([prometheus_pid] if prometheus_pid is not None else [])
     if spec.get("vsphere"):
         from lab.vsphere import lab as vsphere_lab
 

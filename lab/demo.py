@@ -45,7 +45,11 @@ class Outcome:
 
 def steps(lab_dir: Path, scale: str) -> list[Step]:
     return [
-        Step("lab_up", ("lab", "up", "--dir", str(lab_dir), "--scale", scale, "--tls", "--dr"), required=True),
+        Step(
+            "lab_up",
+            ("lab", "up", "--dir", str(lab_dir), "--scale", scale, "--tls", "--dr", "--prometheus"),
+            required=True,
+        ),
         Step("sync", ("sync",)),
         Step("certs_scan", ("certs", "scan", "--from-inventory")),
         Step("comply_audit", ("comply", "audit", "--level", "3")),

@@ -1,51 +1,51 @@
-"""The DR lab: three real PostgreSQL clusters on loopback, one per center (两地三中心).
+"""The DR lab: three real PostgreSQL databases, one per center (两地三中心), that ganyun drives
+like any real cluster, through the `dr` section this module writes into D/ganyun.yaml.
+
+As root each center is a network namespace on one bridge, with its own address in a private
+test subnet, sshd and PostgreSQL inside (lab/drnet.py); the remote center's link is delayed
+and lossy (lab/remote_link.py). With `manager="patroni"` each center also runs an etcd member
+and Patroni (lab/drpatroni.py). Without root the lab falls back to three databases on
+loopback driven locally, and says so; the remote standby then streams through a delaying
+TCP relay (lab/wan.py).
 
 gz-prod is the primary, gz-dr the same-city standby replicating synchronously
-(application_name site_b), nc-dr the remote standby replicating asynchronously over a
-wide-area link with a configurable delay (`remote_delay_s`): each center's WAN relay
-(lab/wan.py) holds what it sends for that long, and dies with the center, so WAL
-still in flight is lost as it would be between cities. An application data directory per
-center (D/dr/appdata/<center>) stands for the files a system keeps beside its database.
-
-Layout under D/dr/<center>/ (a link to PostgreSQL's own directory when it cannot reach D: see
-lab/pgdata.py): `data/` (PGDATA), `node.conf` (this node's settings), `log`,
-`wan.pid` and `wan.log` (the center's WAN relay).
-Every postgresql.conf ends with `include_if_exists = '../node.conf'`: pg_rewind copies
-configuration files from its source, so per-node settings must live outside PGDATA.
-A fenced cluster's PGDATA is moved to `data.fenced/` with a FENCED marker beside it.
-
-PostgreSQL refuses to run as root, so as root every PostgreSQL binary runs as `postgres`.
+(application_name site_b), nc-dr the remote standby replicating asynchronously.
+Layout under D/dr/<center>/ (a link to PostgreSQL's own directory when it cannot reach D:
+lab/pgdata.py): `data/` (PGDATA), `node.conf` (the include file the drills rewrite),
+`listen.conf` (this member's address), `pgpass`, `log`. D/dr/pgpass is a libpq password file
+for the lab's database user, for any client on the host.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import glob
 import json
 import os
-import select
+import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from lab import pgdata
+from lab import drnet, pgdata
 from providers.errors import GanyunError
 
 STATE_FILE = "state.json"
-FENCE_MARKER = "FENCED"
-WAN_PID = "wan.pid"
 DB_USER = "ganyun"
 APP_DB = "ganyun_app"
+VAULT_DB = "dr-db"
+VAULT_SSH = "dr-ssh"
+PG_PORT = 5432
 
-# Center id -> (cluster role at start, application_name, site). site_b is the sync standby.
+# Center id -> (role at start, application_name, site). site_b is the sync standby.
 CENTERS: dict[str, tuple[str, str, str]] = {
     "gz-prod": ("primary", "site_a", "ganzhou"),
     "gz-dr": ("sync-standby", "site_b", "ganzhou"),
@@ -58,10 +58,9 @@ REMOTE_CENTER = "nc-dr"
 # Settings common to every node. fsync=off is a lab shortcut: a kill -9 keeps the page cache,
 # and only a host crash (not simulated) would need it. wal_log_hints lets pg_rewind work.
 COMMON_CONF = """
-# --- ganyun DR lab (common to every node; per-node settings in ../node.conf) ---
-listen_addresses = '127.0.0.1'
+# --- ganyun DR lab (common to every node; per-node settings in ../listen.conf, ../node.conf) ---
 unix_socket_directories = ''
-max_connections = 40
+max_connections = 60
 shared_buffers = 16MB
 wal_level = replica
 max_wal_senders = 10
@@ -77,7 +76,9 @@ wal_receiver_status_interval = 1s
 wal_retrieve_retry_interval = 200ms
 wal_sender_timeout = 10s
 wal_receiver_timeout = 10s
+password_encryption = 'scram-sha-256'
 log_line_prefix = '%m [%p] %q%a '
+include_if_exists = '../listen.conf'
 include_if_exists = '../node.conf'
 """
 
@@ -119,197 +120,40 @@ def chown_pg(path: Path) -> None:
         os.chown(path, *owner)
 
 
-def run_pg(bindir: Path, tool: str, *args: str, timeout: float = 120.0, check: bool = True) -> str:
-    """Run a PostgreSQL tool as the PostgreSQL OS user; its output, or DrLabError."""
+def run_pg(bindir: Path, tool: str, *args: str, ns: str = "", timeout: float = 120.0,
+           env: Mapping[str, str] | None = None) -> str:  # fmt: skip
+    """Run a PostgreSQL tool as the PostgreSQL OS user (in a center's namespace); its output."""
     cmd = pgdata.as_pg_user([str(bindir / tool), *args])
+    if ns:
+        cmd = ["ip", "netns", "exec", ns, *cmd]
     # cwd "/": PostgreSQL's account may not be allowed into ours (it warns, or fails, there).
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd="/")
-    if check and proc.returncode != 0:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd="/",
+                          env={**os.environ, **(env or {})})  # fmt: skip
+    if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise DrLabError(f"{tool} failed (rc {proc.returncode}): {' | '.join(detail[-3:])}")
     return proc.stdout + proc.stderr
 
 
-# --------------------------------------------------------------------------- node layout
-
-
-def center_dir(cluster: Mapping[str, Any]) -> Path:
-    return Path(str(cluster["data_dir"])).parent
-
-
-def fenced_dir(cluster: Mapping[str, Any]) -> Path:
-    return center_dir(cluster) / "data.fenced"
-
-
-def is_fenced(cluster: Mapping[str, Any]) -> bool:
-    return (center_dir(cluster) / FENCE_MARKER).exists()
-
-
-def conninfo(cluster: Mapping[str, Any], dbname: str = APP_DB, timeout_s: int = 2, **extra: str) -> str:
-    parts = {
-        "host": "127.0.0.1",
-        "port": str(cluster["port"]),
-        "user": DB_USER,
-        "dbname": dbname,
-        "connect_timeout": str(timeout_s),
-        **extra,
-    }
-    return " ".join(f"{k}={v}" for k, v in parts.items())
-
-
-def upstream_port(cluster: Mapping[str, Any], upstream: Mapping[str, Any]) -> int:
-    """The port `cluster` streams from when it follows `upstream`: a standby in another city
-    goes through that center's WAN relay (when the lab has relays), others connect directly."""
-    over_wan = cluster.get("site") != upstream.get("site") and bool(upstream.get("wan_port"))
-    return int(upstream["wan_port"]) if over_wan else int(upstream["port"])
-
-
-def write_node_conf(
-    cluster: Mapping[str, Any], *, upstream: Mapping[str, Any] | None = None, sync_names: str = ""
-) -> None:
-    """Rewrite node.conf: the port and name always, primary_conninfo when a standby."""
-    lines = [
-        f"port = {int(cluster['port'])}",
-        f"cluster_name = '{cluster['application_name']}'",
-        f"synchronous_standby_names = '{sync_names}'",
-    ]
-    if upstream is not None:
-        via = {**upstream, "port": upstream_port(cluster, upstream)}
-        info = conninfo(via, dbname="postgres", application_name=str(cluster["application_name"]))
-        lines.append(f"primary_conninfo = '{info}'")
-    else:
-        lines.append("primary_conninfo = ''")
-    path = center_dir(cluster) / "node.conf"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def _write_pg_file(path: Path, text: str, mode: int = 0o600) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
     chown_pg(path)
 
 
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
 def postmaster_pid(data_dir: Path) -> int | None:
-    """The pid in postmaster.pid if that process is alive."""
     try:
-        first = (data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0]
-        pid = int(first.strip())
+        pid = int((data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0].strip())
     except (OSError, ValueError, IndexError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
-def start_cluster(bindir: Path, cluster: Mapping[str, Any]) -> None:
-    """pg_ctl start; refused for a fenced center, so it can never come back by accident."""
-    if is_fenced(cluster):
-        raise DrLabError(f"{cluster['center']} is fenced; only a failback may bring it back (as a standby)")
-    data = Path(str(cluster["data_dir"]))
-    if postmaster_pid(data) is not None:
-        return
-    log = center_dir(cluster) / "log"
-    run_pg(bindir, "pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60", "start")
-    start_wan(cluster)
-
-
-# --------------------------------------------------------------------------- WAN relays
-
-
-# The relays this process started, by pid: they outlive it (`lab up` exits, they stay), but
-# while it runs it keeps them to reap them when they are killed.
-_RELAYS: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _wan_pid(cluster: Mapping[str, Any]) -> int | None:
-    """The pid of the center's running WAN relay, if it runs."""
-    try:
-        pid = int((center_dir(cluster) / WAN_PID).read_text(encoding="utf-8").strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"lab.wan" in cmdline and _alive(pid) else None
-
-
-def start_wan(cluster: Mapping[str, Any], timeout_s: float = 10.0) -> None:
-    """Start the center's WAN relay (a no-op when it runs, or the lab predates relays)."""
-    if not cluster.get("wan_port") or _wan_pid(cluster) is not None:
-        return
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    args = [str(cluster["wan_port"]), str(cluster["port"]), str(cluster.get("wan_delay_s", 0.0))]
-    with (center_dir(cluster) / "wan.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lab.wan", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
-        )  # fmt: skip
-    assert proc.stdout is not None
-    with proc.stdout:
-        # The relay says when it listens; probing its port instead would open a session to the center.
-        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
-        if not ready or not proc.stdout.readline().startswith(b"listening"):
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            log_path = center_dir(cluster) / "wan.log"
-            raise DrLabError(f"{cluster['center']}: the WAN relay did not start (see {log_path})")
-    (center_dir(cluster) / WAN_PID).write_text(str(proc.pid), encoding="utf-8")
-    _RELAYS[proc.pid] = proc
-
-
-def kill_wan(cluster: Mapping[str, Any]) -> bool:
-    """SIGKILL the center's WAN relay: whatever it still held is lost with it."""
-    pid = _wan_pid(cluster)
-    (center_dir(cluster) / WAN_PID).unlink(missing_ok=True)
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    started_here = _RELAYS.pop(pid, None)
-    if started_here is not None:
-        started_here.wait(5)  # reaped: no zombie in a long-lived process (a console, a test run)
-        return True
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.02)
-    return True
-
-
-def reload_cluster(bindir: Path, cluster: Mapping[str, Any]) -> None:
-    run_pg(bindir, "pg_ctl", "-D", str(cluster["data_dir"]), "reload")
-
-
-def stop_cluster(bindir: Path, data_dir: Path, mode: str = "fast") -> bool:
-    """pg_ctl stop on one data dir; True when a running postmaster was stopped."""
-    if postmaster_pid(data_dir) is None:
-        return False
-    out = run_pg(bindir, "pg_ctl", "-D", str(data_dir), "-m", mode, "-w", "-t", "60", "stop", check=False)
-    if postmaster_pid(data_dir) is not None:
-        raise DrLabError(f"pg_ctl stop failed for {data_dir}: {out.strip()[-200:]}")
-    return True
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                kids.append(int(stat.parent.name))
-    return kids
-
-
-def kill_cluster(data_dir: Path) -> bool:
-    """SIGKILL the postmaster and every backend: the center is lost, nothing is flushed."""
-    pid = postmaster_pid(data_dir)
-    if pid is None:
-        return False
-    victims = [pid, *_children(pid)]
-    for victim in victims:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(v) for v in victims):
-        time.sleep(0.02)
-    return True
+    return pid if _alive(pid) else None
 
 
 def _alive(pid: int) -> bool:
@@ -317,13 +161,16 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie is dead for our purpose: it holds no port and no shared memory.
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     return False
 
 
 def _free_ports(count: int) -> list[int]:
+    import socket
+
     socks = []
     try:
         for _ in range(count):
@@ -336,20 +183,6 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _wait_connect(cluster: Mapping[str, Any], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            with psycopg.connect(conninfo(cluster, dbname="postgres"), autocommit=True) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.Error as exc:
-            last = str(exc).strip()
-            time.sleep(0.1)
-    raise DrLabError(f"{cluster['center']}: not accepting connections: {last}")
-
-
 # --------------------------------------------------------------------------- lab lifecycle
 
 
@@ -357,121 +190,222 @@ def _state_path(lab_dir: Path) -> Path:
     return Path(lab_dir) / "dr" / STATE_FILE
 
 
-def load_section(lab_dir: Path) -> dict[str, Any] | None:
+def load_state(lab_dir: Path) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads(_state_path(lab_dir).read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(_state_path(Path(lab_dir).resolve()).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data
 
 
-def start(lab_dir: Path, *, remote_delay_s: float = 1.0, rto_target_s: float = 10.0) -> dict[str, Any]:
-    """Start (or find running) the three clusters; the `dr` config section describing them."""
+def _save_state(root: Path, state: Mapping[str, Any]) -> None:
+    _write_private(root / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=1))
+
+
+def network_choice(requested: str = "auto") -> tuple[str, str]:
+    """("netns" | "loopback", why loopback) for this machine."""
+    if requested == "loopback":
+        return "loopback", "asked for"
+    reason = drnet.usable()
+    if reason:
+        if requested == "netns":
+            raise DrLabError(f"the three-center network needs root and namespaces: {reason}")
+        return "loopback", reason
+    return "netns", ""
+
+
+def start(
+    lab_dir: Path, *, manager: str = "streaming", rtt_ms: float = 30.0, remote_delay_s: float | None = None,
+    network: str = "auto",
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:  # fmt: skip
+    """Start (or find running) the three centers: the `dr` config section and the vault entries
+    (name -> (key, secret)) it refers to."""
     bindir = pg_bindir()
     if bindir is None:
         raise DrLabError("PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)")
     root = Path(lab_dir).resolve() / "dr"
-    existing = load_section(Path(lab_dir).resolve())
+    existing = load_state(Path(lab_dir))
+    if existing is not None and _running(existing):
+        return existing["section"], {k: (v[0], v[1]) for k, v in existing.get("secrets", {}).items()}
     if existing is not None:
-        for cluster in existing["clusters"].values():
-            if not is_fenced(cluster):
-                start_cluster(bindir, cluster)
-        return existing
+        stop(Path(lab_dir))
+    mode, why = network_choice(network)
+    if manager == "patroni" and mode != "netns":
+        raise DrLabError(f"--dr-manager patroni needs the three-center network ({why})")
     root.mkdir(parents=True, exist_ok=True)
-    home = pgdata.decide(root)
-    # Clusters left by an earlier lab here whose state is gone: stopped before their data goes.
-    _stop_dirs(bindir, _clusters_in(home.path))
-    pgdata.prepare(home, list(CENTERS))
-    ports = _free_ports(2 * len(CENTERS))
-    clusters: dict[str, dict[str, Any]] = {}
-    for (center, (role, app_name, site)), port, wan_port in zip(
-        CENTERS.items(), ports[: len(CENTERS)], ports[len(CENTERS) :], strict=True
-    ):
-        cdir = pgdata.center_dir(home, root, center)
-        clusters[center] = {
-            "center": center,
-            "initial_role": role,
-            "application_name": app_name,
-            "site": site,
-            "port": port,
-            "data_dir": str(cdir / "data"),
-            # Standbys in other cities stream from this center through its WAN relay.
-            "wan_port": wan_port,
-            "wan_delay_s": remote_delay_s,
-        }
-    section: dict[str, Any] = {
-        "bindir": str(bindir),
-        "lab_dir": str(root),
-        "database": APP_DB,
-        "user": DB_USER,
-        "home_center": HOME_CENTER,
-        "sync_center": SYNC_CENTER,
-        "remote_center": REMOTE_CENTER,
-        "remote_delay_s": remote_delay_s,
-        "rto_target_s": rto_target_s,
-        "rpo_target_rows": 0,
-        "clusters": clusters,
-        "appdata": {c: str(root / "appdata" / c) for c in CENTERS},
-        "data_home": {"path": str(home.path), "external": home.external},
-    }
+    state: dict[str, Any] = {"mode": mode, "manager": manager, "lab_dir": str(root), "bindir": str(bindir),
+                             "fallback_reason": why}  # fmt: skip
+    # The WAN delay: one way, half the round trip (loopback relays delay one direction only).
+    delay_s = remote_delay_s if remote_delay_s is not None else rtt_ms / 1000.0
+    state["remote_delay_s"] = delay_s
     try:
-        _build(bindir, section)
+        _build(root, bindir, state, manager, rtt_ms)
     except BaseException:
-        _stop_dirs(bindir, clusters.values())
-        _remove_data_home(section)
+        _teardown(state)
         raise
-    _state_path(root.parent).write_text(json.dumps(section, ensure_ascii=False, indent=1), encoding="utf-8")
-    return section
+    _save_state(root, state)
+    return state["section"], {k: (v[0], v[1]) for k, v in state["secrets"].items()}
 
 
-def _build(bindir: Path, section: dict[str, Any]) -> None:
-    clusters = section["clusters"]
-    primary, sync, remote = clusters[HOME_CENTER], clusters[SYNC_CENTER], clusters[REMOTE_CENTER]
+def _running(state: Mapping[str, Any]) -> bool:
+    members = state.get("members", {})
+    return (bool(members) and all(postmaster_pid(Path(m["data_dir"])) is not None for m in members.values())) or (
+        state.get("manager") == "patroni" and bool(state.get("pids"))
+        and all(_alive(int(p)) for p in state["pids"].values())
+    )  # fmt: skip
+
+
+def _build(root: Path, bindir: Path, state: dict[str, Any], manager: str, rtt_ms: float) -> None:
+    home = pgdata.decide(root)
+    state["data_home"] = {"path": str(home.path), "external": home.external}
+    pgdata.prepare(home, list(CENTERS))
+    password = secrets.token_urlsafe(18)
+    state["pids"] = {}
+    members: dict[str, dict[str, Any]] = {}
+    if state["mode"] == "netns":
+        net = drnet.plan(root, list(CENTERS), REMOTE_CENTER)
+        state["net"] = net
+        drnet.build(net, root, rtt_ms)
+        for center in CENTERS:
+            members[center] = _member(home, root, center, net["centers"][center]["ip"], PG_PORT,
+                                      net["centers"][center]["netns"])  # fmt: skip
+    else:
+        ports = _free_ports(2 * len(CENTERS))
+        for i, center in enumerate(CENTERS):
+            members[center] = _member(home, root, center, "127.0.0.1", ports[i], "", wan_port=ports[i + 3])
+    state["members"] = members
+    for m in members.values():
+        _write_pg_file(Path(m["passfile"]), f"*:*:*:{DB_USER}:{password}\n")
+    if manager == "patroni":
+        from lab import drpatroni
+
+        drpatroni.build(state, bindir, password)
+    else:
+        _build_streaming(bindir, state, password)
+    _seed_and_files(state, password)
+    if state["mode"] == "netns":
+        _start_sshd(root, state)
+    _write_private(root / "pgpass", "".join(f"{m['host']}:{m['port']}:*:{DB_USER}:{password}\n"
+                                            for m in members.values()))  # fmt: skip
+    state["secrets"] = {VAULT_DB: [DB_USER, password]}
+    if state["mode"] == "netns":
+        state["secrets"][VAULT_SSH] = ["root", (root / "ssh" / "id_ed25519").read_text(encoding="utf-8")]
+    state["section"] = section(state)
+
+
+def _member(home: pgdata.DataHome, root: Path, center: str, host: str, port: int, netns: str,
+            wan_port: int = 0) -> dict[str, Any]:  # fmt: skip
+    role, app, site = CENTERS[center]
+    cdir = pgdata.center_dir(home, root, center)
+    return {"center": center, "initial_role": role, "application_name": app, "site": site, "host": host,
+            "port": port, "netns": netns, "center_dir": str(cdir), "data_dir": str(cdir / "data"),
+            "conf_file": str(cdir / "node.conf"), "log_file": str(cdir / "log"), "passfile": str(cdir / "pgpass"),
+            "wan_port": wan_port}  # fmt: skip
+
+
+def _node_conf(m: Mapping[str, Any], upstream: Mapping[str, Any] | None = None, sync_names: str = "") -> str:
+    lines = [f"port = {int(m['port'])}", f"cluster_name = '{m['application_name']}'",
+             f"synchronous_standby_names = '{sync_names}'"]  # fmt: skip
+    if upstream is not None:
+        port = upstream["wan_port"] if upstream.get("wan_port") and upstream["site"] != m["site"] else upstream["port"]
+        info = (f"host={upstream['host']} port={port} user={DB_USER} application_name={m['application_name']}"
+                f" passfile={m['passfile']} connect_timeout=2")  # fmt: skip
+        lines.append(f"primary_conninfo = '{info}'")
+    else:
+        lines.append("primary_conninfo = ''")
+    return "\n".join(lines) + "\n"
+
+
+def _pg_start(bindir: Path, m: Mapping[str, Any]) -> None:
+    run_pg(bindir, "pg_ctl", "-D", m["data_dir"], "-l", m["log_file"], "-w", "-t", "60", "start", ns=m["netns"])
+
+
+def _build_streaming(bindir: Path, state: dict[str, Any], password: str) -> None:
+    members = state["members"]
+    primary, sync, remote = members[HOME_CENTER], members[SYNC_CENTER], members[REMOTE_CENTER]
+    subnet = state["net"]["subnet"] if state["mode"] == "netns" else "127.0.0.1/32"
+    pwfile = Path(primary["center_dir"]) / "initdb.pw"
+    _write_pg_file(pwfile, password + "\n")
+    try:
+        run_pg(bindir, "initdb", "-D", primary["data_dir"], "-U", DB_USER, f"--pwfile={pwfile}", "--auth-local=trust",
+               "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8")  # fmt: skip
+    finally:
+        pwfile.unlink(missing_ok=True)
     pdata = Path(primary["data_dir"])
-    run_pg(
-        bindir, "initdb", "-D", str(pdata), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"
-    )
     with (pdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write(COMMON_CONF)
+    with (pdata / "pg_hba.conf").open("a", encoding="utf-8") as hba:
+        hba.write(f"host all {DB_USER} {subnet} scram-sha-256\nhost replication {DB_USER} {subnet} scram-sha-256\n")
+    for m in members.values():
+        _write_pg_file(Path(m["center_dir"]) / "listen.conf", f"listen_addresses = '{m['host']}'\n", 0o644)
     # No standby exists yet: synchronous replication is switched on once they stream.
-    write_node_conf(primary)
-    start_cluster(bindir, primary)
-    _wait_connect(primary)
-    with psycopg.connect(conninfo(primary, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {APP_DB}")
-    with psycopg.connect(conninfo(primary), autocommit=True) as conn:
-        _seed(conn)
+    _write_pg_file(Path(primary["conf_file"]), _node_conf(primary), 0o644)
+    _pg_start(bindir, primary)
+    _wait_connect(primary, password)
     for standby in (sync, remote):
-        run_pg(
-            bindir,
-            "pg_basebackup",
-            "-D",
-            standby["data_dir"],
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(primary["port"]),
-            "-U",
-            DB_USER,
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "--no-sync",
-        )
+        run_pg(bindir, "pg_basebackup", "-D", standby["data_dir"], "-d",
+               f"host={primary['host']} port={primary['port']} user={DB_USER}", "-X", "stream", "-c", "fast",
+               "--no-sync", ns=standby["netns"], env={"PGPASSFILE": standby["passfile"]})  # fmt: skip
         (Path(standby["data_dir"]) / "standby.signal").touch()
         chown_pg(Path(standby["data_dir"]) / "standby.signal")
-        write_node_conf(standby, upstream=primary)
-        start_cluster(bindir, standby)
-    write_node_conf(primary, sync_names=f"FIRST 1 ({sync['application_name']})")
-    reload_cluster(bindir, primary)
-    _wait_sync(primary, sync["application_name"], remote["application_name"])
-    for center, path in section["appdata"].items():
-        if center == HOME_CENTER:
-            _write_app_files(Path(path))
-    for center, path in section["appdata"].items():
-        if center != HOME_CENTER:
-            shutil.copytree(section["appdata"][HOME_CENTER], path, dirs_exist_ok=True)
+        _write_pg_file(Path(standby["conf_file"]), _node_conf(standby, upstream=primary), 0o644)
+        _pg_start(bindir, standby)
+    if state["mode"] == "loopback":
+        _start_wan(state)
+    _write_pg_file(Path(primary["conf_file"]), _node_conf(primary, sync_names=f"FIRST 1 ({sync['application_name']})"),
+                   0o644)  # fmt: skip
+    run_pg(bindir, "pg_ctl", "-D", primary["data_dir"], "reload", ns=primary["netns"])
+    _wait_sync(primary, password, sync["application_name"], remote["application_name"])
+
+
+def conninfo(m: Mapping[str, Any], password: str, dbname: str = APP_DB) -> str:
+    return (f"host={m['host']} port={m['port']} user={DB_USER} password={password} dbname={dbname}"
+            " connect_timeout=2")  # fmt: skip
+
+
+def _wait_connect(m: Mapping[str, Any], password: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(conninfo(m, password, "postgres"), autocommit=True) as conn:
+                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
+                    return
+                last = "still in recovery"
+        except psycopg.Error as exc:
+            last = str(exc).strip()
+        time.sleep(0.1)
+    raise DrLabError(f"{m['center']}: not accepting writes: {last}")
+
+
+def _wait_sync(primary: Mapping[str, Any], password: str, sync_name: str, async_name: str,
+               timeout_s: float = 60.0) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    rows: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline:
+        with psycopg.connect(conninfo(primary, password, "postgres"), autocommit=True) as conn:
+            rows = conn.execute("SELECT application_name, state, sync_state FROM pg_stat_replication").fetchall()
+        states = {r[0]: (r[1], r[2]) for r in rows}
+        if states.get(sync_name) == ("streaming", "sync") and (states.get(async_name) or ("",))[0] == "streaming":
+            return
+        time.sleep(0.1)
+    raise DrLabError(f"standbys did not reach streaming/sync in {timeout_s:.0f} s: {rows}")
+
+
+def _seed_and_files(state: dict[str, Any], password: str) -> None:
+    primary = state["members"][HOME_CENTER]
+    _wait_connect(primary, password)
+    with psycopg.connect(conninfo(primary, password, "postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DB,)).fetchone():
+            conn.execute(f"CREATE DATABASE {APP_DB}")
+    with psycopg.connect(conninfo(primary, password), autocommit=True) as conn:
+        _seed(conn)
+    appdata = Path(state["lab_dir"]) / "appdata"
+    for rel, text in APP_FILES.items():
+        for center in CENTERS:
+            path = appdata / center / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def _seed(conn: psycopg.Connection[Any]) -> None:
@@ -494,121 +428,148 @@ def _seed(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-def _write_app_files(root: Path) -> None:
-    for rel, text in APP_FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+def _start_sshd(root: Path, state: dict[str, Any]) -> None:
+    ssh = root / "ssh"
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    key = ssh / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key), "-C", "ganyun-dr-lab"],
+                       check=True)  # fmt: skip
+    authorized = ssh / "authorized_keys"
+    _write_private(authorized, (ssh / "id_ed25519.pub").read_text(encoding="utf-8"))
+    known = []
+    for center, m in state["members"].items():
+        sshd_dir = root / "sshd" / center
+        sshd_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state["pids"][f"{center}/sshd"] = drnet.start_sshd(state["net"], center, sshd_dir, authorized)
+        known.append(drnet.host_key_line(sshd_dir, m["host"]))
+    # The drills' known_hosts (dr.work_dir): every host key is known before the first connection.
+    _write_private(root / "known_hosts", "\n".join(known) + "\n")
 
 
-def _wait_sync(primary: Mapping[str, Any], sync_name: str, async_name: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    rows: list[tuple[Any, ...]] = []
-    while time.monotonic() < deadline:
-        with psycopg.connect(conninfo(primary, dbname="postgres"), autocommit=True) as conn:
-            rows = conn.execute("SELECT application_name, state, sync_state FROM pg_stat_replication").fetchall()
-        states = {r[0]: (r[1], r[2]) for r in rows}
-        if states.get(sync_name) == ("streaming", "sync") and (states.get(async_name) or ("",))[0] == "streaming":
-            return
-        time.sleep(0.1)
-    raise DrLabError(f"standbys did not reach streaming/sync in {timeout_s:.0f} s: {rows}")
+# --------------------------------------------------------------------------- loopback WAN relay
 
 
-def _clusters_in(home: Path) -> list[dict[str, Any]]:
-    """The clusters a home directory may hold, by the layout alone (no recorded state)."""
-    return [{"center": c, "data_dir": str(home / c / "data")} for c in CENTERS if (home / c).is_dir()]
+def _start_wan(state: dict[str, Any]) -> None:
+    """The loopback lab's WAN relay in front of each center: other sites stream through it."""
+    from lab import wan
+
+    for m in state["members"].values():
+        try:
+            pid = wan.start(m["wan_port"], m["port"], state["remote_delay_s"], Path(m["center_dir"]) / "wan.log")
+        except RuntimeError as exc:
+            raise DrLabError(f"{m['center']}: {exc}") from None
+        state["pids"][f"{m['center']}/wan"] = pid
 
 
-def _remove_data_home(section: Mapping[str, Any]) -> bool:
-    """Delete the clusters' data when it was kept outside the lab directory, with its links."""
-    recorded = section.get("data_home") or {}
-    if not recorded.get("external"):
-        return False
-    home = pgdata.DataHome(Path(str(recorded["path"])), None, external=True)
-    pgdata.remove(home, Path(str(section["lab_dir"])), list(section["clusters"]))
-    return True
+# --------------------------------------------------------------------------- the dr config section
 
 
-def _stop_dirs(bindir: Path, clusters: Iterable[Mapping[str, Any]]) -> list[str]:
-    stopped = []
-    for cluster in clusters:
-        kill_wan(cluster)
-        for data in (Path(cluster["data_dir"]), fenced_dir(cluster)):
-            try:
-                if stop_cluster(bindir, data):
-                    stopped.append(cluster["center"])
-            except DrLabError:
-                if kill_cluster(data):
-                    stopped.append(cluster["center"])
-    return stopped
+def section(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The `dr` section of D/ganyun.yaml: the three centers as any real cluster is described."""
+    netns = state["mode"] == "netns"
+    root = Path(state["lab_dir"])
+    os_user = pgdata.PG_OS_USER if os.geteuid() == 0 else getpass.getuser()
+    clusters: dict[str, Any] = {}
+    for center, m in state["members"].items():
+        entry: dict[str, Any] = {
+            "site": m["site"],
+            "ssh": {"host": m["host"], "user": "root", "key": f"vault:{VAULT_SSH}"}
+            if netns else {"connection": "local", "python": sys.executable},
+            "postgres": {"host": m["host"], "port": m["port"]},
+            "node": {"data_dir": m["data_dir"], "bindir": state["bindir"], "conf_file": m["conf_file"],
+                     "log_file": m["log_file"], "os_user": os_user, "application_name": m["application_name"],
+                     "passfile": m["passfile"]},
+            "appdata": str(root / "appdata" / center),
+        }  # fmt: skip
+        if m.get("wan_port"):
+            entry["postgres"]["remote_port"] = m["wan_port"]
+        if "patroni" in m:
+            entry["patroni"] = m["patroni"]
+        clusters[center] = entry
+    lab_facts: dict[str, Any] = {"network": state["mode"], "dir": str(root)}
+    if netns:
+        lab_facts.update(subnet=state["net"]["subnet"], link_control=state["net"]["link_control"])
+    else:
+        lab_facts["fallback_reason"] = state.get("fallback_reason", "")
+    return {
+        "manager": state["manager"],
+        "database": APP_DB,
+        "user": DB_USER,
+        "credentials": f"vault:{VAULT_DB}",
+        "home_center": HOME_CENTER,
+        "remote_center": REMOTE_CENTER,
+        "remote_delay_s": state["remote_delay_s"],
+        "work_dir": str(root),
+        "clusters": clusters,
+        "lab": lab_facts,
+    }
+
+
+# --------------------------------------------------------------------------- stop
+
+
+def _teardown(state: Mapping[str, Any]) -> list[str]:
+    stopped: list[str] = []
+    for name, pid in dict(state.get("pids", {})).items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+            stopped.append(name)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(int(pid), os.WNOHANG)
+    if state.get("net"):
+        drnet.teardown(state["net"])
+    bindir = Path(str(state.get("bindir", "")))
+    for m in state.get("members", {}).values():
+        for data in (Path(m["data_dir"]), Path(m["data_dir"] + ".fenced")):
+            if postmaster_pid(data) is not None:
+                if state.get("mode") != "netns":
+                    with contextlib.suppress(DrLabError):
+                        run_pg(bindir, "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+                _kill_postmaster(data)
+                stopped.append(m["center"])
+    home = state.get("data_home") or {}
+    if home:
+        dh = pgdata.DataHome(Path(str(home["path"])), None, external=bool(home.get("external")))
+        if dh.external:
+            pgdata.remove(dh, Path(str(state["lab_dir"])), list(CENTERS))
+    root = Path(str(state.get("lab_dir", "")))
+    if root.name == "dr" and root.is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+    return sorted(set(stopped))
+
+
+def _kill_postmaster(data: Path) -> None:
+    pid = postmaster_pid(data)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.02)
 
 
 def stop(lab_dir: Path) -> list[str]:
-    """Stop exactly the clusters this lab started (pg_ctl stop on the recorded data dirs)."""
-    section = load_section(Path(lab_dir).resolve())
-    if section is None:
+    """Remove everything the DR lab made: processes, namespaces, devices, data and files."""
+    state = load_state(Path(lab_dir))
+    if state is None:
         return []
-    stopped = _stop_dirs(Path(section["bindir"]), section["clusters"].values())
-    # Kept outside the lab directory, nothing of the clusters may outlive the lab: the next
-    # `lab up` builds them anew.
-    if _remove_data_home(section):
-        _state_path(Path(lab_dir).resolve()).unlink(missing_ok=True)
-    return stopped
+    return _teardown(state)
 
 
-def status(lab_dir: Path) -> dict[str, dict[str, Any]]:
-    """Per center: running, fenced, and whether it is a writable primary or a standby."""
-    section = load_section(Path(lab_dir).resolve())
-    if section is None:
-        return {}
-    return {center: cluster_status(cluster) for center, cluster in section["clusters"].items()}
-
-
-def cluster_status(cluster: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "center": cluster["center"],
-        "port": cluster["port"],
-        "fenced": is_fenced(cluster),
-        "running": postmaster_pid(Path(str(cluster["data_dir"]))) is not None,
-        "role": "down",
-    }
-    if not out["running"]:
-        out["role"] = "fenced" if out["fenced"] else "down"
-        return out
-    try:
-        with psycopg.connect(conninfo(cluster, dbname="postgres", timeout_s=2), autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT pg_is_in_recovery(), (SELECT timeline_id FROM pg_control_checkpoint()),"
-                " CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
-                " current_setting('synchronous_standby_names')"
-            ).fetchone()
-            assert row is not None
-            out.update(
-                role="standby" if row[0] else "primary",
-                timeline=int(row[1]),
-                lsn=str(row[2]),
-                synchronous_standby_names=row[3],
-            )
-            if row[0]:
-                wr = conn.execute("SELECT status, sender_port FROM pg_stat_wal_receiver").fetchone()
-                out["upstream_port"] = int(wr[1]) if wr and wr[1] else None
-                out["receiver"] = wr[0] if wr else "stopped"
-            else:
-                reps = conn.execute(
-                    "SELECT application_name, state, sync_state,"
-                    " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
-                    " COALESCE(EXTRACT(epoch FROM replay_lag), 0)::float8 FROM pg_stat_replication"
-                ).fetchall()
-                out["replicas"] = [
-                    {
-                        "application_name": r[0],
-                        "state": r[1],
-                        "sync_state": r[2],
-                        "replay_lag_bytes": r[3],
-                        "replay_lag_s": r[4],
-                    }
-                    for r in reps
-                ]
-    except psycopg.Error as exc:
-        out.update(role="unreachable", error=str(exc).strip().splitlines()[0] if str(exc).strip() else "error")
+def pids(lab_dir: Path) -> dict[str, int]:
+    """Every process of the lab by name (postmasters included): for tests and `lab status`."""
+    state = load_state(Path(lab_dir)) or {}
+    out = {k: int(v) for k, v in state.get("pids", {}).items()}
+    for center, m in state.get("members", {}).items():
+        pid = postmaster_pid(Path(m["data_dir"]))
+        if pid is not None:
+            out[f"{center}/postgres"] = pid
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            # A drill may have stopped and restarted Patroni: its pid file says which one runs.
+            out[f"{center}/patroni"] = int(Path(m["patroni"]["pid_file"]).read_text(encoding="utf-8"))
     return out
+
+
+def members(lab_dir: Path) -> list[dict[str, Any]]:
+    return list((load_state(Path(lab_dir)) or {}).get("members", {}).values())

@@ -28,7 +28,6 @@ RESOURCE_KINDS = (
     "ports",
     "security_groups",
     "floating_ips",
-    "metrics",
 )
 FAULT_KINDS = (
     "latency_ms",
@@ -45,12 +44,14 @@ FAULT_KINDS = (
     "image_failures",
     "boot_failures",
     "no_forced_host",
+    "rename_during",
 )
 # Kinds whose value is a fraction of calls (0..1) and kinds whose value is a duration.
 _FRACTIONS = ("http500", "image_failures", "boot_failures")
 _SECONDS = ("timeout", "image_seconds", "boot_seconds")
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_SLOW_S = 30.0
+RENAME_HOLD_S = 1.5
 
 
 class FaultError(ValueError):
@@ -77,6 +78,10 @@ class Faults:
     image_failures: float = 0.0
     boot_failures: float = 0.0
     no_forced_host: bool = False  # the account may not pick a host (Nova policy): 403 on `zone:host`
+    # A tenant acting while a collector reads: the first request for this kind renames the first
+    # server ("<name>-renamed") and is answered RENAME_HOLD_S later (the listing goes on past
+    # the change). Fires once, then clears itself.
+    rename_during: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +119,13 @@ class Faults:
                 if not math.isfinite(seconds):
                     raise FaultError(f"{kind} takes a number of seconds")
                 setattr(self, kind, max(0.0, seconds))
+            elif kind == "rename_during" and value == "":
+                self.rename_during = ""
+            elif kind == "rename_during":
+                chosen = _kinds(value if value is not None else "volumes")
+                if len(chosen) != 1:
+                    raise FaultError("rename_during takes one kind, e.g. rename_during=volumes")
+                self.rename_during = chosen[0]
             elif kind in ("forbidden", "missing"):
                 setattr(self, kind, _kinds(value))
             else:

@@ -6,16 +6,20 @@ center. When a center is lost its relay is killed with it, and whatever the rela
 never arrives: that is the data a remote failover loses, which the drill measures. What the
 standby sends back (status and feedback) passes at once.
 
-Run as `python -m lab.wan LISTEN_PORT TARGET_PORT DELAY_S`; lab/dr.py
-starts one per center and records its pid.
+Run as `python -m lab.wan LISTEN_PORT TARGET_PORT DELAY_S`, or `start` it: the loopback DR
+lab (lab/dr.py) starts one per center and records its pid.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import select
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 CHUNK = 64 * 1024
 
@@ -68,6 +72,26 @@ async def serve(listen_port: int, target_port: int, delay_s: float) -> None:
         # The one line on stdout: lab/dr.py waits for it.
         print("listening", flush=True)
         await server.serve_forever()
+
+
+def start(listen_port: int, target_port: int, delay_s: float, log: Path, timeout_s: float = 10.0) -> int:
+    """Start a relay process; its pid once it listens (RuntimeError when it does not)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    with log.open("ab") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab.wan", str(listen_port), str(target_port), str(delay_s)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=handle, env=env, start_new_session=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    with proc.stdout:
+        # The relay says when it listens; probing its port instead would open a session.
+        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+        if not ready or not proc.stdout.readline().startswith(b"listening"):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise RuntimeError(f"the WAN relay did not start (see {log})")
+    return proc.pid
 
 
 def main(argv: list[str]) -> int:

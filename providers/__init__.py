@@ -4,4 +4,4 @@ Other layers use the records (base), the errors, secret masking and the registry
 an adapter from a configuration entry; adapters themselves are reached only through it.
 """
 
-__all__ = ["base", "capabilities", "errors", "mapping", "masking", "registry"]
+__all__ = ["base", "capabilities", "errors", "mapping", "masking", "prometheus", "registry"]

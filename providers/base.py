@@ -64,6 +64,7 @@ class Capability(StrEnum):
     NODE_DELTA = "node_delta"
     VOLUME_DELTA = "volume_delta"
     WATERMARK = "watermark"  # the adapter's own marker for the next delta, instead of a time
+    CLOUD_CLOCK = "cloud_clock"  # the cloud's own time (HTTP Date) at its first answer
     # Measurements and certificates.
     UTILIZATION = "utilization"
     TLS_SECRETS = "tls_secrets"
@@ -187,6 +188,7 @@ class Host(Record):
     arch: str = ""
     cpu_vendor: str = ""
     cpu_model: str = ""
+    os_family: str = ""  # the host's own operating system (ESXi, Kylin, openEuler, ...)
     rack: str = ""
     power_kw: float | None = None
     cpu_util_pct: float | None = None
@@ -281,6 +283,7 @@ class Utilization:
     cpu_p95_pct: float
     ram_avg_pct: float
     window_days: int = 30
+    disk_used_pct: float | None = None  # share of the VM's disks in use now, where measured
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -301,6 +304,8 @@ class ProviderSpec:
     center: str = ""
     pool: str = "legacy"
     timeout_s: float = 30.0
+    # Where utilization comes from instead of the adapter (providers/prometheus.py settings).
+    prometheus: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

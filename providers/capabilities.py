@@ -42,6 +42,7 @@ from providers.base import (
 from providers.errors import NotFound
 
 __all__ = [
+    "CLOUD_CLOCK",
     "CLUSTERS",
     "CREATE_NODE",
     "DATASTORE_FILES",
@@ -123,6 +124,14 @@ class VolumeDelta(Provider, Protocol):
 class Watermarked(Provider, Protocol):
     def watermark(self) -> str | None:
         """Where the next `list_node_changes` continues from, after the last node listing."""
+        ...
+
+
+class ReadsCloudClock(Provider, Protocol):
+    def cloud_time(self) -> datetime | None:
+        """The cloud's own time at its first answer to this adapter (the HTTP `Date` header),
+        None before any answer or when the cloud sends none. A delta that starts here (less a
+        margin) cannot miss a change made while the listing that followed was read."""
         ...
 
 
@@ -253,6 +262,7 @@ CLUSTERS: Facet[ListsClusters] = Facet(Capability.CLUSTERS, ListsClusters)
 NODE_DELTA: Facet[NodeDelta] = Facet(Capability.NODE_DELTA, NodeDelta)
 VOLUME_DELTA: Facet[VolumeDelta] = Facet(Capability.VOLUME_DELTA, VolumeDelta)
 WATERMARK: Facet[Watermarked] = Facet(Capability.WATERMARK, Watermarked)
+CLOUD_CLOCK: Facet[ReadsCloudClock] = Facet(Capability.CLOUD_CLOCK, ReadsCloudClock)
 UTILIZATION: Facet[MeasuresUtilization] = Facet(Capability.UTILIZATION, MeasuresUtilization)
 TLS_SECRETS: Facet[ListsTlsSecrets] = Facet(Capability.TLS_SECRETS, ListsTlsSecrets)
 POWER: Facet[PowersNodes] = Facet(Capability.POWER, PowersNodes)
@@ -271,8 +281,8 @@ FACETS: Mapping[Capability, Facet[Any]] = {
     f.capability: f
     for f in (
         HOSTS, SIZES, IMAGES, VOLUMES, SNAPSHOTS, NETWORKS, SECURITY_GROUPS, CLUSTERS, NODE_DELTA, VOLUME_DELTA,
-        WATERMARK, UTILIZATION, TLS_SECRETS, POWER, CREATE_NODE, DESTROY_NODE, NODE_METADATA, NODE_SNAPSHOT,
-        IMPORT_IMAGE, EXPORT_IMAGE, IMAGE_LOOKUP, FLOATING_IPS, DATASTORE_FILES, SESSION_RESUME,
+        WATERMARK, CLOUD_CLOCK, UTILIZATION, TLS_SECRETS, POWER, CREATE_NODE, DESTROY_NODE, NODE_METADATA,
+        NODE_SNAPSHOT, IMPORT_IMAGE, EXPORT_IMAGE, IMAGE_LOOKUP, FLOATING_IPS, DATASTORE_FILES, SESSION_RESUME,
     )
 }  # fmt: skip
 

@@ -64,6 +64,16 @@ VENDOR_LABELS = (
     "cpu-vendor",
 )
 MODEL_LABELS = ("ganyun.io/cpu-model", "feature.node.kubernetes.io/cpu-model.name")
+
+
+def _node_vendor(labels: Mapping[str, Any]) -> str:
+    """A node's CPU vendor: its vendor label, else what its model label names ("Kunpeng-920",
+    "Hygon C86 7285") through providers/cpu_models.yaml."""
+    vendor = next((mapping.normalize_vendor(labels[k]) for k in VENDOR_LABELS if labels.get(k)), "")
+    model = next((str(labels[k]) for k in MODEL_LABELS if labels.get(k)), "")
+    return vendor or mapping.cpu_platform(model)[0]
+
+
 PAGE = 500
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
@@ -273,7 +283,8 @@ class KubernetesAdapter:
         else:
             state = State.ERROR if ready.get("status") == "False" else State.UNKNOWN
         arch = mapping.normalize_arch(labels.get("kubernetes.io/arch") or info.get("architecture"))
-        vendor = next((mapping.normalize_vendor(labels[k]) for k in VENDOR_LABELS if labels.get(k)), "")
+        model = next((str(labels[k]) for k in MODEL_LABELS if labels.get(k)), "")
+        vendor = _node_vendor(labels)
         cpu_used, mem_used = used.get(meta["name"], (0.0, 0.0))
         return Host(
             provider=self.name,
@@ -297,7 +308,8 @@ class KubernetesAdapter:
             ram_mb_used=int(mem_used / 2**20),
             arch=arch,
             cpu_vendor=vendor or mapping.vendor_from_arch(arch),
-            cpu_model=next((str(labels[k]) for k in MODEL_LABELS if labels.get(k)), ""),
+            cpu_model=model,
+            os_family=mapping.normalize_os(info.get("osImage")),
             rack=next((str(labels[k]) for k in RACK_LABELS if labels.get(k)), ""),
             running_vms=0,
         )
@@ -340,7 +352,7 @@ class KubernetesAdapter:
         arch = mapping.normalize_arch(template.get("architecture")) or mapping.normalize_arch(
             host_labels.get("kubernetes.io/arch")
         )
-        vendor = next((mapping.normalize_vendor(host_labels[k]) for k in VENDOR_LABELS if host_labels.get(k)), "")
+        vendor = _node_vendor(host_labels)
         guest = vmi_status.get("guestOSInfo") or {}
         volumes = template.get("volumes") or []
         image = ""

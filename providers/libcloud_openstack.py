@@ -10,9 +10,9 @@ properties (`architecture`, `os_distro`, `os_version`), hypervisor `cpu_info`, a
 one extra-specs call per flavor in use, the image pages, one hypervisor listing. Never a call
 per server.
 
-File transfers (Glance upload/download) and the lab's Gnocchi-style `metric` service go
-through `requests` with libcloud's token, because libcloud's image connection JSON-encodes
-every request body.
+File transfers (Glance upload/download) go through `requests` with libcloud's token, because
+libcloud's image connection JSON-encodes every request body. Utilization comes from the
+provider's Prometheus (providers/prometheus.py), not from an OpenStack API.
 """
 
 from __future__ import annotations
@@ -20,15 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlparse
-
-import orjson
-from libcloud.compute.drivers.openstack import OpenStack_1_1_Response
-from libcloud.compute.types import MalformedResponseError
 
 from providers import mapping
 from providers.base import (
@@ -39,19 +34,16 @@ from providers.base import (
     Network,
     Node,
     Placement,
-    ProviderSpec,
     SecurityGroup,
     SecurityRule,
     Size,
     Snapshot,
-    Utilization,
     Volume,
 )
 from providers.boundary import boundary, for_status
-from providers.errors import AuthError, BadResponse, NotFound
+from providers.errors import BadResponse, NotFound
 from providers.libcloud_adapter import LibcloudAdapter
-
-Json = dict[str, Any]
+from providers.openstack_api import Json, OpenStackApi, json_dicts, present
 
 # Flavor extra specs of the estate (and of real clouds that expose host CPU traits).
 SPEC_ARCH = "capabilities:cpu_info:arch"
@@ -62,139 +54,19 @@ _CHUNK = 1 << 20
 CINDER_3_60 = {"OpenStack-API-Version": "volume 3.60"}
 
 
-def _dicts(items: Any, what: str) -> list[Json]:
-    """A page's list of objects; anything else is a malformed page."""
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise ValueError(f"{what}: expected a list of objects")
-    return items
-
-
-class OpenStackAdapter(LibcloudAdapter):
-    """libcloud's OpenStack_2 driver plus raw calls for what it does not map."""
+class OpenStackAdapter(OpenStackApi):
+    """The OpenStack records and actions, read and done through the raw calls of OpenStackApi."""
 
     features = LibcloudAdapter.features | {
         Capability.HOSTS,
         Capability.NODE_DELTA,
         Capability.VOLUME_DELTA,
-        Capability.UTILIZATION,
+        Capability.CLOUD_CLOCK,
         Capability.IMPORT_IMAGE,
         Capability.EXPORT_IMAGE,
         Capability.IMAGE_LOOKUP,
         Capability.FLOATING_IPS,
     }
-
-    def __init__(self, spec: ProviderSpec, driver: Any = None) -> None:
-        super().__init__(spec, driver)
-        self._all_tenants = mapping.as_bool(spec.options.get("all_tenants", spec.options.get("ex_all_tenants", False)))
-        self._extra_specs: dict[str, dict[str, str]] = {}
-        _parse_json_with_orjson(self.driver)
-
-    # ------------------------------------------------------------------ raw access
-
-    def _get(self, conn: Any, path: str, params: Mapping[str, Any] | None = None) -> Json:
-        body = conn.request(path, params=dict(params or {})).object
-        if not isinstance(body, dict):
-            raise ValueError(f"{path}: expected a JSON object")
-        return body
-
-    def _pages(
-        self,
-        conn: Any,
-        path: str,
-        key: str,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> list[Json]:
-        """All pages of a Nova/Neutron/Cinder listing (`<key>_links` rel=next), as libcloud's
-        own `_paginated_request` walks them, plus request headers (API microversions)."""
-        query: dict[str, Any] = dict(params or {})
-        items: list[Json] = []
-        seen: set[str] = set()
-        while True:
-            body = conn.request(path, params=query, headers=dict(headers or {})).object
-            if not isinstance(body, dict):
-                raise ValueError(f"{path}: expected a JSON object")
-            items.extend(_dicts(body.get(key, []), key))
-            links = body.get(f"{key}_links") or []
-            following = [link for link in links if isinstance(link, dict) and link.get("rel") == "next"]
-            if not following:
-                return items
-            href = str(following[0].get("href", ""))
-            if href in seen:  # a server repeating its next link would loop forever
-                raise ValueError(f"{path}: pagination repeats {href}")
-            seen.add(href)
-            query.update(parse_qs(urlparse(href).query))
-
-    def _optional(self, call: str, fn: Callable[[], Any], default: Any) -> Any:
-        """An enrichment call: a forbidden or absent API leaves the default, other errors raise."""
-        try:
-            with boundary(self.name, call):
-                return fn()
-        except (AuthError, NotFound):
-            return default
-
-    @property
-    def _compute(self) -> Any:
-        return self.driver.connection
-
-    @property
-    def _network(self) -> Any:
-        return self.driver.network_connection
-
-    @property
-    def _image(self) -> Any:
-        return self.driver.image_connection
-
-    def _volume_conn(self) -> Any:
-        return self.driver._get_volume_connection()
-
-    # ------------------------------------------------------------------ lookups
-
-    def _flavors(self) -> dict[str, Json]:
-        flavors = self._pages(self._compute, "/flavors/detail", "flavors")
-        return {str(f["id"]): f for f in flavors}
-
-    def _flavor_specs(self, flavor: Mapping[str, Any]) -> dict[str, str]:
-        """Extra specs of one flavor: embedded (microversion >= 2.61) or one call, cached."""
-        fid = str(flavor.get("id", flavor.get("original_name", "")))
-        embedded = flavor.get("extra_specs", flavor.get("OS-FLV-WITH-EXT-SPECS:extra_specs"))
-        if isinstance(embedded, dict):
-            return {str(k): str(v) for k, v in embedded.items()}
-        if fid not in self._extra_specs:
-            body = self._optional(
-                "list_flavor_extra_specs",
-                lambda: self._get(self._compute, f"/flavors/{fid}/os-extra_specs"),
-                {},
-            )
-            specs = body.get("extra_specs", {}) if isinstance(body, dict) else {}
-            self._extra_specs[fid] = {str(k): str(v) for k, v in specs.items()} if isinstance(specs, dict) else {}
-        return self._extra_specs[fid]
-
-    def _glance_images(self) -> list[Json]:
-        # Glance pages 25 images by default; ask for its usual maximum to save round trips.
-        items = self.driver._paginated_request_next(
-            path="/v2/images?limit=1000", request_method=self._image.request, response_key="images"
-        )
-        return _dicts(items, "images")
-
-    def _hypervisors(self) -> list[Json]:
-        return self._pages(self._compute, "/os-hypervisors/detail", "hypervisors")
-
-    def _host_groups(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Host name -> rack and host name -> availability zone, from os-aggregates (`rack`
-        metadata, `availability_zone`); admin-only, so both may be empty."""
-        body = self._optional("list_aggregates", lambda: self._get(self._compute, "/os-aggregates"), {})
-        racks: dict[str, str] = {}
-        zones: dict[str, str] = {}
-        for agg in _dicts(body.get("aggregates", []), "aggregates"):
-            rack = (agg.get("metadata") or {}).get("rack")
-            zone = agg.get("availability_zone") or (agg.get("metadata") or {}).get("availability_zone")
-            for host in agg.get("hosts") or []:
-                if rack:
-                    racks[str(host)] = str(rack)
-                if zone:
-                    zones[str(host)] = str(zone)
-        return racks, zones
 
     # ------------------------------------------------------------------ nodes
 
@@ -316,7 +188,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(s["id"]),
             name=str(s.get("name") or s["id"]),
             state=state,
-            extra=_present(extra),
+            extra=present(extra),
             vcpus=mapping.as_int(flavor.get("vcpus")),
             ram_mb=mapping.as_int(flavor.get("ram")),
             disk_gb=mapping.as_int(flavor.get("disk")),
@@ -472,7 +344,7 @@ class OpenStackAdapter(LibcloudAdapter):
         conn = self._volume_conn()
         body = self._optional("list_volume_types", lambda: self._get(conn, "/types"), {})
         out: dict[str, Json] = {}
-        for vt in _dicts(body.get("volume_types", []), "volume_types"):
+        for vt in json_dicts(body.get("volume_types", []), "volume_types"):
             tid = str(vt["id"])
             read = partial(self._get, conn, f"/types/{tid}/encryption")
             enc = self._optional("get_volume_type_encryption", read, None)
@@ -528,7 +400,7 @@ class OpenStackAdapter(LibcloudAdapter):
             id=str(v["id"]),
             name=str(v.get("name") or v.get("displayName") or v["id"]),
             state=mapping.normalize_state(v.get("status")),
-            extra=_present(
+            extra=present(
                 {
                     "status": v.get("status"),
                     "availability_zone": v.get("availability_zone"),
@@ -614,7 +486,7 @@ class OpenStackAdapter(LibcloudAdapter):
 
     def _neutron_group(self, g: Json, members: Mapping[str, list[str]]) -> SecurityGroup:
         rules = []
-        for r in _dicts(g.get("security_group_rules") or [], "security_group_rules"):
+        for r in json_dicts(g.get("security_group_rules") or [], "security_group_rules"):
             remote = r.get("remote_ip_prefix")
             if not remote and r.get("remote_group_id"):
                 remote = f"sg:{r['remote_group_id']}"
@@ -638,50 +510,11 @@ class OpenStackAdapter(LibcloudAdapter):
             attached_to=tuple(dict.fromkeys(members.get(gid, []))),
         )
 
-    # ------------------------------------------------------------------ utilization
+    # ------------------------------------------------------------------ plain HTTP
 
-    def _token_and_endpoint(self, conn: Any, service_type: str | None = None) -> tuple[str, str]:
+    def _token_and_endpoint(self, conn: Any) -> tuple[str, str]:
         conn.get_service_catalog()  # authenticates on first use
-        if service_type is None:
-            url = str(conn.get_endpoint())
-        else:
-            endpoints = conn.service_catalog.get_endpoints(service_type=service_type)
-            region = self.spec.options.get("ex_force_service_region")
-            usable = [e for e in endpoints if e.url and (not region or e.region in (region, None, ""))]
-            usable.sort(key=lambda e: e.endpoint_type != "external")
-            if not usable:
-                raise NotFound(self.name, f"{service_type} endpoint", "service not in the catalog")
-            url = str(usable[0].url)
-        return str(conn.auth_token), url.rstrip("/")
-
-    def _has_service(self, service_type: str) -> bool:
-        with boundary(self.name, "catalog"):
-            self._compute.get_service_catalog()
-            return bool(self._compute.service_catalog.get_endpoints(service_type=service_type))
-
-    def list_utilization(self) -> Sequence[Utilization]:
-        """Per-server CPU/RAM use from a Gnocchi-style `metric` service, when the catalog has one.
-
-        `GET {metric}/v1/aggregates/servers` -> [{server_id, cpu_avg_pct, cpu_p95_pct,
-        ram_avg_pct, window_days}] is the lab's convention (lab/README.md); a real
-        Gnocchi needs an aggregation query per metric, which this does not implement.
-        """
-        if not self._has_service("metric"):
-            return []
-        with boundary(self.name, "list_utilization"):
-            token, url = self._token_and_endpoint(self._compute, "metric")
-            rows = self._http("list_utilization", "GET", f"{url}/v1/aggregates/servers", token).json()
-            return [
-                Utilization(
-                    provider=self.name,
-                    node_id=str(r["server_id"]),
-                    cpu_avg_pct=float(r["cpu_avg_pct"]),
-                    cpu_p95_pct=float(r["cpu_p95_pct"]),
-                    ram_avg_pct=float(r["ram_avg_pct"]),
-                    window_days=mapping.as_int(r.get("window_days", 30), 30),
-                )
-                for r in _dicts(rows, "utilization")
-            ]
+        return str(conn.auth_token), str(conn.get_endpoint()).rstrip("/")
 
     def _http(self, call: str, method: str, url: str, token: str, **kwargs: Any) -> Any:
         """One plain HTTP call with the Keystone token; non-2xx -> our error tree."""
@@ -794,7 +627,7 @@ class OpenStackAdapter(LibcloudAdapter):
 
     def _ports_of(self, node_id: str) -> list[Json]:
         body = self._get(self._network, "/v2.0/ports", {"device_id": node_id})
-        return _dicts(body.get("ports", []), "ports")
+        return json_dicts(body.get("ports", []), "ports")
 
     def list_floating_ips(self, node_id: str = "") -> Sequence[FloatingIp]:
         """Every floating IP of the project, or those attached to one node's ports."""
@@ -804,17 +637,17 @@ class OpenStackAdapter(LibcloudAdapter):
                 found = [
                     f
                     for port in ports
-                    for f in _dicts(
+                    for f in json_dicts(
                         self._get(self._network, "/v2.0/floatingips", {"port_id": port}).get("floatingips", []),
                         "floatingips",
                     )
                 ]
                 return [self._floating_ip(f, ports) for f in found]
-            items = _dicts(self._get(self._network, "/v2.0/floatingips").get("floatingips", []), "floatingips")
+            items = json_dicts(self._get(self._network, "/v2.0/floatingips").get("floatingips", []), "floatingips")
             attached = {str(f.get("port_id")) for f in items if f.get("port_id")}
             ports = {}
             if attached:
-                every = _dicts(self._get(self._network, "/v2.0/ports").get("ports", []), "ports")
+                every = json_dicts(self._get(self._network, "/v2.0/ports").get("ports", []), "ports")
                 ports = {str(p["id"]): str(p.get("device_id") or "") for p in every if str(p["id"]) in attached}
             return [self._floating_ip(f, ports) for f in items]
 
@@ -898,32 +731,6 @@ class OpenStackAdapter(LibcloudAdapter):
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             return dest_path
-
-
-def _present(values: dict[str, Any]) -> dict[str, Any]:
-    """Extras built from parsed API JSON are JSON-ready already: only drop the absent ones.
-    (The generic `_plain` walks SDK objects and costs a recursion per value on every record.)"""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-class _OrjsonResponse(OpenStack_1_1_Response):
-    """libcloud's OpenStack response with the JSON body parsed by orjson: listings of
-    thousands of servers and volumes spend a third of their client time in `json.loads`."""
-
-    def parse_body(self) -> Any:
-        if self.status != 204 and self.body and self.has_content_type("application/json"):  # type: ignore[no-untyped-call]
-            try:
-                return orjson.loads(self.body)
-            except orjson.JSONDecodeError:
-                raise MalformedResponseError("Failed to parse JSON", body=self.body, driver=self.node_driver) from None
-        return super().parse_body()  # type: ignore[no-untyped-call]
-
-
-def _parse_json_with_orjson(driver: Any) -> None:
-    for name in ("connection", "image_connection", "network_connection", "volumev2_connection", "volumev3_connection"):
-        conn = getattr(driver, name, None)
-        if conn is not None and getattr(conn, "responseCls", None) is OpenStack_1_1_Response:
-            conn.responseCls = _OrjsonResponse
 
 
 __all__ = ["SPEC_ARCH", "SPEC_VENDOR", "OpenStackAdapter"]

@@ -156,6 +156,7 @@ _OS_NEEDLES: tuple[tuple[str, str], ...] = (
     ("cirros", "CirrOS"),
     ("freebsd", "FreeBSD"),
     ("coreos", "CoreOS"),
+    ("esxi", "ESXi"),
 )
 
 # The OS families above that the 信创 policy counts as domestic operating systems.

@@ -21,6 +21,7 @@ __all__ = ["ADAPTERS", "ALIASES", "GENERIC", "adapter_class", "canonical", "crea
 
 ADAPTERS: dict[str, str] = {
     "kubernetes": "providers.kubernetes_adapter:KubernetesAdapter",
+    "libvirt": "providers.libvirt_adapter:LibvirtAdapter",
     "openstack": "providers.libcloud_openstack:OpenStackAdapter",
     "vsphere": "providers.vsphere.adapter:VSphereAdapter",
 }

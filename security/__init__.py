@@ -3,6 +3,7 @@ scans, the SM2 CA, the credential vault, the tamper-evident audit log and compli
 
 __all__ = [
     "audit",
+    "audit_models",
     "ca",
     "cert_collect",
     "cert_models",

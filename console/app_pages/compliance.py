@@ -91,7 +91,7 @@ titles = {cid: c.meta.title[lang] for cid, c in load_checks().items()}
 clauses = {cid: ", ".join(clauses_of(cid)) for cid in titles}
 statuses = st.multiselect(t("comply.status_filter"), ["FAIL", "WAIVED", "MANUAL", "PASS"], default=["FAIL"])
 # Only the page on screen is read: an estate-wide audit has a finding per volume and endpoint.
-_, shown, total = compliance.findings_page(store, who, statuses, offset=0, limit=0)
+shown, total = compliance.findings_page(store, who, statuses, offset=0, limit=0)[1:]
 pages = max(1, -(-shown // PAGE_SIZE))
 page = int(st.number_input(t("comply.page"), min_value=1, max_value=pages, value=1, key="findings_page"))
 findings, _, _ = compliance.findings_page(store, who, statuses, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)

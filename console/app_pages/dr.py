@@ -11,6 +11,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -28,15 +29,17 @@ from console.frame import (
     t,
     viewer,
 )
+from console.i18n import language
 from console.navigation import EVERY_ROLE, PageSpec
 from console.services import drills, inventory
 from console.services.viewer import Viewer
 from inventory.config import CONFIG_ENV, GanyunConfig
+from playbooks.drill import scenarios
+from playbooks.drill.report import ROLE_COLORS, timeline_rows, write_gap
 from providers.errors import ConfigError
 
 PAGE = PageSpec("console.page_dr", ":material/sync_alt:", roles=EVERY_ROLE, order=50)
 
-SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
 _ROLE_COLOR = {"production": "#1f77b4", "same-city-dr": "#2ca02c", "remote-dr": "#ff7f0e"}
 
 
@@ -45,9 +48,37 @@ def providers_by_center(who: Viewer, url: str, marker: tuple[int, str]) -> list[
     return inventory.providers_by_center(store_for(url), who)
 
 
-def topology_dot(config: GanyunConfig, providers: list[dict[str, Any]], systems: dict[str, list[str]]) -> str:
-    """Graphviz DOT: one cluster per site, a node per center (with `systems`, per center),
-    sync/async replication edges."""
+@st.cache_data(ttl=5, show_spinner=False)
+def live_roles(_config: GanyunConfig, key: str) -> dict[str, dict[str, Any]]:
+    """Each DR member's role and timeline as its database reports it now (5 s snapshot)."""
+    from playbooks.drill.cluster import ops_for
+
+    ops = ops_for(_config)
+    try:
+        return {c: {"role": s.role, "timeline": s.timeline} for c, s in ops.status(timeout_s=2).items()}
+    finally:
+        close = getattr(ops, "close", None)
+        if close is not None:
+            close()
+
+
+_LIVE_COLOR = {
+    "primary": "#d62728",
+    "standby": "#1f77b4",
+    "fenced": "#7f7f7f",
+    "down": "#7f7f7f",
+    "unreachable": "#7f7f7f",
+}
+
+
+def topology_dot(
+    config: GanyunConfig,
+    providers: list[dict[str, Any]],
+    systems: dict[str, list[str]],
+    live: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """Graphviz DOT: one cluster per site, a node per center (with `systems`, per center, and its
+    database's live role when the DR clusters are configured), sync/async replication edges."""
     lines = ["digraph G {", 'rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif"];']
     sites: dict[str, list[Any]] = {}
     for center in config.centers:
@@ -60,7 +91,13 @@ def topology_dot(config: GanyunConfig, providers: list[dict[str, Any]], systems:
             label = f"{c.name}\\n{t('console.role_' + c.role.replace('-', '_'))}\\n{t('console.providers_n', n=n)}"
             if shown:
                 label += "\\n" + "\\n".join(_q(s) for s in shown)
-            lines.append(f'"{_q(c.id)}" [label="{_q(label)}", fillcolor="{_ROLE_COLOR.get(c.role, "#ccc")}33"];')
+            color = _ROLE_COLOR.get(c.role, "#ccc") + "33"
+            member = (live or {}).get(c.id)
+            if member is not None:
+                timeline = f" TL{member['timeline']}" if member.get("timeline") else ""
+                label += "\\n" + t("console.db_role", role=t("console.db_" + member["role"])) + timeline
+                color = _LIVE_COLOR.get(member["role"], "#ccc") + "55"
+            lines.append(f'"{_q(c.id)}" [label="{_q(label)}", fillcolor="{color}"];')
         lines.append("}")
     prod = [c for c in config.centers if c.role == "production"]
     for p in prod:
@@ -109,18 +146,56 @@ def judged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def timeline_chart(report: dict[str, Any]) -> alt.LayerChart:
+    """Each member's role over the drill (sampled every 100 ms), the write gap shaded, the
+    acknowledged rows lost in the title."""
+    rows = pd.DataFrame(timeline_rows(report))
+    roles = list(ROLE_COLORS)
+    bars = (
+        alt.Chart(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("start_s:Q", title=t("console.seconds_from_start")),
+            x2="end_s:Q",
+            y=alt.Y("center:N", title=None),
+            color=alt.Color("role:N", scale=alt.Scale(domain=roles, range=[ROLE_COLORS[r] for r in roles])),
+            tooltip=["center", "role", "timeline", "start_s", "end_s"],
+        )
+    )
+    layers: list[alt.Chart] = []
+    gap = write_gap(report)
+    if gap is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame([{"start_s": gap[0], "end_s": gap[1]}]))
+            .mark_rect(color="#ffdd57", opacity=0.5)
+            .encode(x="start_s:Q", x2="end_s:Q")
+        )
+    lost = (report.get("measurements") or {}).get("rows_lost")
+    title = t(
+        "console.timeline_title",
+        scenario=scenario_title(str(report.get("scenario"))),
+        gap=(report.get("measurements") or {}).get("write_gap_s"),
+        lost="-" if lost is None else lost,
+    )
+    return alt.LayerChart(layer=[*layers, bars], title=title)
+
+
+def scenario_title(name: str) -> str:
+    return scenarios.get(name).title(language())
+
+
 def start_drill(config: GanyunConfig, scenario: str) -> jobs.Job:
     """Spawn the drill CLI in the background; its output goes to a log file beside the config."""
-    if scenario not in SCENARIOS:
+    if scenario not in scenarios.names():
         raise ConfigError(f"unknown scenario '{scenario}'")
-    if not config.dr:
+    if not config.dr.configured:
         raise ConfigError(t("console.no_dr"))
     config_file = os.environ.get(CONFIG_ENV, "")
     if not config_file:
         raise ConfigError(t("console.no_config_path"))
     log = config.resolve_path("drills") / f"console-{datetime.now(UTC):%Y%m%dT%H%M%S}-{scenario}.log"
     args = ["drill", "run", "--scenario", scenario, "--yes", "--json"]
-    return jobs.start(t("console.scenario_" + scenario.replace("-", "_")), config_file, args, log)
+    return jobs.start(scenario_title(scenario), config_file, args, log)
 
 
 def render() -> None:
@@ -130,8 +205,9 @@ def render() -> None:
     who = viewer()
     st.subheader(t("console.topology"))
     if config.centers:
+        live = guarded(t("console.page_dr"), lambda: live_roles(config, url)) if config.dr.configured else None
         providers = providers_by_center(who, url, sync_marker(get_store()))
-        st.graphviz_chart(topology_dot(config, providers, drills.topology_systems(get_store(), who, config)))
+        st.graphviz_chart(topology_dot(config, providers, drills.topology_systems(get_store(), who, config), live))
     else:
         st.info(t("console.no_centers"))
 
@@ -141,15 +217,22 @@ def render() -> None:
         st.dataframe(pd.DataFrame(paginate(judged(rows), "dr_hist")), hide_index=True, width="stretch")
     elif rows is not None:
         st.caption(t("console.no_drills"))
+    if rows:
+        run_id = st.selectbox(t("console.drill_timeline"), [r["id"] for r in rows], key="drill_run")
+        report = guarded(t("console.page_dr"), lambda: drills.report(get_store(), who, str(run_id)))
+        if report and report.get("timeline", {}).get("segments"):
+            st.altair_chart(timeline_chart(report), width="stretch")
+        elif report is not None:
+            st.caption(t("console.no_timeline"))
 
     st.subheader(t("console.start_drill"))
     # Shown to everyone: the role is checked on the server when the button is pressed.
     with st.form("drill"):
         scenario = st.selectbox(
             t("console.col_scenario"),
-            SCENARIOS,
+            scenarios.names(),
             key="drill_scenario",
-            format_func=lambda s: t("console.scenario_" + s.replace("-", "_")),
+            format_func=scenario_title,
         )
         confirm = st.checkbox(t("console.drill_confirm"), key="drill_confirm")
         go = st.form_submit_button(t("console.start_drill"))

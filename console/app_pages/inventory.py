@@ -140,7 +140,8 @@ def export_rows(who: Viewer, url: str, kind: str, key: tuple[tuple[str, str], ..
     if fmt == "csv":
         # BOM: Excel on Chinese Windows opens UTF-8 CSV correctly only with it. CRLF rows: the
         # csv writer then quotes any cell holding a lone CR, which Excel would take as a new row.
-        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        text: str = frame.to_csv(index=False, lineterminator="\r\n")
+        return text.encode("utf-8-sig")
     return to_xlsx(frame)
 
 

@@ -181,7 +181,7 @@ def list_checks(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
     from security.compliance.registry import load_checks
 
     lang = "en" if language() == "en" else "zh"
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": c.meta.id, "title": c.meta.title[lang], "severity": c.meta.severity, "min_level": c.meta.min_level,
          "clauses": clauses_of(c.meta.id)}
         for c in load_checks().values()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,13 +24,15 @@ from inventory.store import open_store
 from providers.errors import ConfigError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
+# /metrics and /healthz of the console (console/metrics_server.py).
+DEFAULT_METRICS_PORT = 9851
 
 
 def free_port(host: str) -> int:
-    return _bind(host, 0)
+    return reserve_port(host, 0)
 
 
-def _bind(host: str, port: int) -> int:
+def reserve_port(host: str, port: int) -> int:
     """Bind and release (host, port): the port it got, or ConfigError saying why not."""
     if not host:
         raise ConfigError(t("console.bad_address", host=host, port=port, reason="empty address"))
@@ -107,6 +110,10 @@ def console(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate (chain): serve HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
+    metrics_port: Annotated[
+        int,
+        typer.Option("--metrics-port", help="Port of /metrics and /healthz (0 picks a free one).", min=0, max=65535),
+    ] = DEFAULT_METRICS_PORT,
 ) -> None:
     cli = state(ctx)
     config = cli.config()  # a bad config fails here with exit 2, not inside the browser
@@ -119,12 +126,21 @@ def console(
 
     secrets_file = write_streamlit_secrets(config, Path(config.base_dir) / SECRETS_DIR)
     # Streamlit would fail on a busy port or a foreign address only after it started: ask first.
-    port = _bind(host, port)
+    port = reserve_port(host, port)
+    metrics_port = reserve_port(host, metrics_port)
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if tls else "http"
     typer.echo(t("console.serving", url=f"{scheme}://{shown}:{port}/"))
+    typer.echo(t("console.metrics_serving", url=f"http://{shown}:{metrics_port}/metrics"))
     sys.stdout.flush()
     env = {**os.environ, CONFIG_ENV: str(path)}
+    # Streamlit cannot add routes: /metrics and /healthz are a child that dies with this pid.
+    subprocess.Popen(
+        [sys.executable, "-m", "console.metrics_server", "--host", host, "--port", str(metrics_port),
+         "--parent", str(os.getpid())],
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     # exec: the console keeps this pid, so whoever started `ganyun console` can stop it.
     os.execve(sys.executable, streamlit_argv(host, port, secrets_file, tls), env)  # noqa: S606 - fixed argv
 

@@ -14,13 +14,18 @@ from rich.table import Table
 from console.actions import record_action
 from console.commands import CommandSpec
 from console.context import state
-from console.i18n import t
-from inventory.config import GanyunConfig
+from console.i18n import language, t
+from inventory.config import GanyunConfig, config_path
 from providers.errors import ConfigError, GanyunError
 
 app = typer.Typer(no_args_is_help=True)
-SCENARIOS = ("switchover", "failover", "failback", "remote-failover")
 _err = Console(stderr=True)
+
+
+def _scenario_help() -> str:
+    from playbooks.drill import scenarios
+
+    return " | ".join(scenarios.names())
 
 
 class DrillNotPassed(GanyunError):
@@ -29,31 +34,19 @@ class DrillNotPassed(GanyunError):
     exit_code = 1
 
 
-def _section(cfg: GanyunConfig) -> dict[str, Any]:
-    """The recorded DR lab state (D/dr/state.json), with the config's targets on top."""
-    from playbooks.drill import pgops
-
-    dr = cfg.dr
-    if not dr or not dr.get("lab_dir"):
+def _config(ctx: typer.Context) -> tuple[GanyunConfig, Path]:
+    """The configuration and its file; refused when it describes no DR clusters."""
+    cli = state(ctx)
+    cfg = cli.config()
+    if not cfg.dr.configured:
         raise ConfigError(t("drill.no_dr"))
-    try:
-        section = pgops.load(cfg.resolve_path(str(dr["lab_dir"])))
-    except pgops.DrillStepError as exc:
-        raise ConfigError(t("drill.bad_dr", detail=str(exc))) from None
-    # The WAN delay (remote_delay_s) is the lab's own: its relays are started with it.
-    for key in ("rto_target_s", "remote_rto_target_s", "remote_rpo_target_s"):
-        if key in dr:
-            section[key] = dr[key]
-    return section
+    return cfg, config_path(cli.config_path).resolve()
 
 
-def _targets(cfg: GanyunConfig, scenario: str) -> Any:
-    from inventory import topology
-    from playbooks.drill.engine import DrillTargets
+def _title(name: str) -> str:
+    from playbooks.drill import scenarios
 
-    tg = topology.targets(cfg, scenario)
-    systems = [s.model_dump() for s in cfg.systems]
-    return DrillTargets(tg.rto_s, tg.rpo_rows, tg.rpo_s, systems)
+    return scenarios.get(name).title(language())
 
 
 def _labels() -> dict[str, str]:
@@ -77,25 +70,28 @@ def _show_plan(plan: Any, targets: Any) -> None:
 @app.command("run")
 def run_cmd(
     ctx: typer.Context,
-    scenario: Annotated[str, typer.Option("--scenario", help="switchover | failover | failback | remote-failover")],
+    scenario: Annotated[str, typer.Option("--scenario", help=_scenario_help())],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the drill report as JSON.")] = False,
 ) -> None:
     """Run a DR drill; exit 1 when a target is missed, data was lost or the drill was refused."""
     from inventory.store import open_store
-    from playbooks.drill import engine, history
+    from playbooks.drill import engine, history, scenarios
+    from playbooks.drill.cluster import ops_for
 
-    if scenario not in SCENARIOS:
-        raise ConfigError(f"--scenario must be one of {', '.join(SCENARIOS)}")
-    cfg = state(ctx).config()
-    section = _section(cfg)
-    targets = _targets(cfg, scenario)
-    plan = engine.make_plan(section, scenario)
+    if scenario not in scenarios.names():
+        raise ConfigError(f"--scenario must be one of {', '.join(scenarios.names())}")
+    cfg, config_file = _config(ctx)
+    targets = engine.targets_for(cfg, scenario)
+    ops = ops_for(cfg, config_file)
+    if scenarios.get(scenario).spec.plan != "failback":
+        engine.wait_healthy(ops, cfg.dr.healthy_wait_s)
+    plan = engine.make_plan(ops, cfg, scenario)
     _show_plan(plan, targets)
     if not yes:
-        typer.confirm(t("drill.confirm", scenario=scenario), abort=True)
+        typer.confirm(t("drill.confirm", scenario=_title(scenario)), abort=True)
     store = open_store(cfg.database_url)
-    stages = engine.STAGES[scenario]
+    stages = scenarios.get(scenario).stages
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -111,7 +107,7 @@ def run_cmd(
                 progress.update(bar, advance=1, description=t("drill.stage", stage=event.stage))
 
         try:
-            report = engine.run_drill(section, scenario, targets, on_event=on_event, plan=plan)
+            report = engine.run_drill(cfg, config_file, scenario, targets, on_event=on_event, plan=plan, ops=ops)
         except GanyunError as exc:
             # The drill may have promoted or fenced clusters before it failed: that is logged too.
             record_action(cfg, "drill.run", {"scenario": scenario, "status": "error", "error": str(exc)})
@@ -153,21 +149,23 @@ def _summarize(report: dict[str, Any]) -> None:
 def status_cmd(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
 ) -> None:
-    """Who is primary in each center, and how replication stands."""
-    from playbooks.drill import pgops
+    """Each center's role, timeline, LSN and lag behind the primary."""
+    from playbooks.drill.cluster import ops_for, with_lag
 
-    section = _section(state(ctx).config())
-    statuses = pgops.statuses(section)
+    cfg, config_file = _config(ctx)
+    ops = ops_for(cfg, config_file)
+    statuses = ops.status()
     if as_json:
-        typer.echo(json.dumps(statuses, ensure_ascii=False, indent=1))
+        typer.echo(json.dumps({c: s.to_dict() for c, s in statuses.items()}, ensure_ascii=False, indent=1))
         return
     table = Table()
-    for key in ("center", "role", "port"):
+    for key in ("center", "role"):
         table.add_column(t(f"drill.{key}"))
-    table.add_column("timeline")
-    table.add_column("LSN")
-    for center, st in statuses.items():
-        table.add_row(center, st["role"], str(st["port"]), str(st.get("timeline", "-")), str(st.get("lsn", "-")))
+    for head in ("timeline", "LSN", "lag (bytes)"):
+        table.add_column(head)
+    for center, st in with_lag(ops.members, statuses).items():
+        table.add_row(center, st.role, str(st.timeline or "-"), str(st.lsn or "-"),
+                      "-" if st.lag_bytes is None else str(st.lag_bytes))  # fmt: skip
     Console().print(table)
 
 

@@ -163,17 +163,27 @@ def ansible(
     ctx: typer.Context,
     list_all: Annotated[bool, typer.Option("--list", help="Every host with _meta.hostvars.")] = False,
     host: Annotated[str | None, typer.Option("--host", help="Variables of one host.")] = None,
+    include_stale: Annotated[
+        bool, typer.Option("--include-stale", help="Also terminated nodes and nodes of providers whose sync failed.")
+    ] = False,
 ) -> None:
     if not list_all and not host:
         raise ConfigError(t("inventory.ansible_usage"))
     config = state(ctx).config()
     store = open_store(config.database_url)
     with store.session() as session:
-        data = (
-            ansible_inventory.build_inventory(session) if list_all else ansible_inventory.host_vars(session, host or "")
-        )
+        if list_all:
+            data, warnings = ansible_inventory.build_inventory(session, include_stale)
+            for warning in warnings:
+                typer.echo(t("inventory.ansible_collision", name=warning.name, count=warning.count), err=True)
+        else:
+            found = ansible_inventory.host_vars(session, host or "", include_stale)
+            data = found if found is not None else {}
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
+    if not list_all and found is None:
+        typer.echo(t("inventory.ansible_no_host", name=host or ""), err=True)
+        raise typer.Exit(1)
 
 
 COMMAND = CommandSpec("inventory", "inventory.command_help", app)

@@ -47,9 +47,18 @@ def up_cmd(
     lab_dir: DirOption = Path(".lab"),
     scale: Annotated[str, typer.Option("--scale", help=_SCALE_HELP)] = "small",
     dr: Annotated[bool, typer.Option("--dr", help="Also start the DR databases (lab/dr.py).")] = False,
+    dr_manager: Annotated[
+        str, typer.Option("--dr-manager", help="patroni | streaming: the HA manager of the DR databases.")
+    ] = "streaming",
+    dr_rtt_ms: Annotated[
+        float, typer.Option("--dr-rtt-ms", min=0, max=5000, help="Round-trip time of the link to the remote center.")
+    ] = 30.0,
     tls: Annotated[bool, typer.Option("--tls", help=_TLS_HELP)] = False,
     vsphere: Annotated[
         bool, typer.Option("--vsphere", help="Also start gov-vmware, a simulated vCenter (lab/vsphere).")
+    ] = False,
+    prometheus: Annotated[
+        bool, typer.Option("--prometheus", help="Also start Prometheus scraping each cloud's libvirt exporter.")
     ] = False,
     latency_ms: Annotated[
         int, typer.Option("--latency-ms", min=0, max=600_000, help="Added latency per request, every cloud.")
@@ -71,6 +80,8 @@ def up_cmd(
     ] = 0.0,
 ) -> None:
     """Start the lab in the background and write D/ganyun.yaml."""
+    if dr_manager not in ("patroni", "streaming"):
+        raise ConfigError("--dr-manager must be patroni or streaming")
     faults = _read_faults(faults_file) if faults_file else None
     timing = {"image_seconds": image_seconds, "boot_seconds": boot_seconds}
     timing |= {"image_failures": flaky, "boot_failures": flaky}
@@ -85,14 +96,28 @@ def up_cmd(
             port=port,
             faults=faults,
             vsphere=vsphere,
+            prometheus=prometheus,
+            dr_manager=dr_manager,
+            dr_rtt_ms=dr_rtt_ms,
             every_cloud={k: v for k, v in timing.items() if v},
         )
     info = control.status(lab_dir)
+    if dr:
+        _say_dr_network(path)
     # Plain echo: Rich would wrap the long paths, and users copy the command line as is.
     typer.echo(t("lab.started", url=info.get("url", "")))
     typer.echo(t("lab.config_written", path=path))
     typer.echo(t("lab.next_step"))
     typer.echo(f"  GANYUN_CONFIG={path} ganyun sync")
+
+
+def _say_dr_network(config_file: Path) -> None:
+    """Which DR network this machine got: three namespaces, or the loopback fallback and why."""
+    facts = (yaml.safe_load(config_file.read_text(encoding="utf-8")).get("dr") or {}).get("lab") or {}
+    if facts.get("network") == "netns":
+        typer.echo(t("lab.dr_netns", subnet=facts.get("subnet", "")))
+    else:
+        typer.echo(t("lab.dr_loopback", reason=facts.get("fallback_reason", "")), err=True)
 
 
 def _read_faults(path: Path) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def assess_cmd(ctx: typer.Context, where: WhereOpt = None, as_json: JsonOpt = Fa
     console.print(table)
     counts = Counter(a.strategy for a in results)
     console.print(
-        t("migrate.assess_totals", **{s: counts.get(s, 0) for s in ("rehost", "replatform", "retain", "retire")})
+        t("migrate.assess_totals", None, **{s: counts.get(s, 0) for s in ("rehost", "replatform", "retain", "retire")})
     )
 
 

@@ -8,15 +8,16 @@ statuses speak of its resources only; its trend follows its departments' scores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from console.services import ownership
 from console.services.viewer import Viewer
+from inventory import query
 from inventory.store import Store
 from security.compliance import engine, evidence, reports, waivers
 from security.compliance.models import ComplianceAudit, ComplianceFinding
@@ -65,12 +66,21 @@ def trend(store: Store, viewer: Viewer) -> list[dict[str, Any]]:
 
 
 def findings_page(
-    store: Store, viewer: Viewer, statuses: Sequence[str], offset: int, limit: int
+    store: Store,
+    viewer: Viewer,
+    statuses: Sequence[str],
+    offset: int,
+    limit: int,
+    filters: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """One page of the latest audit's findings: (page, matching, in the audit)."""
-    return engine.findings_page(
-        store, statuses=statuses, offset=offset, limit=limit, where=ownership.finding_clause(viewer)
-    )
+    """One page of the latest audit's findings: (page, matching, in the audit); `filters` are
+    `--where` pairs on the findings' fields (inventory.query.apply_filters)."""
+    clauses = [ownership.finding_clause(viewer)]
+    if filters:
+        clauses.append(query.apply_filters(select(ComplianceFinding), ComplianceFinding, dict(filters)).whereclause)
+    wanted = [c for c in clauses if c is not None]
+    where = None if not wanted else wanted[0] if len(wanted) == 1 else and_(*wanted)
+    return engine.findings_page(store, statuses=statuses, offset=offset, limit=limit, where=where)
 
 
 def top_risks(store: Store, viewer: Viewer, limit: int = 10) -> list[dict[str, Any]]:

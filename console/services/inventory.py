@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 
 from console.services import ownership
 from console.services.viewer import Viewer
@@ -21,7 +21,7 @@ from inventory.store import Store
 NODE_COLUMNS = ("provider", "name", "state", "vcpus", "ram_mb", "disk_gb", "arch", "cpu_vendor", "os_family",
                 "department", "system", "mlps_level", "host", "id")  # fmt: skip
 HOST_COLUMNS = ("provider", "name", "state", "vcpus", "vcpus_used", "ram_mb", "ram_mb_used", "arch", "cpu_vendor",
-                "rack", "running_vms", "id")  # fmt: skip
+                "os_family", "rack", "running_vms", "id")  # fmt: skip
 
 
 def _model(kind: str) -> Any:
@@ -47,6 +47,24 @@ def records(
         if kind in ("nodes", "hosts") or viewer.departments is None:
             return list(query.iter_records(session, kind, filters, limit, where=_scope(viewer, kind)))
         return _owned_resources(session, viewer, kind, filters, limit)
+
+
+def page_after(
+    store: Store,
+    viewer: Viewer,
+    kind: str,
+    filters: Mapping[str, str],
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Nodes or hosts as `records` gives them, in primary-key order, the first `limit` after the
+    key (provider, id): pages that read the index, however deep (the REST API's cursor)."""
+    model = _model(kind)
+    where = _scope(viewer, kind)
+    if after is not None:
+        where.append(tuple_(model.provider, model.id) > tuple_(*after))
+    with store.session() as session:
+        return list(query.iter_records(session, kind, dict(filters), limit, where=where, by_key=True))
 
 
 def _owned_resources(
@@ -222,6 +240,7 @@ __all__ = [
     "node_counts",
     "node_detail",
     "node_history",
+    "page_after",
     "pool_trend",
     "providers_by_center",
     "records",

@@ -1,5 +1,5 @@
 """One lab cloud's live state: the seeded estate, its overlay of changes, and the caches the
-services render from. Service modules (compute, image, volume, network, metric) read and
+services render from. Service modules (compute, image, volume, network) read and
 change it; nothing here knows their JSON shapes.
 """
 
@@ -80,7 +80,6 @@ class CloudRuntime:
         # Whole-cloud listings rebuilt per request otherwise (one dict per server): kept until
         # a server changes. Only the lab's own CPU is saved; answers stay the same.
         self.ports_cache: list[dict[str, Any]] | None = None
-        self.metrics_cache: bytes | None = None
 
     # -- persistence
 
@@ -120,7 +119,7 @@ class CloudRuntime:
         self.lab.state.put(self.name, kind, record_id, data)
         if kind == "servers":
             self.server_cache.pop(record_id, None)
-            self.ports_cache = self.metrics_cache = None
+            self.ports_cache = None
         elif kind == "volumes":
             self.volume_cache.pop(record_id, None)
             self._vols = None
@@ -134,7 +133,7 @@ class CloudRuntime:
         self._server_order = None
         self._usage = None
         self._vols = None
-        self.ports_cache = self.metrics_cache = None
+        self.ports_cache = None
 
     # -- derived views
 

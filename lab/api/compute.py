@@ -61,6 +61,17 @@ def settle(rt: CloudRuntime, server: Server) -> None:
         rt.build_until.pop(server.id, None)
 
 
+def rename_first(rt: CloudRuntime) -> str:
+    """The `rename_during` fault: the first server in listing order gets "-renamed" appended,
+    as a tenant's `openstack server set --name` would. Returns its id."""
+    with rt.lock:
+        server = rt.servers[rt.server_order()[0]]
+        server.name = f"{server.name}-renamed"
+        server.updated = stamp_now()
+        rt.persist("servers", server.id, server)
+        return server.id
+
+
 def server_bytes(rt: CloudRuntime, server: Server) -> bytes:
     settle(rt, server)
     cached = rt.server_cache.get(server.id)

@@ -72,7 +72,6 @@ def handle(
         service("volumev2", "cinderv2", f"volume/v2/{cloud.project_id}"),
         service("volumev3", "cinderv3", f"volume/v3/{cloud.project_id}"),
         service("network", "neutron", "network"),
-        service("metric", "gnocchi", "metric"),
     ]
     domain_ref = {"id": "default", "name": cloud.domain}
     payload = {

@@ -6,7 +6,7 @@ Paths, under one server:
   /<cloud>/image/v2/...                  Glance                                 image.py
   /<cloud>/volume/v2|v3/<project>/...    Cinder                                 volume.py
   /<cloud>/network/v2.0/...              Neutron                                network.py
-  /<cloud>/metric/v1/aggregates/servers  30-day utilization (Gnocchi-style)     metric.py
+  /_exporter/<cloud>/metrics             libvirt exporter metrics per cloud      exporter.py
   /_lab/health, /_lab/status, /_lab/faults  the lab's own admin calls
 Shapes follow what libcloud's OpenStack driver reads plus the estate conventions the adapter
 relies on (metadata tags, flavor extra specs, image properties, hypervisor cpu_info, racks).
@@ -15,15 +15,16 @@ relies on (metadata tags, flavor extra specs, image properties, hypervisor cpu_i
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lab.api import compute, identity, image, metric, network, volume
+from lab.api import compute, exporter, identity, image, network, volume
 from lab.api.cloud import CloudRuntime, LabBase
 from lab.api.http import JSON, ApiError, Reply, Request, truncate
 from lab.api.tokens import Tokens
-from lab.faults import FailureCounter, FaultError, Faults
+from lab.faults import RENAME_HOLD_S, FailureCounter, FaultError, Faults
 from lab.seed import Estate
 
 
@@ -43,8 +44,6 @@ def _kinds_of(service: str, parts: list[str]) -> set[str]:
     if service == "network":
         sub = {"floatingips": "floating_ips"}.get(head, head.replace("-", "_"))
         return {"networks", sub} if sub in ("subnets", "ports", "security_groups", "floating_ips") else {"networks"}
-    if service == "metric":
-        return {"metrics"}
     return set()
 
 
@@ -65,8 +64,6 @@ def _route(rt: CloudRuntime, service: str, rest: list[str], req: Request) -> Rep
         return volume.handle(rt, rest[2:], req, rest[0])
     if service == "network" and rest[:1] == ["v2.0"]:
         return network.handle(rt, rest[1:], req)
-    if service == "metric" and rest == ["v1", "aggregates", "servers"]:
-        return metric.handle(rt, req)
     raise ApiError(404, "The resource could not be found.")
 
 
@@ -89,6 +86,7 @@ class LabRuntime(LabBase):
         self.admin_token = admin_token
         self.base_latency_ms = base_latency_ms
         self.clouds = {c.name: CloudRuntime(self, c) for c in estate.clouds}
+        self.started = time.time()  # the exporters' CPU counters count from here
         saved = self.state.faults()
         for name, runtime in self.clouds.items():
             spec = saved.get(name, (initial_faults or {}).get(name))
@@ -111,6 +109,9 @@ class LabRuntime(LabBase):
             return Reply.json(200, {"lab": "ganyun", "clouds": sorted(self.clouds)}), 0.0
         if parts[0] == "_lab":
             return self._admin(req, parts[1:]), 0.0
+        if parts[0] == "_exporter" and len(parts) == 3 and parts[2] == "metrics" and parts[1] in self.clouds:
+            # What node_exporter-style scrapers reach: no token, as on a compute node's port.
+            return exporter.handle(self.clouds[parts[1]], self.started), 0.0
         runtime = self.clouds.get(parts[0])
         if runtime is None or len(parts) < 2:
             return Reply.error(404, f"no lab cloud '{parts[0]}'"), 0.0
@@ -126,6 +127,11 @@ class LabRuntime(LabBase):
         if faults.timeout > 0:
             delay += faults.timeout
         kinds = _kinds_of(service, _service_parts(service, rest))
+        if faults.rename_during and faults.rename_during in kinds:
+            faults.rename_during = ""
+            self.state.set_faults(runtime.name, faults.to_dict())
+            compute.rename_first(runtime)
+            delay += RENAME_HOLD_S
         if kinds & set(faults.forbidden):
             return Reply.error(403, "Policy doesn't allow this operation to be performed."), delay
         if kinds & set(faults.missing):

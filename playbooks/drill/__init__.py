@@ -1,4 +1,5 @@
-"""Two-site three-center DR drills: the engine, their history and reports, and the PostgreSQL
-operations a drill performs."""
+"""Two-site three-center DR drills: the engine, the scenarios (one folder each under
+playbooks/drills/), the ClusterOps interface to each center's database, the steps the
+playbooks run, and the drills' history and reports."""
 
-__all__ = ["engine", "history", "pgops", "report"]
+__all__ = ["cluster", "engine", "history", "report", "scenarios", "steps"]

@@ -244,6 +244,7 @@ def host_record(provider: str, inventory: Inventory, moid: str, props: Props) ->
         arch=arch,
         cpu_vendor=vendor,
         cpu_model=model,
+        os_family=mapping.normalize_os(getattr(product, "name", None), getattr(product, "fullName", None)),
         rack=host_tags.get("rack", ""),
         cpu_util_pct=round(100.0 * cpu_used_mhz / (mhz * cores), 1) if mhz and cores else None,
         running_vms=len(vms),

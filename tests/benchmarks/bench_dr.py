@@ -1,88 +1,93 @@
-"""DR drill benchmark on the three-cluster lab (real PostgreSQL, real Ansible).
+"""DR drill benchmark on the three-center lab (real PostgreSQL, real Ansible over SSH).
 
-Figures:
-- same-city failover RTO through the full Ansible drill, against the bare baseline measured in
-  the same run (kill -9 + fence + `pg_ctl promote` called directly, same heartbeat writer):
-  the ratio is what the playbook and the drill machinery add; target RTO <= 10 s, RPO 0 rows;
-- failback (planned switch back) RTO and RPO;
-- remote failover (both Ganzhou centers lost): RTO, rows lost, remote lag before the fault.
+Figures per manager and scenario: RTO (fault to the first acknowledged write on the new
+primary), acknowledged rows lost, the data-loss window, the write gap, and the whole drill's
+duration; against the scenario's targets. As root the centers are network namespaces (with
+Patroni 4 + etcd when it is installed); otherwise the loopback fallback with streaming only.
+Every scenario that leaves the primary away from home is followed by a failback.
 
-Run: `python -m tests.benchmarks.bench_dr`; last line is JSON.
+Run: `python -m tests.benchmarks.bench_dr [streaming|patroni]...`; last line is JSON.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import time
-from pathlib import Path
+import sys
 from typing import Any
 
-from lab import dr
-from playbooks.drill import engine, pgops
-from playbooks.drill.heartbeat import HeartbeatWriter, multihost_conninfo
+from lab import drnet, drpatroni
+from playbooks.drill import engine
+from tests.playbooks.dr.conftest import Lab, lab_in_tempdir
 
-SAME_CITY = engine.DrillTargets(rto_s=10.0, rpo_rows=0, rpo_s=None)
-REMOTE = engine.DrillTargets(rto_s=60.0, rpo_rows=None, rpo_s=30.0)
+SEQUENCES = {
+    "streaming": [
+        "switchover",
+        "failback",
+        "failover",
+        "failback",
+        "partition",
+        "failback",
+        "remote-failover",
+        "failback",
+        "city-loss",
+        "failback",
+    ],
+    "patroni": [
+        "switchover",
+        "failback",
+        "failover",
+        "failback",
+        "partition",
+        "failback",
+        "remote-failover",
+        "failback",
+    ],
+}
 
 
-def _bare_failover(section: dict[str, Any]) -> float:
-    """Kill, fence and promote without Ansible; RTO as the drill measures it."""
-    writer = HeartbeatWriter(multihost_conninfo(list(section["clusters"].values()), "ganyun_app", "ganyun"), "bare")
-    writer.start()
-    time.sleep(0.5)
-    fault = pgops.fence(section, "gz-prod", "bare", "benchmark baseline")["fault_at"]
-    pgops.promote(section, "gz-dr")
-    time.sleep(0.5)
-    writer.stop()
-    port = int(section["clusters"]["gz-dr"]["port"])
-    first = next(a.at for a in writer.acks if a.at > fault and a.port == port)
-    # Back to the original roles for the drills proper.
-    pgops.follow(section, "nc-dr", "gz-dr")
-    pgops.follow(section, "gz-prod", "gz-dr")
-    pgops.set_sync(section, "gz-dr")
-    report = engine.run_drill(section, "failback", SAME_CITY)
-    assert report["passed"], report["message"]
-    return first - fault
+def _figures(report: dict[str, Any]) -> dict[str, Any]:
+    m = report["measurements"]
+    return {
+        "status": report["status"],
+        "rto_s": m["rto_s"],
+        "rto_target_s": report["targets"]["rto_s"],
+        "rows_lost": m["rows_lost"],
+        "data_loss_window_s": m["data_loss_window_s"],
+        "rpo_target": report["targets"]["rpo_rows"] if report["targets"]["rpo_rows"] is not None
+        else report["targets"]["rpo_s"],
+        "write_gap_s": m["write_gap_s"],
+        "double_primaries": len(report["timeline"]["double_primaries"]),
+        "duration_s": report["duration_s"],
+    }  # fmt: skip
 
 
-def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="ganyun-bench-dr-"))
-    os.chmod(root, 0o755)
-    try:
-        section = dr.start(root)
-        bare = _bare_failover(section)
-        failover = engine.run_drill(section, "failover", SAME_CITY)
-        failback = engine.run_drill(section, "failback", SAME_CITY)
-        remote = engine.run_drill(section, "remote-failover", REMOTE)
-        back = engine.run_drill(section, "failback", SAME_CITY)
-    finally:
-        dr.stop(root)
-        shutil.rmtree(root, ignore_errors=True)
-    fo, fb, rm = failover["measurements"], failback["measurements"], remote["measurements"]
-    figures = {
-        "bare_failover_rto_s": round(bare, 3),
-        "failover_rto_s": fo["rto_s"],
-        "failover_rto_ratio_vs_bare": round(fo["rto_s"] / bare, 2) if fo["rto_s"] and bare > 0 else None,
-        "failover_rows_lost": fo["rows_lost"],
-        "failover_passed": failover["passed"],
-        "failover_duration_s": failover["duration_s"],
-        "failback_rto_s": fb["rto_s"],
-        "failback_rows_lost": fb["rows_lost"],
-        "failback_passed": failback["passed"],
-        "remote_rto_s": rm["rto_s"],
-        "remote_rows_lost": rm["rows_lost"],
-        "remote_lag_bytes": rm["remote_lag_bytes"],
-        "remote_lag_s": rm["remote_lag_s"],
-        "remote_passed": remote["passed"],
-        "final_failback_passed": back["passed"],
-    }
-    for key, value in figures.items():
-        print(f"{key:32} {value}")
+def run(manager: str) -> dict[str, Any]:
+    network = "netns" if not drnet.usable() else "loopback"
+    out: dict[str, Any] = {"network": network}
+    with lab_in_tempdir(f"ganyun-bench-dr-{manager}-", network=network, manager=manager) as lab:
+        for i, scenario in enumerate(SEQUENCES[manager]):
+            if network == "loopback" and engine.scenarios.get(scenario).spec.network_faults:
+                continue
+            out[f"{i:02d}-{scenario}"] = _figures(_drill(lab, scenario))
+    return out
+
+
+def _drill(lab: Lab, scenario: str) -> dict[str, Any]:
+    return engine.run_drill(lab.config, lab.config_file, scenario, engine.targets_for(lab.config, scenario))
+
+
+def main(argv: list[str]) -> None:
+    managers = argv or ["streaming", *([] if drnet.usable() or drpatroni.usable() else ["patroni"])]
+    figures = {manager: run(manager) for manager in managers}
+    for manager, runs in figures.items():
+        print(f"{manager} ({runs['network']})")
+        for name, f in runs.items():
+            if name != "network":
+                print(f"  {name:22} {f['status']:8} RTO {f['rto_s']} s (target {f['rto_target_s']})"
+                      f"  lost {f['rows_lost']} rows / {f['data_loss_window_s']} s (target {f['rpo_target']})"
+                      f"  gap {f['write_gap_s']} s  drill {f['duration_s']} s")  # fmt: skip
     print(json.dumps(figures))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -89,7 +89,7 @@ def _own_copy(config: GanyunConfig, path: Path, directory: Path) -> GanyunConfig
     raw["database"] = f"sqlite:///{directory / 'scope.db'}"
     raw["capacity"]["history_file"] = str(directory / "history.json")
     raw["vault"] = {"path": str(directory / "vault.json"), "key_file": str(directory / "vault.key")}
-    raw["dr"] = {"rto_target_s": 60}
+    raw["dr"] = {"targets": {"failover": {"rto_s": 60}}}
     out = directory / "ganyun.yaml"
     out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return load_config(out)
@@ -199,3 +199,29 @@ def _runs(estate: ScopeEstate) -> None:
         assert moved == set(departments), (departments, moved, [s.reasons for s in outcome.plan.skipped][:3])
         run_id, _ = migration.open_run(estate.store, outcome.plan, None, actor="test")
         estate.runs.append(run_id)
+
+
+# --------------------------------------------------------------------------- what a leak is
+
+
+def forbidden(estate: ScopeEstate, departments: tuple[str, ...]) -> dict[str, set[str]]:
+    """What belongs to other departments, less anything that is also the viewer's own text
+    (a shared system name) or a part of it."""
+    own = set(departments)
+    mine = set(departments)
+    for table in (estate.nodes, estate.systems, estate.certificates, estate.findings):
+        for department in own:
+            mine |= table.get(department, set())
+    out: dict[str, set[str]] = {}
+    for label, table in (("department", {d: {d} for d in estate.nodes}), ("node", estate.nodes),
+                         ("system", estate.systems), ("certificate", estate.certificates),
+                         ("finding", estate.findings)):  # fmt: skip
+        # Findings without a department are the city's own (the audit log, a provider's
+        # credentials): not another department's, and named like the checks themselves.
+        values = {v for d, vs in table.items() if d not in own and (d or label != "finding") for v in vs}
+        out[label] = {v for v in values if v and v not in mine and not any(v in m for m in mine)}
+    return out
+
+
+def leaks(text: str, forbidden: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{label}: {value}" for label, values in forbidden.items() for value in values if value in text)

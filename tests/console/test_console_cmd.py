@@ -40,11 +40,14 @@ def test_good_config_prints_the_url_and_execs_streamlit(tmp_path, capsys, monkey
     from console.cli import app
 
     served = []
+    side: list[list[str]] = []
     monkeypatch.setattr("os.execve", lambda path, argv, env: served.append((argv, env)))
+    monkeypatch.setattr("console.commands.console_cmd.subprocess.Popen", lambda argv, **_kw: side.append(argv))
     good = tmp_path / "ganyun.yaml"
     good.write_text("database: sqlite:///c.db\n", encoding="utf-8")
-    app(["--config", str(good), "console", "--port", "8799"])  # returns: execve is replaced
+    app(["--config", str(good), "console", "--port", "8799", "--metrics-port", "0"])  # returns: execve is replaced
     assert "http://127.0.0.1:8799/" in capsys.readouterr().out
+    assert side and side[0][1:3] == ["-m", "console.metrics_server"]
     argv, env = served[0]
     assert "--server.port" in argv and env["GANYUN_CONFIG"] == str(good.resolve())
     assert (tmp_path / "c.db").exists()  # migrated before serving

@@ -3,11 +3,12 @@ for operators only, checked on the server."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from streamlit.testing.v1 import AppTest
 
-from playbooks.drill import engine, history
+from playbooks.drill import engine, history, scenarios
 from tests.console.apptest import PAGES, audit_entries, button, session_for
 from tests.fakes.estates.city import Estate
 
@@ -99,7 +100,7 @@ def _recorded_drill(
     The checks come from the engine itself so that the page is held to the drill's own judgement.
     """
     run_id = f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%S}-{scenario}-abc123"
-    plan = engine.DrillPlan(scenario, engine.PLAYBOOKS[scenario], "gz-prod", "gz-dr", ["nc-dr"])
+    plan = engine.DrillPlan(scenario, str(scenarios.get(scenario).playbook), "gz-prod", "gz-dr", ["nc-dr"])
     measurements = {
         "fault_at": None if interrupted else started + 5.0,
         "rto_s": rto_s,
@@ -156,3 +157,43 @@ def test_history_shows_recorded_drills_against_their_own_targets(dr_estate):
 
     assert rows[slow]["状态"] == "failed" and rows[slow]["达标"] == "否"  # 14 s against 10 s
     assert rows[stopped]["状态"] == "interrupted" and rows[stopped]["达标"] == ""
+
+
+def test_topology_shows_each_database_live_role(dr_estate):
+    """The estate's DR members answer nowhere: every center says its database is down."""
+    at = _run(dr_estate, "auditor")
+    assert not at.exception
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert dot.count("数据库：停止") == 3
+
+
+def test_a_finished_drill_shows_its_timeline_chart(dr_estate):
+    base = datetime(2026, 3, 3, 9, 0, tzinfo=UTC).timestamp()
+    run_id = _recorded_drill(dr_estate, "failover", SAME_CITY, base, rto_s=3.2, rows_lost=0, loss_window_s=0.0)
+    report = history.report(dr_estate.store, run_id)
+    report["timeline"] = {
+        "interval_s": 0.1,
+        "samples": 120,
+        "double_primaries": [],
+        "segments": [
+            {"center": "gz-prod", "role": "primary", "timeline": 1, "start": base, "end": base + 5.0},
+            {"center": "gz-prod", "role": "unreachable", "timeline": 1, "start": base + 5.1, "end": base + 12.0},
+            {"center": "gz-dr", "role": "standby", "timeline": 1, "start": base, "end": base + 8.0},
+            {"center": "gz-dr", "role": "primary", "timeline": 2, "start": base + 8.1, "end": base + 12.0},
+        ],
+    }
+    report["measurements"].update(write_gap=[base + 5.0, base + 8.2], write_gap_s=3.2)
+    history.save(dr_estate.store, report)
+    at = _run(dr_estate, "operator")
+    assert not at.exception
+    at.selectbox(key="drill_run").select(run_id).run()
+    charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert charts, [e.type for e in at.main]
+    spec = json.dumps(json.loads(charts[-1].proto.spec), ensure_ascii=False)
+    assert "写入中断 3.2 秒" in spec and "丢失已确认行 0" in spec
+    # The HTML export draws the same timeline as SVG, the write gap shaded.
+    from playbooks.drill.report import render_html, timeline_svg
+
+    svg = timeline_svg(report)
+    assert svg.count("<rect") == 5 and "write gap" in svg
+    assert svg in render_html(report, {})

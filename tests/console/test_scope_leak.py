@@ -31,7 +31,7 @@ from inventory.capacity.api import write_html, write_xlsx
 from inventory.query import LIST_KINDS
 from inventory.scope import Scope
 from tests.console.apptest import PAGES
-from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build
+from tests.console.scope_estate import COUNTY, DEPARTMENT, OTHER, ScopeEstate, build, forbidden, leaks
 
 pytestmark = pytest.mark.xdist_group("scope_leak")
 
@@ -48,29 +48,6 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScopeEstate]:
 
 def _viewer(departments: tuple[str, ...]) -> Viewer:
     return Viewer(f"acct-{departments[0]}", "admin", Scope.of(departments))
-
-
-def _forbidden(estate: ScopeEstate, departments: tuple[str, ...]) -> dict[str, set[str]]:
-    """What belongs to other departments, less anything that is also the viewer's own text
-    (a shared system name) or a part of it."""
-    own = set(departments)
-    mine = set(departments)
-    for table in (estate.nodes, estate.systems, estate.certificates, estate.findings):
-        for department in own:
-            mine |= table.get(department, set())
-    out: dict[str, set[str]] = {}
-    for label, table in (("department", {d: {d} for d in estate.nodes}), ("node", estate.nodes),
-                         ("system", estate.systems), ("certificate", estate.certificates),
-                         ("finding", estate.findings)):  # fmt: skip
-        # Findings without a department are the city's own (the audit log, a provider's
-        # credentials): not another department's, and named like the checks themselves.
-        values = {v for d, vs in table.items() if d not in own and (d or label != "finding") for v in vs}
-        out[label] = {v for v in values if v and v not in mine and not any(v in m for m in mine)}
-    return out
-
-
-def _leaks(text: str, forbidden: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{label}: {value}" for label, values in forbidden.items() for value in values if value in text)
 
 
 # --------------------------------------------------------------------------- what a page sent
@@ -156,9 +133,9 @@ def _renderings(estate: ScopeEstate, page: Path, departments: tuple[str, ...]) -
 @pytest.mark.parametrize("page", PAGE_FILES, ids=lambda p: p.stem)
 def test_no_page_shows_another_departments_data(estate: ScopeEstate, page: Path, who: str) -> None:
     departments = VIEWERS[who]
-    forbidden = _forbidden(estate, departments)
+    banned = forbidden(estate, departments)
     for step, text in _renderings(estate, page, departments):
-        assert not _leaks(text, forbidden), f"{page.stem} ({step}) shows {_leaks(text, forbidden)[:10]}"
+        assert not leaks(text, banned), f"{page.stem} ({step}) shows {leaks(text, banned)[:10]}"
 
 
 @pytest.mark.parametrize("who", sorted(VIEWERS))
@@ -228,10 +205,10 @@ def _exports(estate: ScopeEstate, viewer: Viewer) -> Iterator[tuple[str, str]]:
 def test_no_export_holds_another_departments_data(estate: ScopeEstate, who: str) -> None:
     departments = VIEWERS[who]
     viewer = _viewer(departments)
-    forbidden = _forbidden(estate, departments)
+    banned = forbidden(estate, departments)
     seen = ""
     for name, text in _exports(estate, viewer):
-        assert not _leaks(text, forbidden), f"{name} holds {_leaks(text, forbidden)[:10]}"
+        assert not leaks(text, banned), f"{name} holds {leaks(text, banned)[:10]}"
         seen += text
     own = departments[0]
     assert own in seen and any(n in seen for n in estate.nodes[own])

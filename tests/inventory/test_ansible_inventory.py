@@ -48,7 +48,7 @@ def synced(tmp_path):
 def test_list_has_groups_and_hostvars(synced):
     _cfg, config = synced
     with open_store(config.database_url).session() as s:
-        inv = build_inventory(s)
+        inv, _ = build_inventory(s)
     assert set(inv["arch_aarch64"]["hosts"]) == {"xc-kunpeng.vm-0", "xc-kunpeng.vm-1"}
     assert len(inv[group_name("department", "市人社局")]["hosts"]) == 5
     # Strings reach Ansible marked unsafe (data, never templates); see tests/security.

@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 import pytest
+import requests
 from libcloud.common.exceptions import BaseHTTPError
 from libcloud.common.types import InvalidCredsError, LibcloudError, MalformedResponseError
 
@@ -57,8 +58,11 @@ def test_conventions_the_adapter_relies_on(clean_faults: Lab) -> None:
     assert specs["capabilities:cpu_info:vendor"] == "Kunpeng"
     image = call(lab, "xc-kunpeng", "GET", "image/v2/images").json()["images"][0]
     assert image["architecture"] == "aarch64" and image["os_distro"] in {"kylin", "uos", "openeuler"}
-    metrics = call(lab, "xc-kunpeng", "GET", "metric/v1/aggregates/servers").json()
-    assert len(metrics) == 35 and metrics[0]["window_days"] == 30
+    root = lab.provider("xc-kunpeng")["options"]["ex_force_auth_url"].rsplit("/", 2)[0]
+    exposition = requests.get(f"{root}/_exporter/xc-kunpeng/metrics", timeout=10).text
+    assert exposition.count("libvirt_domain_info_meta{") == sum(
+        s["status"] == "ACTIVE" for s in call(lab, "xc-kunpeng", "GET", "compute/v2.1/servers/detail").json()["servers"]
+    )
 
 
 def test_cinder_encryption_and_neutron_rules(clean_faults: Lab) -> None:

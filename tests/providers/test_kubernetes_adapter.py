@@ -115,6 +115,8 @@ def test_hosts_from_both_chunks(cluster: HTTPServer) -> None:
     assert (kp1.cpu_vendor, kp1.cpu_model, kp1.rack, kp1.state) == ("Kunpeng", "Kunpeng-920", "R12", State.RUNNING)
     assert (kp2.cpu_vendor, kp2.state) == ("Kunpeng", State.STOPPED)  # cordoned
     assert (hg.cpu_vendor, hg.rack, hg.state) == ("Hygon", "gz-prod-b", State.ERROR)  # zone as rack; NotReady
+    assert kp1.os_family == "Kylin"  # nodeInfo.osImage "Kylin Linux Advanced Server V10 (Lance)"
+    # kp-worker-01 has no vendor label: "Kunpeng" comes from its model string through cpu_models.yaml.
     # used = requests of running pods on the node
     pods = [p for p in _load("pods_running.json")["items"] if p["spec"]["nodeName"] == "kp-worker-01"]
     cpu = sum(quantity(c["resources"]["requests"]["cpu"]) for p in pods for c in p["spec"]["containers"])

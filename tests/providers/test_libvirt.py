@@ -31,4 +31,26 @@ def test_libvirt_test_driver_keeps_identity_and_state_through_stop_and_start() -
     assert adapter.get_node(node.id).state == State.RUNNING
     with pytest.raises(NotFound):
         adapter.get_node("00000000-0000-0000-0000-000000000000")
-    assert Capability.HOSTS not in adapter.features  # libcloud has no hypervisor listing
+    assert Capability.HOSTS in adapter.features  # the connection's hypervisor, not libcloud's
+
+
+NODE_XML = """<node>
+  <cpu><mhz>2600</mhz><model>{model}</model><active>64</active><nodes>1</nodes><sockets>1</sockets>
+  <cores>64</cores><threads>1</threads></cpu>
+  <memory>268435456</memory>
+  <domain type="test"><name>app-01</name><uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>
+    <memory>1048576</memory><vcpu>2</vcpu><os><type>hvm</type></os></domain>
+</node>"""
+
+
+@pytest.mark.parametrize(
+    ("model", "vendor"),
+    [("Kunpeng-920", "Kunpeng"), ("Hygon C86 7285", "Hygon"), ("Phytium FT-2000+/64", "Phytium")],
+)
+def test_the_hypervisor_is_a_host_with_the_vendor_its_model_string_names(tmp_path, model: str, vendor: str) -> None:
+    node_xml = tmp_path / "node.xml"
+    node_xml.write_text(NODE_XML.format(model=model), encoding="utf-8")
+    adapter = create_provider(ProviderSpec(name="kvm-lab", driver="libvirt", options={"uri": f"test://{node_xml}"}))
+    (host,) = adapter.list_hosts()
+    assert (host.cpu_vendor, host.cpu_model, host.vcpus, host.ram_mb) == (vendor, model, 64, 262144)
+    assert [n.name for n in adapter.list_nodes()] == ["app-01"]

@@ -3,7 +3,7 @@
 The served JSON has the shapes of real Nova/Glance/Cinder/Neutron answers; the values follow
 the conventions of our lab and of real government clouds: server metadata tags, flavor
 extra specs `capabilities:cpu_info:*`, Glance `architecture`/`os_distro`, hypervisor
-`cpu_info`, aggregate `rack`, Cinder encryption types, a Gnocchi-style `metric` service.
+`cpu_info`, aggregate `rack`, Cinder encryption types.
 Actions (create/start/stop/metadata/createImage/import/export) are checked on the same cloud.
 """
 
@@ -102,17 +102,7 @@ class Cloud:
                 {
                     "token": {
                         "expires_at": "2999-01-01T00:00:00Z",
-                        "catalog": [
-                            *catalog(base),
-                            {
-                                "type": "metric",
-                                "name": "gnocchi",
-                                "id": "m",
-                                "endpoints": [
-                                    {"id": "m1", "interface": "public", "region": "RegionOne", "url": f"{base}/metric"}
-                                ],
-                            },
-                        ],
+                        "catalog": catalog(base),
                         "project": {"id": "p", "name": "demo"},
                         "user": {"id": "u", "name": "demo"},
                     }
@@ -337,10 +327,6 @@ class Cloud:
             return _j(
                 {"ports": [{"id": "p1", "device_id": "s0", "device_owner": "compute:nova", "security_groups": ["sg1"]}]}
             )
-        if path == "/metric/v1/aggregates/servers":
-            return _j(
-                [{"server_id": "s0", "cpu_avg_pct": 12.5, "cpu_p95_pct": 40.0, "ram_avg_pct": 55.0, "window_days": 30}]
-            )
         return _j({"itemNotFound": {"code": 404, "message": path}}, 404)
 
 
@@ -413,19 +399,6 @@ def test_volumes_encryption_and_security_groups(cloud: tuple[Cloud, OpenStackAda
     assert group.attached_to == ("s0",)
     ssh = next(r for r in group.rules if r.direction == "ingress")
     assert (ssh.protocol, ssh.port_min, ssh.port_max, ssh.remote_cidr) == ("tcp", 22, 22, "0.0.0.0/0")
-
-
-def test_utilization_from_metric_service(cloud: tuple[Cloud, OpenStackAdapter]) -> None:
-    _, adapter = cloud
-    (u,) = adapter.list_utilization()
-    assert (u.provider, u.node_id, u.cpu_avg_pct, u.cpu_p95_pct, u.ram_avg_pct, u.window_days) == (
-        "xc-kunpeng",
-        "s0",
-        12.5,
-        40.0,
-        55.0,
-        30,
-    )
 
 
 def test_node_actions(cloud: tuple[Cloud, OpenStackAdapter]) -> None:

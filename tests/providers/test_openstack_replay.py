@@ -108,7 +108,6 @@ def test_unrecorded_apis_are_not_found_not_empty(replay: str) -> None:
     with pytest.raises(NotFound) as info:
         adapter.list_hosts()
     assert info.value.provider == "recorded" and info.value.call == "list_hosts"
-    assert adapter.list_utilization() == []  # no `metric` service in this catalog
 
 
 def test_wrong_password_is_auth_error(replay: str) -> None:

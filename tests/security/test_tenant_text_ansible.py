@@ -27,6 +27,7 @@ from inventory.config import load_config
 from inventory.tenant_text import UNSAFE_KEY, escape_controls
 from lab import control
 from playbooks import runner
+from playbooks.drill import scenarios
 from playbooks.migration_steps import StepError, data_dir, run_step
 from providers.errors import PlaybookError
 from tests.lab.labcli import LabCli
@@ -205,16 +206,17 @@ def test_collect_certs_playbook_with_the_dynamic_inventory(estate: Estate, tmp_p
 
 # --------------------------------------------------------------------------- (b) DR playbooks
 
-DR_PLAYBOOKS = ("dr_switchover.yml", "dr_failover.yml", "dr_failback.yml", "dr_remote_failover.yml")
+DR_PLAYBOOKS = sorted(s.playbook.relative_to(REPO / "playbooks").as_posix() for s in scenarios.all().values())
 
 
 def test_dr_playbooks_take_no_inventory_data() -> None:
     """The DR playbooks read only the variables the drill engine passes from the DR config
-    (lab directory, center names, run id): no host variables, no inventory groups."""
+    (config file, center names, their nodes, run id): no host variables, no inventory groups."""
     texts = [(REPO / "playbooks" / name).read_text() for name in DR_PLAYBOOKS]
     texts += [p.read_text() for p in (REPO / "playbooks" / "roles").glob("dr_*/**/*.yml")]
     for text in texts:
-        expressions = text.replace("ganyun_pg:", "")  # the module's name, not a variable
+        # The modules' names and their result key, not variables.
+        expressions = text.replace("ganyun_pgnode:", "").replace("ganyun_pg:", "").replace(".ganyun_drill", "")
         for forbidden in ("hostvars", "groups[", "ganyun_", "mig_", "inventory_", "lookup(", "query("):
             assert forbidden not in expressions
 
@@ -224,27 +226,32 @@ def test_dr_playbook_with_hostile_values_runs_nothing(playbook: str, tmp_path: P
     markers = tmp_path / "markers"
     markers.mkdir()
     p = payloads(markers)
-    lab_dir = f"{tmp_path}/{p['jinja_pipe']}"
+    config_file = f"{tmp_path}/{p['jinja_pipe']}"
     centers = [p["jinja_stmt"], p["shell"], p["newline"]]
+    node = {"data_dir": p["shell"], "bindir": p["jinja_pipe"], "conf_file": p["newline"], "os_user": p["jinja_raw"]}
     result = runner.run(
         playbook,
         {
             "dr_control_hosts": "localhost",
-            "dr_lab_dir": lab_dir,
+            "dr_config_file": config_file,
+            "dr_manager": "streaming",
             "drill_run_id": p["jinja_raw"],
             "dr_primary": centers[0],
             "dr_target": centers[1],
             "dr_followers": [centers[2]],
             "dr_lost": [centers[0]],
+            "dr_nodes": {c: node for c in centers},
+            "dr_endpoints": {c: {"host": p["shell"], "port": 5432, "remote_port": 0, "site": "x"} for c in centers},
+            "dr_user": p["jinja_stmt"],
             "dr_primary_has_peer": True,
             "dr_confirmed": True,
         },
     )
     assert not result.ok
     assert list(markers.iterdir()) == []
-    # The step failed on the missing lab state and says where it looked, unchanged.
-    assert any(lab_dir in e.msg for e in result.events if e.failed), result.failure()
-    if playbook == "dr_failback.yml":
+    # The step failed on the missing configuration and says where it looked, unchanged.
+    assert any(config_file in e.msg for e in result.events if e.failed), result.failure()
+    if playbook == "drills/failback/playbook.yml":
         # Its first task's name is templated from the center names: shown, not run.
         follow = next(e for e in result.events if e.stage == "follow")
         assert f"{centers[2]}, {centers[1]} follow {centers[0]}" in follow.task

@@ -42,7 +42,13 @@ def estate_config(dr: bool = False) -> dict[str, Any]:
         "systems": [{"name": "社保系统", "center": "gz-prod", "rto_s": 10}],
     }
     if dr:
-        data["dr"] = {"rto_target_s": 10}
+        # Described as any cluster is; nothing runs there (the page only spawns the CLI).
+        data["dr"] = {"clusters": {c: {"site": site, "ssh": {"connection": "local"},
+                                       "postgres": {"host": "127.0.0.1", "port": 5432 + i},
+                                       "node": {"data_dir": f"/nonexistent/{c}", "conf_file": f"/nonexistent/{c}.conf",
+                                                "application_name": f"site_{i}"}}
+                                   for i, (c, site) in enumerate([("gz-prod", "ganzhou"), ("gz-dr", "ganzhou"),
+                                                                  ("nc-dr", "nanchang")])}}  # fmt: skip
     return data
 
 

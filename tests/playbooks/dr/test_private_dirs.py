@@ -20,21 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from lab import control, pgdata
+from lab import control, dr, drnet, pgdata
 from providers.errors import GanyunError
+from tests.playbooks.dr.conftest import alive
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 REPO = Path(__file__).resolve().parents[3]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as another account only for root")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return fields[0] not in ("Z", "X")
 
 
 @dataclass(frozen=True)
@@ -58,14 +51,8 @@ ROOT = Account()
 
 
 def _lab_pids(lab_dir: Path) -> dict[str, int]:
-    """Every process the lab started, by what it is: server, TLS endpoints, postmasters, relays."""
-    pids = {"server": int((lab_dir / control.PID_FILE).read_text())}
-    state = json.loads((lab_dir / "dr" / "state.json").read_text(encoding="utf-8"))
-    for center, cluster in state["clusters"].items():
-        data = Path(cluster["data_dir"])
-        pids[f"{center}/postgres"] = int((data / "postmaster.pid").read_text().split()[0])
-        pids[f"{center}/wan"] = int((data.parent / "wan.pid").read_text())
-    return pids
+    """Every process the lab started, by what it is: server, postmasters, relays, sshd."""
+    return {"server": int((lab_dir / control.PID_FILE).read_text()), **dr.pids(lab_dir)}
 
 
 def _uid(pid: int) -> int:
@@ -76,14 +63,14 @@ def _drill_and_down(lab_dir: Path, who: Account = ROOT) -> None:
     """A switchover drill through the CLI, then `lab down`: every process the lab had is gone."""
     config = str(lab_dir / "ganyun.yaml")
     pids = _lab_pids(lab_dir)
-    assert all(_alive(p) for p in pids.values()), pids
+    assert all(alive(p) for p in pids.values()), pids
     drill = who.ganyun("drill", "run", "--scenario", "switchover", "--yes", GANYUN_CONFIG=config)
     assert drill.returncode == 0, drill.stderr
     history = who.ganyun("drill", "history", "--json", GANYUN_CONFIG=config)
     assert [(r["scenario"], r["status"]) for r in json.loads(history.stdout)] == [("switchover", "passed")]
     down = who.ganyun("lab", "down", "--dir", str(lab_dir))
     assert down.returncode == 0, down.stderr
-    left = {name: pid for name, pid in pids.items() if _alive(pid)}
+    left = {name: pid for name, pid in pids.items() if alive(pid)}
     assert not left, f"still running after lab down: {left}"
 
 
@@ -99,14 +86,23 @@ def test_dr_lab_under_a_0700_parent_as_root_runs_a_drill_and_leaves_nothing() ->
         assert state["data_home"]["external"] and home.parent == pgdata.EXTERNAL_BASE
         info = home.stat()
         assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (pwd.getpwnam("postgres").pw_uid, 0o700)
-        for center in state["clusters"]:
+        for center in state["members"]:
             assert (lab_dir / "dr" / center).resolve() == home / center
         assert stat.S_IMODE(top.stat().st_mode) == 0o700  # the user's directory was not opened up
         postgres_uid = pwd.getpwnam("postgres").pw_uid
         assert {_uid(p) for n, p in _lab_pids(lab_dir).items() if n.endswith("/postgres")} == {postgres_uid}
+        net = state.get("net") or {}
+        assert bool(net) == (drnet.usable() == "")  # as root with namespaces, the three-center network
         _drill_and_down(lab_dir)
+        # `lab down` removed the three-center network too: namespaces, veths, the bridge.
+        made = [c["netns"] for c in net.get("centers", {}).values()]
+        devices = [*([net["bridge"]] if net else []), *(c["host_if"] for c in net.get("centers", {}).values())]
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+        assert not [n for n in made if n in netns]
+        assert not [d for d in devices if f" {d}:" in links or f" {d}@" in links]
         assert not home.exists()
-        assert not [p for p in (lab_dir / "dr").iterdir() if p.is_symlink()]
+        assert not (lab_dir / "dr").exists()  # `lab down` removes every file the DR lab made
         # Down, then up again: the clusters are built afresh in a new private home.
         again = ROOT.ganyun("lab", "up", "--dir", str(lab_dir), "--scale", "small", "--dr")
         assert again.returncode == 0, again.stderr
@@ -174,16 +170,19 @@ def test_dr_lab_as_an_ordinary_user_in_its_own_0700_home() -> None:
         who = Account(user, str(venv / "bin" / "ganyun"), (("HOME", str(home)), ("PATH", f"{venv}/bin:/usr/bin:/bin")))
         lab_dir = home / ".lab"
         try:
-            up = who.ganyun("lab", "up", "--dir", str(lab_dir), "--scale", "small", "--dr", "--tls")
+            up = who.ganyun("lab", "up", "--dir", str(lab_dir), "--scale", "small", "--dr", "--tls", GANYUN_LANG="en")
             assert up.returncode == 0, up.stderr
             state = json.loads((lab_dir / "dr" / "state.json").read_text(encoding="utf-8"))
+            # Without root there are no namespaces: the loopback clusters, and the user is told why.
+            assert (state["mode"], state["fallback_reason"]) == ("loopback", "not running as root")
+            assert "DR centers fall back to loopback (not running as root)" in up.stderr
             assert state["data_home"] == {"path": str(lab_dir / "dr"), "external": False}
             uid = pwd.getpwnam(user).pw_uid
             assert {_uid(p) for p in _lab_pids(lab_dir).values()} == {uid}  # PostgreSQL runs as the user
             tls_pid = int((lab_dir / "tls" / "tls.pid").read_text())
             assert _uid(tls_pid) == uid
             _drill_and_down(lab_dir, who)
-            assert not _alive(tls_pid)
+            assert not alive(tls_pid)
         finally:
             who.ganyun("lab", "down", "--dir", str(lab_dir))
     shutil.rmtree(top)

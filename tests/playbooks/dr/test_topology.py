@@ -6,6 +6,7 @@ import pytest
 
 from inventory import topology
 from inventory.config import parse_config
+from playbooks.drill import engine
 
 
 def _config(**extra: object) -> object:
@@ -26,9 +27,7 @@ def _config(**extra: object) -> object:
 
 
 def test_links_follow_the_dr_section_and_systems_default_to_production() -> None:
-    topo = topology.build(
-        _config(dr={"home_center": "gz-prod", "sync_center": "gz-dr", "remote_center": "nc-dr", "remote_delay_s": 2.5})
-    )
+    topo = topology.build(_config(dr={"home_center": "", "remote_center": "", "remote_delay_s": 2.5}))
     assert [(lk.source, lk.target, lk.mode, lk.delay_s) for lk in topo.links] == [
         ("gz-prod", "gz-dr", "sync", 0.0),
         ("gz-prod", "nc-dr", "async", 2.5),
@@ -45,12 +44,29 @@ def test_default_centers_when_the_config_names_none() -> None:
     assert [lk.mode for lk in topo.links] == ["sync", "async"]
 
 
-@pytest.mark.parametrize("scenario", ["switchover", "failover", "failback"])
+@pytest.mark.parametrize("scenario", ["switchover", "failover", "failback", "partition"])
 def test_same_city_targets_take_the_strictest_system(scenario: str) -> None:
-    tg = topology.targets(_config(dr={"rto_target_s": 10}), scenario)
+    tg = engine.targets_for(_config(), scenario)
     assert tg.rto_s == 5 and tg.rpo_rows == 0 and tg.rpo_s is None
 
 
-def test_remote_targets_come_from_the_dr_section() -> None:
-    tg = topology.targets(_config(dr={"remote_rto_target_s": 120, "remote_rpo_target_s": 15}), "remote-failover")
+def test_the_issue_defaults_per_scenario() -> None:
+    cfg = parse_config({"dr": {"remote_delay_s": 0.03}})
+    got = {s: _triple(engine.targets_for(cfg, s)) for s in ("switchover", "failover", "remote-failover", "city-loss")}
+    assert got == {
+        "switchover": (10.0, 0, None),
+        "failover": (30.0, 0, None),
+        # Remote: the data-loss window allowed is the link's delay plus one second.
+        "remote-failover": (60.0, None, 1.03),
+        "city-loss": (60.0, None, 1.03),
+    }
+
+
+def test_targets_in_the_config_override_the_scenario_defaults() -> None:
+    cfg = _config(dr={"targets": {"remote-failover": {"rto_s": 120, "rpo_s": 15}}})
+    tg = engine.targets_for(cfg, "remote-failover")
     assert (tg.rto_s, tg.rpo_rows, tg.rpo_s) == (120.0, None, 15.0)
+
+
+def _triple(tg: engine.DrillTargets) -> tuple[float, int | None, float | None]:
+    return tg.rto_s, tg.rpo_rows, tg.rpo_s
