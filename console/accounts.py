@@ -227,8 +227,9 @@ def sync_oidc(store: Store, name: str, display_name: str, role: str, scope: Scop
     with store.write_lock, store.session() as session:
         user = session.get(User, name)
         if user is None:
-            user = User(username=name, created_at=clock.now(), source="oidc", password_hash="", active=True,
-                        session_epoch=0)
+            user = User(
+                username=name, created_at=clock.now(), source="oidc", password_hash="", active=True, session_epoch=0
+            )
             session.add(user)
         elif user.source != "oidc":
             raise ConfigError(f"account '{name}' is a local account; the identity platform cannot sign in as it")

@@ -26,8 +26,11 @@ _LANG_NAMES = {"zh-CN": "中文", "en": "English"}
 def _language_switch() -> None:
     current = str(st.session_state.get("lang", "zh-CN"))
     choice = st.sidebar.selectbox(
-        "语言 / Language", LANGUAGES, index=LANGUAGES.index(current) if current in LANGUAGES else 0,
-        format_func=lambda code: _LANG_NAMES[code], key="lang_choice",
+        "语言 / Language",
+        LANGUAGES,
+        index=LANGUAGES.index(current) if current in LANGUAGES else 0,
+        format_func=lambda code: _LANG_NAMES[code],
+        key="lang_choice",
     )
     st.session_state["lang"] = choice
 
@@ -61,15 +64,13 @@ def _oidc() -> dict[str, Any] | None:
 
 def _sign_in(identity: auth.Identity) -> None:
     st.session_state["user"] = sessions.start(identity, clock.now())
-    record(get_config(), "console.login", {"user": identity.name, "role": identity.role,
-                                            "source": identity.source})
+    record(get_config(), "console.login", {"user": identity.name, "role": identity.role, "source": identity.source})
 
 
 def _sign_in_oidc(identity: auth.Identity) -> None:
     """First run with a fresh OIDC cookie: the account row follows the claims, unless disabled."""
     try:
-        account = accounts.sync_oidc(get_store(), identity.name, identity.display_name, identity.role,
-                                     identity.scope)
+        account = accounts.sync_oidc(get_store(), identity.name, identity.display_name, identity.role, identity.scope)
     except GanyunError:
         account = None
     if account is None or not account.active:
@@ -101,8 +102,11 @@ def _login_page(settings: ConsoleSettings) -> None:
         try:
             identity = auth.authenticate(get_store(), username.strip(), password, address, settings.login_throttle)
         except auth.LoginError as exc:
-            record(config, "console.login_failed", {"user": username.strip(), "source": "local",
-                                                    "reason": exc.reason, "address": address or ""})
+            record(
+                config,
+                "console.login_failed",
+                {"user": username.strip(), "source": "local", "reason": exc.reason, "address": address or ""},
+            )
             # One text for an unknown name, a wrong password and a throttled attempt.
             st.error(t("console.login_invalid"))
         else:

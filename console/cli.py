@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - another typer: such a group is then an
         def format_message(self) -> str:
             return ""
 
+
 from console import commands, i18n, logsetup
 from console.context import CliState
 from console.file_modes import private_umask

@@ -153,8 +153,7 @@ def page_window(total: int, key: str) -> tuple[int, int]:
     left, right, info = st.columns([1, 1, 2])
     size = int(left.selectbox(t("console.page_size"), PAGE_SIZES, key=f"{key}_size"))
     pages = max(1, math.ceil(total / size))
-    page = int(right.number_input(t("console.page"), min_value=1, max_value=pages, value=1, step=1,
-                                  key=f"{key}_page"))
+    page = int(right.number_input(t("console.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page"))
     page = min(max(page, 1), pages)
     info.caption(t("console.page_info", page=page, pages=pages, total=total))
     return (page - 1) * size, size
@@ -190,5 +189,3 @@ def show_job(key: str, output_label: str) -> None:
         st.fragment(render, run_every=JOB_REFRESH_S)()
     else:
         render()
-
-

@@ -32,6 +32,7 @@ SSHD = "/usr/sbin/sshd"
 class NetError(GanyunError):
     exit_code = 2
 
+
 BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 
 

@@ -477,5 +477,3 @@ def _entry_dict(row: AuditEntry) -> dict[str, Any]:
         "details": row.details,
         "hash": row.hash,
     }
-
-

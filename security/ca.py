@@ -114,17 +114,26 @@ class SmCa:
         if self.exists():
             return False
         key = sm.Sm2PrivateKey.generate()
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "赣州市人民政府"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "赣州市人民政府"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
         ski = _ski(key.public_key())
-        cert = build_certificate(subject, key.public_key(), subject, key, [
-            (x509.BasicConstraints(ca=True, path_length=None), True),
-            (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
-            (x509.SubjectKeyIdentifier(ski), False),
-        ], ROOT_DAYS)
+        cert = build_certificate(
+            subject,
+            key.public_key(),
+            subject,
+            key,
+            [
+                (x509.BasicConstraints(ca=True, path_length=None), True),
+                (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
+                (x509.SubjectKeyIdentifier(ski), False),
+            ],
+            ROOT_DAYS,
+        )
         _write_key(self.key_path, key)
         _write_cert(self.cert_path, cert)
         return True
@@ -141,18 +150,21 @@ class SmCa:
             raise CryptoError(f"{self.key_path} does not belong to {self.cert_path}")
         return cert, key
 
-    def issue(self, cn: str, sans: list[str] | None = None, subject: x509.Name | None = None,
-              days: int = LEAF_DAYS) -> IssuedPair:
+    def issue(
+        self, cn: str, sans: list[str] | None = None, subject: x509.Name | None = None, days: int = LEAF_DAYS
+    ) -> IssuedPair:
         """A signing + encryption pair for a server (GM/T 0015 key usages)."""
         if not cn.strip() or "/" in cn or cn.startswith("."):
             raise CryptoError(f"invalid common name {cn!r}")
         self.ensure_root()
         ca_cert, ca_key = self._load()
-        subject = subject or x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "赣州市人民政府"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ])
+        subject = subject or x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "赣州市人民政府"),
+                x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            ]
+        )
         names = _general_names(sans or [cn])
         aki = x509.AuthorityKeyIdentifier(_ski(certs.sm2_public_key(ca_cert)), None, None)
         out = self.directory / "issued" / cn
@@ -164,19 +176,33 @@ class SmCa:
         }
         for role, usage in usages.items():
             key = sm.Sm2PrivateKey.generate()
-            cert = build_certificate(subject, key.public_key(), ca_cert.subject, ca_key, [
-                (x509.BasicConstraints(ca=False, path_length=None), True),
-                (usage, True),
-                (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False),
-                (x509.SubjectAlternativeName(names), False),
-                (x509.SubjectKeyIdentifier(_ski(key.public_key())), False),
-                (aki, False),
-            ], days)
+            cert = build_certificate(
+                subject,
+                key.public_key(),
+                ca_cert.subject,
+                ca_key,
+                [
+                    (x509.BasicConstraints(ca=False, path_length=None), True),
+                    (usage, True),
+                    (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+                    (x509.SubjectAlternativeName(names), False),
+                    (x509.SubjectKeyIdentifier(_ski(key.public_key())), False),
+                    (aki, False),
+                ],
+                days,
+            )
             _write_key(out / f"{role}.key", key)
             _write_cert(out / f"{role}.pem", cert)
         _write_cert(out / "chain.pem", ca_cert)
-        return IssuedPair(out, out / "sign.pem", out / "sign.key", out / "enc.pem", out / "enc.key",
-                          out / "chain.pem", subject.rfc4514_string())
+        return IssuedPair(
+            out,
+            out / "sign.pem",
+            out / "sign.key",
+            out / "enc.pem",
+            out / "enc.key",
+            out / "chain.pem",
+            subject.rfc4514_string(),
+        )
 
     def renew(self, cert_path: Path, days: int = LEAF_DAYS) -> IssuedPair:
         """New keys and validity, same subject and SANs."""

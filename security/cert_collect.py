@@ -36,8 +36,11 @@ def inventory_targets(session: Session, config: Any, settings: TlsSettings) -> l
             out.append(target)
 
     if ports:
-        rows = session.execute(select(NodeRow.provider, NodeRow.ips, NodeRow.system, NodeRow.department)
-                               .where(NodeRow.provider.in_(list(ports)))).all()
+        rows = session.execute(
+            select(NodeRow.provider, NodeRow.ips, NodeRow.system, NodeRow.department).where(
+                NodeRow.provider.in_(list(ports))
+            )
+        ).all()
         for provider, ips, system, department in rows:
             for ip in ips or []:
                 for port in ports[provider]:

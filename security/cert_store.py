@@ -37,17 +37,31 @@ def record_certificate(
     row = session.scalar(select(Certificate).where(Certificate.sha256 == info["sha256"]))
     if row is None:
         row = Certificate(
-            sha256=info["sha256"], sm3=info["sm3"], subject=info["subject"], issuer=info["issuer"],
-            serial=info["serial"], not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-            signature_algorithm=info["signature_algorithm"], key_type=info["key_type"], key_size=info["key_size"],
-            role=info["role"], info=info, pem=cert.public_bytes(Encoding.PEM).decode(), first_seen=now,
+            sha256=info["sha256"],
+            sm3=info["sm3"],
+            subject=info["subject"],
+            issuer=info["issuer"],
+            serial=info["serial"],
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            signature_algorithm=info["signature_algorithm"],
+            key_type=info["key_type"],
+            key_size=info["key_size"],
+            role=info["role"],
+            info=info,
+            pem=cert.public_bytes(Encoding.PEM).decode(),
+            first_seen=now,
         )
         session.add(row)
         session.flush()
     row.last_seen = now
-    sighting = session.scalar(select(CertificateSighting).where(
-        CertificateSighting.certificate_id == row.id, CertificateSighting.location == location,
-        CertificateSighting.role == role))
+    sighting = session.scalar(
+        select(CertificateSighting).where(
+            CertificateSighting.certificate_id == row.id,
+            CertificateSighting.location == location,
+            CertificateSighting.role == role,
+        )
+    )
     if sighting is None:
         sighting = CertificateSighting(certificate_id=row.id, location=location, role=role, first_seen=now)
         session.add(sighting)
@@ -80,8 +94,9 @@ def save_scan(session: Session, results: Sequence[ScanResult], now: datetime | N
             record_certificate(session, cert, location, role, ep, now)
 
 
-def save_collected(session: Session, items: Iterable[tuple[x509.Certificate, str, str]],
-                   now: datetime | None = None) -> int:
+def save_collected(
+    session: Session, items: Iterable[tuple[x509.Certificate, str, str]], now: datetime | None = None
+) -> int:
     """Certificates from Kubernetes secrets or fetched files: (certificate, location, role)."""
     count = 0
     for cert, location, role in items:
@@ -114,42 +129,56 @@ def list_certificates(session: Session, at_endpoints: ColumnElement[bool] | None
         seen = sightings.get(row.id, [])
         eps = [endpoints[s.endpoint_id] for s in seen if s.endpoint_id in endpoints]
         not_after = _aware(row.not_after)
-        out.append({
-            "kind": "certificate",
-            "id": row.sha256,
-            "name": row.subject,
-            "subject": row.subject,
-            "issuer": row.issuer,
-            "serial": row.serial,
-            "not_before": _iso(row.not_before),
-            "not_after": _iso(row.not_after),
-            "days_left": (not_after - now).days if not_after else None,
-            "expired": bool(not_after and not_after < now),
-            "signature_algorithm": row.signature_algorithm,
-            "key_type": row.key_type,
-            "key_size": row.key_size,
-            "role": row.role,
-            "sha256": row.sha256,
-            "sm3": row.sm3,
-            "self_signed": bool(row.info.get("self_signed")),
-            "system": next((e.system for e in eps if e.system), ""),
-            "department": next((e.department for e in eps if e.department), ""),
-            "seen_at": sorted({s.location for s in seen}),
-            "where": ", ".join(sorted({s.location for s in seen})),
-            "first_seen": _iso(row.first_seen),
-            "last_seen": _iso(row.last_seen),
-        })
+        out.append(
+            {
+                "kind": "certificate",
+                "id": row.sha256,
+                "name": row.subject,
+                "subject": row.subject,
+                "issuer": row.issuer,
+                "serial": row.serial,
+                "not_before": _iso(row.not_before),
+                "not_after": _iso(row.not_after),
+                "days_left": (not_after - now).days if not_after else None,
+                "expired": bool(not_after and not_after < now),
+                "signature_algorithm": row.signature_algorithm,
+                "key_type": row.key_type,
+                "key_size": row.key_size,
+                "role": row.role,
+                "sha256": row.sha256,
+                "sm3": row.sm3,
+                "self_signed": bool(row.info.get("self_signed")),
+                "system": next((e.system for e in eps if e.system), ""),
+                "department": next((e.department for e in eps if e.department), ""),
+                "seen_at": sorted({s.location for s in seen}),
+                "where": ", ".join(sorted({s.location for s in seen})),
+                "first_seen": _iso(row.first_seen),
+                "last_seen": _iso(row.last_seen),
+            }
+        )
     return out
 
 
 def list_endpoints(session: Session, where: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
     stmt = select(Endpoint).order_by(Endpoint.host, Endpoint.port)
     rows = session.scalars(stmt if where is None else stmt.where(where)).all()
-    return [{
-        "host": e.host, "port": e.port, "system": e.system, "department": e.department, "source": e.source,
-        "reachable": e.reachable, "tls_versions": e.tls_versions, "tlcp": e.tlcp, "rfc8998": e.rfc8998,
-        "error": e.error, "first_seen": _iso(e.first_seen), "last_seen": _iso(e.last_seen),
-    } for e in rows]
+    return [
+        {
+            "host": e.host,
+            "port": e.port,
+            "system": e.system,
+            "department": e.department,
+            "source": e.source,
+            "reachable": e.reachable,
+            "tls_versions": e.tls_versions,
+            "tlcp": e.tlcp,
+            "rfc8998": e.rfc8998,
+            "error": e.error,
+            "first_seen": _iso(e.first_seen),
+            "last_seen": _iso(e.last_seen),
+        }
+        for e in rows
+    ]
 
 
 def _iso(value: datetime | None) -> str | None:

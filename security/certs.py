@@ -61,8 +61,13 @@ GM_EXTENSIONS: dict[str, str] = {
 }
 
 _KEY_USAGES = (
-    "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-    "key_agreement", "key_cert_sign", "crl_sign",
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
 )
 
 
@@ -77,8 +82,9 @@ def load_certificates(data: bytes, password: bytes | None = None, source: str = 
         raise CryptoError(f"{source}: empty input")
     found = _load_pem(data, source) if b"-----BEGIN" in data else _load_der(data, password, source)
     many = len(found) > 1
-    return [checked(c, f"{source} (certificate {i} of {len(found)})" if many else source)
-            for i, c in enumerate(found, 1)]
+    return [
+        checked(c, f"{source} (certificate {i} of {len(found)})" if many else source) for i, c in enumerate(found, 1)
+    ]
 
 
 def load_file(path: Path, password: bytes | None = None) -> list[x509.Certificate]:
@@ -377,8 +383,10 @@ class VerifyResult:
 def load_crls(data: bytes, source: str) -> list[x509.CertificateRevocationList]:
     try:
         if b"-----BEGIN X509 CRL-----" in data:
-            return [x509.load_pem_x509_crl(b"-----BEGIN X509 CRL-----" + block)
-                    for block in data.split(b"-----BEGIN X509 CRL-----")[1:]]
+            return [
+                x509.load_pem_x509_crl(b"-----BEGIN X509 CRL-----" + block)
+                for block in data.split(b"-----BEGIN X509 CRL-----")[1:]
+            ]
         return [x509.load_der_x509_crl(data)]
     except ValueError as exc:
         raise CryptoError(f"{source}: not a CRL: {_first_line(exc)}") from None
@@ -566,8 +574,9 @@ def leaf_first(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """PKCS#7 sets lose their order: put first the certificate that issued none of the others."""
     issuers = {c.issuer for c in certs if not is_self_signed(c)}
     leaves = [c for c in certs if c.subject not in issuers or c is certs[0]]
-    first = certs[0] if certs[0] in leaves and not is_ca(certs[0]) else next(
-        (c for c in leaves if not is_ca(c)), certs[0])
+    first = (
+        certs[0] if certs[0] in leaves and not is_ca(certs[0]) else next((c for c in leaves if not is_ca(c)), certs[0])
+    )
     return [first, *[c for c in certs if c is not first]]
 
 

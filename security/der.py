@@ -124,5 +124,3 @@ def decode_oid(content: bytes) -> str:
             parts.append(value)
             value = 0
     return ".".join(str(p) for p in parts)
-
-

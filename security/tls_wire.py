@@ -29,10 +29,21 @@ MAX_RECORDS = 64
 MAX_FLIGHT = 512 * 1024  # far beyond any certificate chain a server sends
 CONTENT_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
 ALERTS = {
-    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure",
-    42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error", 51: "decrypt_error",
-    70: "protocol_version", 71: "insufficient_security", 80: "internal_error", 86: "inappropriate_fallback",
-    109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name",
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    47: "illegal_parameter",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
 }
 
 

@@ -70,17 +70,31 @@ def issue(config: GanyunConfig, cn: str, sans: list[str], days: int, renew: str 
 
 
 def _timeline(rows: list[dict[str, Any]]) -> None:
-    data = pd.DataFrame([{"subject": r["subject"][:80], "not_after": r["not_after"], "key_type": r["key_type"],
-                          "days_left": r["days_left"]} for r in rows if r.get("not_after")])
+    data = pd.DataFrame(
+        [
+            {
+                "subject": r["subject"][:80],
+                "not_after": r["not_after"],
+                "key_type": r["key_type"],
+                "days_left": r["days_left"],
+            }
+            for r in rows
+            if r.get("not_after")
+        ]
+    )
     if data.empty:
         return
     data["not_after"] = pd.to_datetime(data["not_after"], utc=True)
     now = pd.DataFrame({"now": [pd.Timestamp(datetime.now(UTC))]})
-    points = alt.Chart(data).mark_circle(size=70).encode(
-        x=alt.X("not_after:T", title=t("console.col_not_after")),
-        y=alt.Y("key_type:N", title=t("console.col_key_type")),
-        color=alt.Color("key_type:N", legend=None),
-        tooltip=["subject", "not_after", "days_left"],
+    points = (
+        alt.Chart(data)
+        .mark_circle(size=70)
+        .encode(
+            x=alt.X("not_after:T", title=t("console.col_not_after")),
+            y=alt.Y("key_type:N", title=t("console.col_key_type")),
+            color=alt.Color("key_type:N", legend=None),
+            tooltip=["subject", "not_after", "days_left"],
+        )
     )
     rule = alt.Chart(now).mark_rule(color="red").encode(x="now:T")
     st.altair_chart(points + rule, width="stretch")
@@ -104,26 +118,55 @@ def render() -> None:
             st.subheader(t("console.expiry_timeline"))
             _timeline(rows)
             st.subheader(t("console.key_mix"))
-            st.altair_chart(alt.Chart(pd.DataFrame(mix)).mark_bar().encode(
-                x=alt.X("key_type:N", title=t("console.col_key_type")),
-                y=alt.Y("count:Q", title=t("console.col_count")), color=alt.Color("key_type:N", legend=None)),
-                width="stretch")
-            st.dataframe(pd.DataFrame([{
-                t("console.col_subject"): r["subject"], t("console.col_key_type"): r["key_type"],
-                t("console.col_not_after"): r["not_after"], t("console.col_days_left"): r["days_left"],
-                t("console.col_system"): r["system"], t("console.col_seen_at"): ", ".join(r["seen_at"][:3]),
-            } for r in paginate(rows, "cert_rows")]), hide_index=True, width="stretch")
+            st.altair_chart(
+                alt.Chart(pd.DataFrame(mix))
+                .mark_bar()
+                .encode(
+                    x=alt.X("key_type:N", title=t("console.col_key_type")),
+                    y=alt.Y("count:Q", title=t("console.col_count")),
+                    color=alt.Color("key_type:N", legend=None),
+                ),
+                width="stretch",
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("console.col_subject"): r["subject"],
+                            t("console.col_key_type"): r["key_type"],
+                            t("console.col_not_after"): r["not_after"],
+                            t("console.col_days_left"): r["days_left"],
+                            t("console.col_system"): r["system"],
+                            t("console.col_seen_at"): ", ".join(r["seen_at"][:3]),
+                        }
+                        for r in paginate(rows, "cert_rows")
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         else:
             st.info(t("console.no_certs"))
         st.subheader(t("console.endpoints"))
         eps = endpoints(who, url, marker)
         if eps:
-            st.dataframe(pd.DataFrame([{
-                t("console.col_endpoint"): f"{e['host']}:{e['port']}", t("console.col_system"): e["system"],
-                t("console.col_reachable"): t("console.yes") if e["reachable"] else t("console.no"),
-                "TLS": ", ".join(e["tls_versions"]), "TLCP": t("console.yes") if e["tlcp"] else t("console.no"),
-                "RFC 8998": t("console.yes") if e["rfc8998"] else t("console.no"),
-            } for e in paginate(eps, "cert_eps")]), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("console.col_endpoint"): f"{e['host']}:{e['port']}",
+                            t("console.col_system"): e["system"],
+                            t("console.col_reachable"): t("console.yes") if e["reachable"] else t("console.no"),
+                            "TLS": ", ".join(e["tls_versions"]),
+                            "TLCP": t("console.yes") if e["tlcp"] else t("console.no"),
+                            "RFC 8998": t("console.yes") if e["rfc8998"] else t("console.no"),
+                        }
+                        for e in paginate(eps, "cert_eps")
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         else:
             st.caption(t("console.no_endpoints"))
 
@@ -131,17 +174,24 @@ def render() -> None:
     # Shown to everyone: the role is checked on the server when the button is pressed.
     with st.form("issue"):
         existing = guarded(t("console.page_certificates"), lambda: issued_names(who, config)) or []
-        renew = st.selectbox(t("console.renew_which"), ["", *existing], key="cert_renew",
-                             format_func=lambda v: v or t("console.new_certificate"))
+        renew = st.selectbox(
+            t("console.renew_which"),
+            ["", *existing],
+            key="cert_renew",
+            format_func=lambda v: v or t("console.new_certificate"),
+        )
         cn = st.text_input(t("console.cn"), key="cert_cn")
         sans = st.text_input(t("console.sans"), key="cert_sans")
         days = st.number_input(t("console.days"), min_value=1, max_value=3650, value=365, key="cert_days")
         go = st.form_submit_button(t("console.issue_button"))
     if go:
         san_list = [s.strip() for s in sans.split(",") if s.strip()]
-        result = run_action("certs.issue", ["security_officer"],
-                            {"cn": renew or cn.strip(), "renew": bool(renew), "days": int(days)},
-                            lambda: issue(config, cn, san_list, int(days), renew))
+        result = run_action(
+            "certs.issue",
+            ["security_officer"],
+            {"cn": renew or cn.strip(), "renew": bool(renew), "days": int(days)},
+            lambda: issue(config, cn, san_list, int(days), renew),
+        )
         if result is not None:
             st.cache_data.clear()
             st.success(t("console.issued", subject=result["subject"], dir=result["directory"]))

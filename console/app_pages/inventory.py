@@ -44,8 +44,12 @@ def page_of(who: Viewer, url: str, marker: tuple[int, str], kind: str, filters: 
 
 
 def _labels(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns={c: t(f"inventory.col_{c}") if t(f"inventory.col_{c}") != f"inventory.col_{c}"
-                                 else t(f"console.col_{c}") for c in frame.columns})
+    return frame.rename(
+        columns={
+            c: t(f"inventory.col_{c}") if t(f"inventory.col_{c}") != f"inventory.col_{c}" else t(f"console.col_{c}")
+            for c in frame.columns
+        }
+    )
 
 
 def to_xlsx(frame: pd.DataFrame) -> bytes:
@@ -66,9 +70,20 @@ def _node_detail(who: Viewer, provider: str, node_id: str) -> None:
     with right:
         st.markdown(f"**{t('inventory.history_title')}**")
         if events:
-            st.dataframe(pd.DataFrame([{t("console.col_at"): e["at"], t("console.col_change"): e["change"],
-                                        t("console.col_fields"): ", ".join(sorted(e["fields"]))} for e in events]),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("console.col_at"): e["at"],
+                            t("console.col_change"): e["change"],
+                            t("console.col_fields"): ", ".join(sorted(e["fields"])),
+                        }
+                        for e in events
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         else:
             st.caption(t("console.no_history"))
 
@@ -95,15 +110,20 @@ def render() -> None:
             if kind == "hosts" and field in ("department", "system", "os_family"):
                 continue
             options = ["", *distinct_values(who, url, marker, kind, field)]
-            choice = cols[i % 4].selectbox(t(f"console.col_{field}"), options, key=f"inv_f_{kind}_{field}",
-                                           format_func=lambda v: v or t("console.all"))
+            choice = cols[i % 4].selectbox(
+                t(f"console.col_{field}"),
+                options,
+                key=f"inv_f_{kind}_{field}",
+                format_func=lambda v: v or t("console.all"),
+            )
             if choice:
                 filters[field] = choice
         search = st.text_input(t("console.search_name"), key=f"inv_search_{kind}").strip()
         columns = NODE_COLUMNS if kind == "nodes" else HOST_COLUMNS
         left, right = st.columns(2)
-        sort = left.selectbox(t("console.sort_by"), columns, key=f"inv_sort_{kind}",
-                              format_func=lambda c: t(f"console.col_{c}"))
+        sort = left.selectbox(
+            t("console.sort_by"), columns, key=f"inv_sort_{kind}", format_func=lambda c: t(f"console.col_{c}")
+        )
         descending = right.toggle(t("console.descending"), key=f"inv_desc_{kind}")
 
     key = tuple(sorted(filters.items()))
@@ -116,17 +136,25 @@ def render() -> None:
 
     export_cols = st.columns(2)
     export_cols[0].download_button(
-        t("console.export_csv"), data=lambda: export_rows(who, url, kind, key, search, sort, descending, "csv"),
-        file_name=f"ganyun-{kind}.csv", mime="text/csv", key=f"inv_csv_{kind}")
+        t("console.export_csv"),
+        data=lambda: export_rows(who, url, kind, key, search, sort, descending, "csv"),
+        file_name=f"ganyun-{kind}.csv",
+        mime="text/csv",
+        key=f"inv_csv_{kind}",
+    )
     export_cols[1].download_button(
-        t("console.export_xlsx"), data=lambda: export_rows(who, url, kind, key, search, sort, descending, "xlsx"),
+        t("console.export_xlsx"),
+        data=lambda: export_rows(who, url, kind, key, search, sort, descending, "xlsx"),
         file_name=f"ganyun-{kind}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"inv_xlsx_{kind}")
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"inv_xlsx_{kind}",
+    )
 
     if kind == "nodes" and rows:
         choices = {f"{r['provider']} / {r['name']} ({r['id']})": (r["provider"], r["id"]) for r in rows}
-        picked = st.selectbox(t("console.pick_node"), ["", *choices], key="inv_node",
-                              format_func=lambda v: v or t("console.none"))
+        picked = st.selectbox(
+            t("console.pick_node"), ["", *choices], key="inv_node", format_func=lambda v: v or t("console.none")
+        )
         if picked:
             _node_detail(who, *choices[picked])
 

@@ -92,8 +92,9 @@ def render() -> None:
         by_center: dict[str, int] = {}
         for r in counts:
             by_center[_center_name(r["center"])] = by_center.get(_center_name(r["center"]), 0) + r["nodes"]
-        frame = pd.DataFrame({t("console.col_center"): list(by_center),
-                              t("console.col_nodes"): list(by_center.values())})
+        frame = pd.DataFrame(
+            {t("console.col_center"): list(by_center), t("console.col_nodes"): list(by_center.values())}
+        )
         st.dataframe(frame, hide_index=True, width="stretch")
     with right:
         st.subheader(t("console.by_pool"))
@@ -105,32 +106,47 @@ def render() -> None:
         st.dataframe(frame, hide_index=True, width="stretch")
 
     st.subheader(t("console.by_cloud"))
-    cloud = pd.DataFrame([
-        {t("console.col_provider"): r["provider"], t("console.col_center"): _center_name(r["center"]),
-         t("console.col_pool"): t(f"console.pool_{r['pool']}"), t("console.col_nodes"): r["nodes"],
-         "vCPU": r["vcpus"], t("console.col_ram_gb"): r["ram_gb"]}
-        for r in sorted(counts, key=lambda r: -r["nodes"])
-    ])
+    cloud = pd.DataFrame(
+        [
+            {
+                t("console.col_provider"): r["provider"],
+                t("console.col_center"): _center_name(r["center"]),
+                t("console.col_pool"): t(f"console.pool_{r['pool']}"),
+                t("console.col_nodes"): r["nodes"],
+                "vCPU": r["vcpus"],
+                t("console.col_ram_gb"): r["ram_gb"],
+            }
+            for r in sorted(counts, key=lambda r: -r["nodes"])
+        ]
+    )
     st.dataframe(cloud, hide_index=True, width="stretch")
 
     st.subheader(t("console.sync_status"))
     if bad:
         st.error(t("console.sync_bad", names=", ".join(s["provider"] for s in bad)))
-    table = pd.DataFrame([
-        {t("console.col_provider"): s["provider"], t("console.col_status"): t(f"console.status_{s['status']}"),
-         t("console.col_stale"): t("console.yes") if s["stale"] else t("console.no"),
-         t("console.col_last_success"): s["last_success"], t("console.col_error"): s["error"],
-         "_bad": s in bad}
-        for s in statuses
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                t("console.col_provider"): s["provider"],
+                t("console.col_status"): t(f"console.status_{s['status']}"),
+                t("console.col_stale"): t("console.yes") if s["stale"] else t("console.no"),
+                t("console.col_last_success"): s["last_success"],
+                t("console.col_error"): s["error"],
+                "_bad": s in bad,
+            }
+            for s in statuses
+        ]
+    )
     if not table.empty:
-        st.dataframe(table.style.apply(_red_rows, axis=1), hide_index=True, width="stretch",
-                     column_config={"_bad": None})
+        st.dataframe(
+            table.style.apply(_red_rows, axis=1), hide_index=True, width="stretch", column_config={"_bad": None}
+        )
 
     st.subheader(t("console.xinchuang_progress"))
     share = xc_vcpus / total_vcpus if total_vcpus else 0.0
-    st.progress(min(max(share, 0.0), 1.0), text=t("console.xinchuang_share", share=f"{share:.1%}",
-                                                   nodes=xc_nodes, total=total))
+    st.progress(
+        min(max(share, 0.0), 1.0), text=t("console.xinchuang_share", share=f"{share:.1%}", nodes=xc_nodes, total=total)
+    )
     trend = pool_trend(who, url, marker)
     if trend:
         frame = pd.DataFrame(trend)
@@ -138,9 +154,13 @@ def render() -> None:
         if "xinchuang" in wide:
             wide["share"] = wide["xinchuang"] / wide.sum(axis=1).where(lambda s: s > 0, 1)
             share_frame = wide.reset_index()[["day", "share"]]
-            chart = alt.Chart(share_frame).mark_line().encode(
-                x=alt.X("day:T", title=t("console.col_day")),
-                y=alt.Y("share:Q", title=t("console.metric_xinchuang"), axis=alt.Axis(format="%")),
+            chart = (
+                alt.Chart(share_frame)
+                .mark_line()
+                .encode(
+                    x=alt.X("day:T", title=t("console.col_day")),
+                    y=alt.Y("share:Q", title=t("console.metric_xinchuang"), axis=alt.Axis(format="%")),
+                )
             )
             st.altair_chart(chart, width="stretch")
 
@@ -149,21 +169,41 @@ def render() -> None:
         st.subheader(t("console.top_risks"))
         risks = guarded(t("console.page_compliance"), lambda: top_risks(who, url, marker))
         if risks:
-            st.dataframe(pd.DataFrame([{t("console.col_check"): r["check_id"],
-                                        t("console.col_severity"): r["severity"],
-                                        t("console.col_count"): r["count"]} for r in risks]),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("console.col_check"): r["check_id"],
+                            t("console.col_severity"): r["severity"],
+                            t("console.col_count"): r["count"],
+                        }
+                        for r in risks
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         elif risks is not None:
             st.caption(t("console.no_audit_yet"))
     with right:
         st.subheader(t("console.expiring_certs", days=EXPIRY_DAYS))
         certs = guarded(t("console.page_certificates"), lambda: expiring_certs(who, url, marker))
         if certs:
-            st.dataframe(pd.DataFrame([{t("console.col_subject"): c["subject"],
-                                        t("console.col_key_type"): c["key_type"],
-                                        t("console.col_not_after"): c["not_after"],
-                                        t("console.col_days_left"): c["days_left"]} for c in certs]),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("console.col_subject"): c["subject"],
+                            t("console.col_key_type"): c["key_type"],
+                            t("console.col_not_after"): c["not_after"],
+                            t("console.col_days_left"): c["days_left"],
+                        }
+                        for c in certs
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         elif certs is not None:
             st.caption(t("console.no_expiring"))
 

@@ -67,7 +67,11 @@ def verify(
 
             anchors = settings_of(config).trust_anchor_paths(config.base_dir)
     result = certs.verify_files(
-        cert, anchors, crl or [], untrusted or [], partial_chain=partial_chain,
+        cert,
+        anchors,
+        crl or [],
+        untrusted or [],
+        partial_chain=partial_chain,
         password=password.encode() if password is not None else None,
     )
     if as_json:
@@ -81,8 +85,13 @@ def verify(
         for col in ("col_subject", "col_issuer", "col_sigalg", "col_key", "col_not_after"):
             table.add_column(t(f"certs.{col}"))
         for entry in result.chain:
-            table.add_row(escape(entry["subject"]), escape(entry["issuer"]), entry["signature_algorithm"],
-                          f"{entry['key_type']}-{entry['key_size']}", entry["not_after"])
+            table.add_row(
+                escape(entry["subject"]),
+                escape(entry["issuer"]),
+                entry["signature_algorithm"],
+                f"{entry['key_type']}-{entry['key_size']}",
+                entry["not_after"],
+            )
         _out.print(table)
     raise typer.Exit(0 if result.valid else 1)
 
@@ -112,13 +121,29 @@ def issue(
     ca = SmCa(ca_dir)
     created = ca.ensure_root()
     pair = ca.renew(renew, days) if renew is not None else ca.issue(str(cn), san or None, days=days)
-    details = {"subject": pair.subject, "sans": san or [], "days": days, "ca": str(ca.cert_path),
-               "ca_created": created, "renewed": str(renew) if renew is not None else "", "cert": str(pair.sign_cert)}
+    details = {
+        "subject": pair.subject,
+        "sans": san or [],
+        "days": days,
+        "ca": str(ca.cert_path),
+        "ca_created": created,
+        "renewed": str(renew) if renew is not None else "",
+        "cert": str(pair.sign_cert),
+    }
     _record(config, "certs.issue", details)
     if as_json:
-        _print_json({"ca_created": created, "ca": str(ca.cert_path), "subject": pair.subject,
-                     "sign_cert": str(pair.sign_cert), "sign_key": str(pair.sign_key),
-                     "enc_cert": str(pair.enc_cert), "enc_key": str(pair.enc_key), "chain": str(pair.chain)})
+        _print_json(
+            {
+                "ca_created": created,
+                "ca": str(ca.cert_path),
+                "subject": pair.subject,
+                "sign_cert": str(pair.sign_cert),
+                "sign_key": str(pair.sign_key),
+                "enc_cert": str(pair.enc_cert),
+                "enc_key": str(pair.enc_key),
+                "chain": str(pair.chain),
+            }
+        )
         return
     if created:
         _out.print(t("certs.ca_created", path=str(ca.cert_path)))
@@ -175,8 +200,7 @@ def scan(
     workers = concurrency or settings.concurrency
     with Progress(transient=True, disable=as_json) as progress:
         task = progress.add_task(t("certs.scanning", count=len(parsed)), total=len(parsed))
-        results = tlsscan.scan(parsed, workers, timeout or settings.timeout,
-                               progress=lambda _r: progress.advance(task))
+        results = tlsscan.scan(parsed, workers, timeout or settings.timeout, progress=lambda _r: progress.advance(task))
     if store is not None and save:
         from security.cert_store import save_scan
 
@@ -187,20 +211,41 @@ def scan(
         _print_json([r.to_dict() for r in results])
         return
     table = Table(title=t("certs.scan_title"))
-    for col in ("col_endpoint", "col_system", "col_protocol", "col_versions", "col_suite", "col_key", "col_not_after",
-                "col_error"):
+    for col in (
+        "col_endpoint",
+        "col_system",
+        "col_protocol",
+        "col_versions",
+        "col_suite",
+        "col_key",
+        "col_not_after",
+        "col_error",
+    ):
         table.add_column(t(f"certs.{col}"))
     for r in results:
         leaf = (r.tls.get("chain") or [None])[0] or r.tlcp.get("sign_cert") or {}
         suite = r.tls.get("cipher") or r.tlcp.get("cipher_name") or r.rfc8998.get("cipher_name") or ""
-        table.add_row(r.target.address, escape(r.target.system), "+".join(r.protocols),
-                      " ".join(r.tls.get("versions", [])), suite,
-                      f"{leaf.get('key_type', '')}-{leaf.get('key_size', '')}" if leaf else "",
-                      str(leaf.get("not_after", ""))[:10], escape(r.error[:60]), style="red" if r.failed else None)
+        table.add_row(
+            r.target.address,
+            escape(r.target.system),
+            "+".join(r.protocols),
+            " ".join(r.tls.get("versions", [])),
+            suite,
+            f"{leaf.get('key_type', '')}-{leaf.get('key_size', '')}" if leaf else "",
+            str(leaf.get("not_after", ""))[:10],
+            escape(r.error[:60]),
+            style="red" if r.failed else None,
+        )
     _out.print(table)
-    _out.print(t("certs.scan_summary", total=len(results), tlcp=sum(bool(r.tlcp.get("supported")) for r in results),
-                 rfc8998=sum(bool(r.rfc8998.get("supported")) for r in results),
-                 failed=sum(r.failed for r in results)))
+    _out.print(
+        t(
+            "certs.scan_summary",
+            total=len(results),
+            tlcp=sum(bool(r.tlcp.get("supported")) for r in results),
+            rfc8998=sum(bool(r.rfc8998.get("supported")) for r in results),
+            failed=sum(r.failed for r in results),
+        )
+    )
 
 
 @app.command("list")
@@ -227,8 +272,13 @@ def list_(
             table.add_column(t(f"certs.{col}"))
         for e in rows:
             protos = [p for p, on in (("TLS", e["tls_versions"]), ("TLCP", e["tlcp"]), ("RFC8998", e["rfc8998"])) if on]
-            table.add_row(f"{e['host']}:{e['port']}", escape(e["system"]), "+".join(protos),
-                          " ".join(e["tls_versions"]), escape(e["error"][:60]))
+            table.add_row(
+                f"{e['host']}:{e['port']}",
+                escape(e["system"]),
+                "+".join(protos),
+                " ".join(e["tls_versions"]),
+                escape(e["error"][:60]),
+            )
     else:
         table = Table(title=t("certs.list_title"))
         for col in ("col_subject", "col_sigalg", "col_key", "col_not_after", "col_days_left", "col_system", "col_seen"):
@@ -236,9 +286,16 @@ def list_(
         for c in rows:
             days = c["days_left"]
             style = "red" if c["expired"] else "yellow" if days is not None and days <= 30 else None
-            table.add_row(escape(c["subject"]), c["signature_algorithm"], f"{c['key_type']}-{c['key_size']}",
-                          (c["not_after"] or "")[:10], str(days), escape(c["system"]),
-                          escape(", ".join(c["seen_at"][:2])), style=style)
+            table.add_row(
+                escape(c["subject"]),
+                c["signature_algorithm"],
+                f"{c['key_type']}-{c['key_size']}",
+                (c["not_after"] or "")[:10],
+                str(days),
+                escape(c["system"]),
+                escape(", ".join(c["seen_at"][:2])),
+                style=style,
+            )
     _out.print(table)
 
 

@@ -79,23 +79,34 @@ def _read(path: Path) -> bytes:
         raise ConfigError(t("console.tls_unreadable", path=path, reason=exc.strerror or exc)) from None
 
 
-def streamlit_argv(
-    host: str, port: int, secrets_file: Path | None, tls: tuple[Path, Path] | None = None
-) -> list[str]:
+def streamlit_argv(host: str, port: int, secrets_file: Path | None, tls: tuple[Path, Path] | None = None) -> list[str]:
     argv = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true",
-        "--server.address", host,
-        "--server.port", str(port),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
         # No file watcher and no telemetry: a server, not a development session.
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
-        "--client.toolbarMode", "minimal",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
         # The tables' own CSV download writes raw cells (a tenant's "=..." name stays a formula):
         # exports go through the pages' buttons, which neutralize them.
-        "--client.disableDataExport", "true",
+        "--client.disableDataExport",
+        "true",
     ]
     if secrets_file is not None:
         argv += ["--secrets.files", str(secrets_file)]

@@ -173,8 +173,11 @@ def set_scope(
         before = accounts.get_account(store, name)
         accounts.set_scope(store, name, wanted)
         _warn_unknown_departments(store, wanted)
-    _audit(config, "set_scope", {"name": name, "scope": wanted.to_dict(),
-                                 "was": before.scope.to_dict() if before else None})
+    _audit(
+        config,
+        "set_scope",
+        {"name": name, "scope": wanted.to_dict(), "was": before.scope.to_dict() if before else None},
+    )
     typer.echo(t("users.scope_set", name=name, scope=_describe(wanted)))
 
 

@@ -95,6 +95,7 @@ def _get(session: Any, waiver_id: int) -> ComplianceWaiver:
 def same_person(actor: str, other: str) -> bool:
     """`cli:alice` (an OS account) and `console:alice` (a console account) count as one person:
     the two-person rule must not be passed by requesting on one channel and approving on another."""
+
     def person(name: str) -> str:
         return name.split(":", 1)[-1].strip().casefold()
 
