@@ -337,7 +337,7 @@ def _build_streaming(bindir: Path, state: dict[str, Any], password: str) -> None
     with (pdata / "pg_hba.conf").open("a", encoding="utf-8") as hba:
         hba.write(f"host all {DB_USER} {subnet} scram-sha-256\nhost replication {DB_USER} {subnet} scram-sha-256\n")
     for m in members.values():
-        _write_pg_file(Path(m["center_dir"]) / "listen.conf", f"listen_addresses = '{m['host']}'\n", 0o644)
+        _write_pg_file(Path(m["center_dir"]) / "listen.conf", f"listen_addresses = '{m['host']}'\n", 0o640)
     # No standby exists yet: synchronous replication is switched on once they stream.
     _write_pg_file(Path(primary["conf_file"]), _node_conf(primary), 0o644)
     _pg_start(bindir, primary)

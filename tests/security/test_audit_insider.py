@@ -13,12 +13,10 @@ import inspect
 import json
 import os
 import pwd
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -381,27 +379,16 @@ def test_certs_issue_is_logged(tmp_path: Path) -> None:
 @pytest.mark.xdist_group("dr_audit")
 @pytest.mark.skipif(pg_bindir() is None, reason="PostgreSQL binaries missing (make install)")
 def test_drill_run_is_logged() -> None:
-    from lab import dr
+    from tests.playbooks.dr.conftest import lab_in_tempdir
 
-    # Not under pytest's tmp dir: the postgres OS user must reach PGDATA.
-    root = Path(tempfile.mkdtemp(prefix="ganyun-dr-audit-"))
-    os.chmod(root, 0o755)
-    try:
-        section = dr.start(root, remote_delay_s=0.2)
-        config = {"database": "sqlite:///ganyun.db", "dr": section,
-                  "systems": [{"name": "赣服通", "center": "gz-prod", "rto_s": 300, "rpo_s": 0}]}  # fmt: skip
-        config_file = root / "ganyun.yaml"
-        config_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        result = ganyun(config_file, "drill", "run", "--scenario", "switchover", "--yes", "--json")
+    with lab_in_tempdir("ganyun-dr-audit-", remote_delay_s=0.2) as lab:
+        result = ganyun(lab.config_file, "drill", "run", "--scenario", "switchover", "--yes", "--json")
         report = json.loads(result.stdout)
         assert result.returncode == (0 if report["passed"] else 1), result.stderr
-        [entry] = _entries(config_file, "drill.run")
+        [entry] = _entries(lab.config_file, "drill.run")
         assert entry["actor"] == _os_actor()
         assert entry["details"]["run_id"] == report["run_id"] and entry["details"]["status"] == report["status"]
-        assert verify_cli(config_file)["ok"]
-    finally:
-        dr.stop(root)
-        shutil.rmtree(root, ignore_errors=True)
+        assert verify_cli(lab.config_file)["ok"]
 
 
 # Every CLI command, by what it does: a command that changes something must reach record_action.
@@ -411,13 +398,14 @@ CHANGES = {
     "certs issue", "certs scan", "certs collect", "comply audit", "comply waive", "comply approve",
     "comply reject", "comply revoke", "comply evidence add", "vault set", "vault rotate",
     "users add", "users set-role", "users set-scope", "users disable", "users enable", "users reset-password",
-    "api token create", "api token revoke",
+    "api token create", "api token revoke", "config import-clouds",
 }  # fmt: skip
 READS = {
     "version", "inventory list", "inventory show", "inventory ansible", "capacity report", "capacity headroom",
     "migrate assess", "migrate status", "drill status", "drill history", "drill report", "certs verify",
     "certs list", "comply waivers", "comply checks", "comply evidence list", "comply evidence get",
     "audit verify", "audit list", "audit search", "vault get", "vault list", "users list", "api token list",
+    "providers test",
 }  # fmt: skip
 # Servers log what their users do (console/frame.py run_action); the lab acts on the simulated
 # estate only, and `lab down` removes the lab's own database with its log.

@@ -375,4 +375,4 @@ def test_hostile_ids_never_name_paths(hostile: str, tmp_path: Path) -> None:
 def test_runner_refuses_hostile_host_names(tmp_path: Path) -> None:
     inventory = {"all": {"hosts": {"web;touch x": {"ansible_connection": "local"}}}}
     with pytest.raises(PlaybookError, match="inventory host name"):
-        runner.run("dr_switchover.yml", {}, inventory)
+        runner.run("migrate_rehost.yml", {}, inventory)

@@ -25,7 +25,7 @@ from lab.control import LAB_VAULT
 from playbooks.drill.cluster import ClusterOps, ops_for
 from security.vault import Vault
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SYSTEMS = [
     {"name": "赣服通", "center": "gz-prod", "rto_s": 300, "rpo_s": 0},
     {"name": "12345热线", "center": "gz-prod", "rto_s": 600, "rpo_s": 0},

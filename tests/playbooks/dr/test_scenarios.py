@@ -15,7 +15,7 @@ import pytest
 from playbooks.drill import cluster, scenarios
 from providers.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # The DR side of the product; the migration steps' own lab import is another change's to remove.
 PRODUCT = ("providers", "inventory", "playbooks/drill", "playbooks/library", "security")
 
