@@ -3,37 +3,9 @@ or by the tests. Each group says why; anything dead goes from the code, not into
 
 # ruff: noqa: F821, B018
 
-# Typer registers commands and callbacks by decorator; console/commands/__init__.py reads each
-# module's COMMAND declaration.
-_main
+# console/commands/__init__.py reads each module's COMMAND declaration; Typer commands are
+# registered by decorator (ignore_decorators in pyproject.toml).
 COMMAND
-list_entries
-list_
-waive
-reject
-list_waivers
-list_checks
-evidence_add
-evidence_get
-run_cmd
-status_cmd
-history_cmd
-report_cmd
-list_records
-show
-up_cmd
-demo_cmd
-down_cmd
-fault_cmd
-assess_cmd
-plan_cmd
-rollback_cmd
-finalize_cmd
-list_users
-disable
-enable
-set_entry
-get_entry
 _.help  # click command attributes set for the help output
 
 # Enum members reached by value from the command line (capacity --method/--level).
