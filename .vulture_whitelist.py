@@ -13,15 +13,8 @@ linear
 conservative
 aggressive
 
-# pydantic: model settings and validators are found by the metaclass.
+# pydantic: model settings are read by the metaclass (validators: ignore_decorators).
 model_config
-_._credentials_are_references
-_._witness_form
-_._witness_file_only_for_syslog
-_._cross_references
-_._replatform_needs_image
-_._consistent
-_._future
 
 # Plan file fields: written to and read from the YAML plan by pydantic, not by attribute.
 source_ip
