@@ -135,22 +135,14 @@ class StepContext:
 
     def create_once(self, what: str, find: Callable[[], T | None], create: Callable[[], T]) -> T:
         """What `create` makes, made once: looked for first (a run killed right after the cloud
-        made it, or a transient error on an answer that came after the work was done)."""
-        attempts = max(1, int(self.setting("api_attempts")))
-        pause = self.setting("poll_s")
-        for attempt in range(1, attempts + 1):
+        made it, or a transient error on an answer that came after the work was done), and
+        looked for again before each retry."""
+
+        def found_or_created() -> T:
             found = self.call(what, find)
-            if found is not None:
-                return found
-            try:
-                return create()
-            except TRANSIENT as exc:
-                if attempt == attempts:
-                    raise
-                self.note(f"{what}: {exc.detail} (try {attempt + 1} of {attempts})", force=True)
-                time.sleep(pause)
-                pause = min(self.setting("poll_max_s"), pause * 2)
-        raise AssertionError("unreachable")
+            return found if found is not None else create()
+
+        return self.call(what, found_or_created)
 
     def wait(
         self,
