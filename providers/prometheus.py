@@ -96,16 +96,30 @@ class PrometheusClient:
             if not isinstance(body, dict) or body.get("status") != "success":
                 detail = body.get("error", "") if isinstance(body, dict) else ""
                 raise BadResponse(self.provider, call, f"Prometheus refused the query: {detail}")
-            data = body["data"]
-            if data.get("resultType") != "vector":
-                raise ValueError(f"expected an instant vector, got {data.get('resultType')}")
-            out: dict[str, float] = {}
-            for series in data["result"]:
-                node = series["metric"].get(self.source.id_label)
-                value = float(series["value"][1])
-                if node and math.isfinite(value):
-                    out[str(node)] = value
-            return out
+            return _vector(body.get("data"), self.source.id_label)
+
+
+def _vector(data: Any, id_label: str) -> dict[str, float]:
+    """The `data` of an instant query as {id: value}. Any other shape is a ValueError, which
+    the boundary reports as the server's BadResponse (never as a bug of ours)."""
+    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+        kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"expected an instant vector, got {str(kind)[:40]}")
+    out: dict[str, float] = {}
+    for series in data["result"]:
+        metric = series.get("metric") if isinstance(series, dict) else None
+        sample = series.get("value") if isinstance(series, dict) else None
+        if (
+            not isinstance(metric, dict)
+            or not isinstance(sample, list)
+            or len(sample) != 2
+            or not isinstance(sample[1], str | int | float)
+        ):
+            raise ValueError("a series without its metric labels or its [time, value] sample")
+        node, value = metric.get(id_label), float(sample[1])
+        if isinstance(node, str) and node and math.isfinite(value):
+            out[node] = value
+    return out
 
 
 def _window(source: PrometheusSource, expression: str, fn: str) -> str:
