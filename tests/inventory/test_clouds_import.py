@@ -113,3 +113,22 @@ def test_import_two_clouds_then_sync_and_test_them(tmp_path: Path) -> None:
 
         missing = _ganyun(config, "config", "import-clouds", str(work / "clouds.yaml"), "--cloud", "nope")
         assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+HOSTILE_NAMES = ["../../etc/x", "web{{ 7*7 }}", "a\nb: injected", "$(id)", "`id`", "x;rm -rf /", "=HYPERLINK(1)"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_hostile_cloud_name_is_refused_in_one_line_and_nothing_is_written(tmp_path: Path, name: str) -> None:
+    config = tmp_path / "ganyun.yaml"
+    config.write_text("database: sqlite:///ganyun.db\n", encoding="utf-8")
+    before = config.read_bytes()
+    clouds = tmp_path / "clouds.yaml"
+    auth = {"auth_url": "http://127.0.0.1:9/v3", "username": "u", "password": "s3cret-pw", "project_name": "p"}
+    clouds.write_text(yaml.safe_dump({"clouds": {name: {"auth": auth}}}), encoding="utf-8")
+    result = _ganyun(config, "config", "import-clouds", str(clouds))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "not a usable provider name" in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
+    assert config.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clouds.yaml", "ganyun.yaml"]
