@@ -49,7 +49,7 @@ class OpenStackApi(LibcloudAdapter):
         """One request's parsed body; the first answer's `Date` header is the cloud's clock."""
         resp = conn.request(path, **kwargs)
         if self._cloud_time is None:
-            self._cloud_time = _http_date(getattr(resp, "headers", None) or {})
+            self._cloud_time = http_date(getattr(resp, "headers", None) or {})
         return resp.object
 
     # ------------------------------------------------------------------ raw access
@@ -160,7 +160,7 @@ class OpenStackApi(LibcloudAdapter):
         return racks, zones
 
 
-def _http_date(headers: Mapping[str, Any]) -> datetime | None:
+def http_date(headers: Mapping[str, Any]) -> datetime | None:
     """An HTTP `Date` header (libcloud lower-cases header names) as an aware datetime."""
     value = headers.get("date") or headers.get("Date")
     if not isinstance(value, str):
@@ -198,4 +198,4 @@ def _parse_json_with_orjson(driver: Any) -> None:
             conn.responseCls = _OrjsonResponse
 
 
-__all__ = ["Json", "OpenStackApi", "json_dicts", "present"]
+__all__ = ["Json", "OpenStackApi", "http_date", "json_dicts", "present"]
