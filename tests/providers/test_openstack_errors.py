@@ -240,3 +240,26 @@ def test_unknown_driver_is_config_error() -> None:
 
     with pytest.raises(ConfigError, match="no-such-cloud"):
         create_provider(ProviderSpec(name="x", driver="no-such-cloud"))
+
+
+def test_an_error_answer_keeps_its_message_in_any_language(cloud: HTTPServer) -> None:
+    """The body is kept as bytes and decoded only for an error: the cloud's own words arrive."""
+    cloud.expect_request(SERVERS).respond_with_json(
+        {"computeFault": {"message": "计算服务暂不可用", "code": 500}}, status=500
+    )
+    err = _fails_with(_adapter(cloud), Unavailable)
+    assert "计算服务暂不可用" in err.detail
+
+
+def test_bytes_that_are_not_utf8_are_a_bad_answer(cloud: HTTPServer) -> None:
+    cloud.expect_request(SERVERS).respond_with_data(b'{"servers": [\xff\xfe]}', content_type="application/json")
+    _fails_with(_adapter(cloud), BadResponse)
+
+
+def test_a_listing_in_chinese_parses_from_the_bytes(cloud: HTTPServer) -> None:
+    named = {**_server(1), "name": "市政务服务网-数据库-01", "metadata": {"department": "市数据局", "system": "赣服通"}}
+    cloud.expect_request(SERVERS).respond_with_data(
+        json.dumps({"servers": [named]}, ensure_ascii=False).encode(), content_type="application/json"
+    )
+    (node,) = _adapter(cloud).list_nodes()  # type: ignore[attr-defined]
+    assert (node.name, node.department, node.tags["system"]) == ("市政务服务网-数据库-01", "市数据局", "赣服通")
