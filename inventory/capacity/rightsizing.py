@@ -261,6 +261,22 @@ def _tops_together(
     return {level: heapq.nsmallest(top, entries, key=rank) if top > 0 else [] for level, entries in candidates.items()}
 
 
+def daily_history(
+    session: Session, provider: str, node_id: str, departments: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """A node's daily CPU and memory averages, oldest first: [] when none are kept or when the
+    node is not in `departments` (None: every department)."""
+    stmt = (
+        select(UtilizationDayRow.day, UtilizationDayRow.cpu_avg_pct, UtilizationDayRow.ram_avg_pct)
+        .join(NodeRow, and_(NodeRow.provider == UtilizationDayRow.provider, NodeRow.id == UtilizationDayRow.node_id))
+        .where(UtilizationDayRow.provider == provider, UtilizationDayRow.node_id == node_id)
+        .order_by(UtilizationDayRow.day)
+    )
+    if departments is not None:
+        stmt = stmt.where(NodeRow.department.in_(list(departments)))
+    return [{"day": day, "cpu_avg_pct": cpu, "ram_avg_pct": ram} for day, cpu, ram in session.execute(stmt)]
+
+
 def rank(entry: dict[str, Any]) -> tuple[int, int, str, str, str]:
     """Most vCPUs freed first, then most memory, then by name (and provider, id)."""
     freed_vcpus = entry["vcpus"] - entry["suggested_vcpus"]

@@ -12,8 +12,9 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import event, select
 
 from inventory.capacity import report as capacity
+from inventory.capacity.rightsizing import daily_history
 from inventory.config import GanyunConfig, parse_config
-from inventory.models import UtilizationDayRow
+from inventory.models import NodeRow, UtilizationDayRow
 from inventory.store import Store, open_store
 from inventory.sync import sync_all
 from tests.fakes import FakeCloud, factory, make_node
@@ -95,3 +96,9 @@ def test_one_busy_day_keeps_a_vm_off_the_idle_list(estate, httpserver: HTTPServe
     idle = {row["id"]: row["idle"] for row in out["top"]}
     assert out["measured_nodes"] == 2 and out["idle"]["nodes"] == 1
     assert idle == {"kvm-n0": False, "kvm-n1": True}
+    with store.session() as session:
+        shown = [d["cpu_avg_pct"] for d in daily_history(session, "kvm", "kvm-n0")]
+        department = session.scalar(select(NodeRow.department).where(NodeRow.id == "kvm-n0"))
+        assert daily_history(session, "kvm", "kvm-n0", [department]) == daily_history(session, "kvm", "kvm-n0")
+        assert daily_history(session, "kvm", "kvm-n0", ["another department"]) == []
+    assert shown == [1.0, 15.0, 1.0]
