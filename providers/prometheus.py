@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from statistics import fmean
 from string import Template
-from typing import Any
+from typing import Any, TypeVar
 
 from providers.base import DailyUtilization, Utilization
 from providers.boundary import boundary, for_status
@@ -73,6 +73,9 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+_Parsed = TypeVar("_Parsed")
+
+
 class PrometheusClient:
     """`/api/v1/query` and `/api/v1/query_range` of one server; answers become our error tree,
     naming the provider."""
@@ -99,7 +102,7 @@ class PrometheusClient:
         params = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s}s"}
         return self._get("query_range", params, lambda data: _matrix(data, self.source.id_label))
 
-    def _get(self, endpoint: str, params: dict[str, str], parse: Any) -> Any:
+    def _get(self, endpoint: str, params: dict[str, str], parse: Callable[[Any], _Parsed]) -> _Parsed:
         call = f"prometheus {endpoint}"
         with boundary(self.provider, call):
             resp = self._http.get(

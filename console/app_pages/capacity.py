@@ -89,9 +89,12 @@ def _history_chart(who: Viewer, marker: tuple[int, str], report: dict[str, Any])
         )
     )
     idle = (report.get("rightsizing") or {}).get("thresholds", {}).get("idle_cpu_avg_pct")
-    chart = line if idle is None else line + alt.Chart(pd.DataFrame({"idle": [idle]})).mark_rule(
-        color="orange", strokeDash=[4, 4]
-    ).encode(y="idle:Q")
+    chart = (
+        line
+        if idle is None
+        else line
+        + alt.Chart(pd.DataFrame({"idle": [idle]})).mark_rule(color="orange", strokeDash=[4, 4]).encode(y="idle:Q")
+    )
     st.altair_chart(chart, width="stretch")
     st.caption(t("capacity.rs_history_caption", days=len(days), idle=idle if idle is not None else "-"))
 

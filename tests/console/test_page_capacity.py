@@ -109,7 +109,9 @@ def test_rightsizing_tab_charts_a_vms_daily_cpu(tmp_path: Path) -> None:
     at = _rightsizing_page(small)
     assert not at.exception
     # leg-a-n1 averages 5% (below the 7% idle line) but had an 11% day: not idle.
-    listed = {row: idle for row, idle in zip(at.dataframe[-1].value["名称"], at.dataframe[-1].value["闲置"], strict=True)}
+    listed = {
+        row: idle for row, idle in zip(at.dataframe[-1].value["名称"], at.dataframe[-1].value["闲置"], strict=True)
+    }
     assert listed["vm-1"] == "" and listed["vm-2"] == "Y"
     select = at.selectbox(key="cap_rs_vm")
     select.set_value(select.options.index("vm-1 (leg-a)")).run()

@@ -58,7 +58,10 @@ def test_sync_keeps_the_daily_history_and_replaces_it(estate, httpserver: HTTPSe
     asked = serve_history(httpserver, {"kvm-n0": [2, 30, 2], "kvm-n1": [1.5, 9, 1.5]}, {"kvm-n0": [20, 20, 20]})
     assert sync_all(config, store, factory=make).status == "ok"
     assert len(asked) == 2 and all(a["step"] == "86400s" for a in asked)
-    assert _days(store) == {"kvm-n0": [(2.0, 20.0), (30.0, 20.0), (2.0, 20.0)], "kvm-n1": [(1.5, None), (9.0, None), (1.5, None)]}
+    assert _days(store) == {
+        "kvm-n0": [(2.0, 20.0), (30.0, 20.0), (2.0, 20.0)],
+        "kvm-n1": [(1.5, None), (9.0, None), (1.5, None)],
+    }
 
     httpserver.clear()
     serve_history(httpserver, {"kvm-n1": [1.0, 1.0, 1.0]}, {"kvm-n1": [5, 5, 5]})

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import requests
 import yaml
-
 from sqlalchemy import select
 
 from inventory.capacity.rightsizing import IDLE_CPU_AVG_PCT, IDLE_RAM_AVG_PCT

@@ -97,7 +97,7 @@ def test_host_os_family_only_where_the_capabilities_imply_it(caps: str, driver: 
 
     from providers.libvirt_adapter import host_os_family
 
-    assert host_os_family(ET.fromstring(caps), driver) == family  # noqa: S314 - our own sample
+    assert host_os_family(ET.fromstring(caps), driver) == family
 
 
 def test_the_hypervisor_os_family_comes_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from providers.errors import BadResponse, GanyunError, ProviderError
 from providers.prometheus import (
@@ -18,7 +19,6 @@ from providers.prometheus import (
     history_step_days,
     read_utilization,
 )
-from werkzeug import Request, Response
 
 HOSTILE_ID = "{{ lookup('pipe','id') }}\n$(id);`id`/../../etc/passwd=HYPERLINK(\"x\")"
 
@@ -138,7 +138,10 @@ def serve_history(server: HTTPServer, cpu: dict[str, list[Any]], ram: dict[str, 
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
         figures = ram if "memory_usage" in params["query"] else cpu
         result = [
-            {"metric": {"uuid": node, "job": "kvm"}, "values": [[t, str(v)] for t, v in zip(times, values, strict=True)]}
+            {
+                "metric": {"uuid": node, "job": "kvm"},
+                "values": [[t, str(v)] for t, v in zip(times, values, strict=True)],
+            }
             for node, values in figures.items()
         ]
         return Response(json.dumps(_matrix(*result)), content_type="application/json")
