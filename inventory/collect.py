@@ -35,6 +35,9 @@ class Collected:
     listings: dict[Kind, list[Record] | EncodedListing] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     utilization: list[Any] = field(default_factory=list)
+    # Daily utilization (providers.base.DailyUtilization) where the source keeps history
+    # (Prometheus); None where it does not, and the stored history is left alone.
+    history: list[Any] | None = None
     # Kinds that came as a delta (changes since the last sync) rather than a complete listing.
     deltas: dict[Kind, Delta] = field(default_factory=dict)
     # The adapter's own marker for the next delta (`watermark()`), given back as `since`.
@@ -103,7 +106,8 @@ def _utilization(adapter: Provider, prometheus: Mapping[str, Any] | None, out: C
         from providers.prometheus import read_utilization, source_from
 
         try:
-            out.utilization = read_utilization(adapter.name, source_from(prometheus))
+            reading = read_utilization(adapter.name, source_from(prometheus))
+            out.utilization, out.history = reading.utilization, reading.history
         except ProviderError as exc:
             out.warnings.append(f"utilization: {exc.detail}")
         return

@@ -6,10 +6,10 @@ aggregate on them in SQL; the other kinds are few per provider and keep their re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -137,6 +137,20 @@ class UtilizationRow(Base):
     window_days: Mapped[int] = mapped_column(Integer, default=30)
     disk_used_pct: Mapped[float | None] = mapped_column(Float, default=None)
     sampled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UtilizationDayRow(Base):
+    """A node's average use on each day of the window (Prometheus's daily history), replaced
+    with every sync that reads it: what idle detection checks so that a burst is not averaged
+    away, and what the console draws."""
+
+    __tablename__ = "utilization_days"
+
+    provider: Mapped[str] = mapped_column(String(128), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cpu_avg_pct: Mapped[float] = mapped_column(Float)
+    ram_avg_pct: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class SyncRun(Base):

@@ -28,7 +28,7 @@ from inventory.collect import Collected, collect, collect_outcome
 from inventory.collector import process_count
 from inventory.config import GanyunConfig, ProviderConfig
 from inventory.credentials import CredentialSource, load_session, provider_spec, save_session
-from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationRow
+from inventory.models import CapacitySample, NodeRow, ProviderStatus, SyncRun, UtilizationDayRow, UtilizationRow
 from inventory.store import Store
 from providers.base import Host, Provider, ProviderSpec, State
 from providers.errors import GanyunError
@@ -316,7 +316,11 @@ def _write(store: Store, pc: ProviderConfig, collected: Collected, run_id: int, 
             result.added += outcome.added
             result.changed += outcome.changed
             result.removed += outcome.removed
-        rewritten = _write_utilization(session, pc.name, collected.utilization, now) if collected.utilization else 0
+        rewritten = 0
+        if collected.utilization:
+            rewritten = _write_utilization(session, pc.name, collected.utilization, now)
+            if collected.history is not None:
+                rewritten += _write_history(session, pc.name, collected.history)
         if (
             result.added
             or result.changed
@@ -389,6 +393,28 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
     ]
     executemany(session.connection(), table, "INSERT", rows)
     return len(stale) + len(rows)
+
+
+def _write_history(session: Any, provider: str, days: Iterable[Any]) -> int:
+    """Replace the provider's daily utilization with `days`: one DELETE and one executemany.
+    Every day's figure moves with each sync (the days end at the sync's time), so comparing
+    row by row would only add a read. Returns the rows deleted plus the rows written."""
+    from sqlalchemy import delete
+
+    table: Table = UtilizationDayRow.__table__  # type: ignore[assignment]
+    deleted = session.execute(delete(table).where(table.c.provider == provider)).rowcount or 0
+    rows = [
+        {
+            "provider": provider,
+            "node_id": str(d.node_id),
+            "day": d.day,
+            "cpu_avg_pct": float(d.cpu_avg_pct),
+            "ram_avg_pct": None if d.ram_avg_pct is None else float(d.ram_avg_pct),
+        }
+        for d in days
+    ]
+    executemany(session.connection(), table, "INSERT", rows)
+    return int(deleted) + len(rows)
 
 
 def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:

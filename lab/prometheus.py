@@ -4,7 +4,9 @@ exporter (`/_exporter/<cloud>/metrics`, lab/api/exporter.py), one job per cloud.
 Everything it writes stays in D/prometheus/ (config, TSDB) and D/logs/prometheus.log; it
 listens on a free loopback port recorded in D/prometheus/port. `stop` signals exactly the pid
 in D/prometheus/pid after checking /proc that it is the prometheus of this directory.
-`start` returns once every target has been scraped twice, so that rates exist.
+`start` returns once every target has been scraped twice, so that rates exist. `backfill`
+writes past samples (days the lab never lived) with promtool's OpenMetrics backfill, as an
+operator imports history into a new server.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ SCRAPE_INTERVAL_S = 2
 # 10 s steps keeps each query well under a second.
 RESOLUTION = "10s"
 WINDOW_DAYS = 1
+# Long enough to keep backfilled days: retention counts back from the newest sample.
+RETENTION = "31d"
 # The lab's series are minutes old: rate() over a range longer than a series' life divides the
 # increase by the whole range (Prometheus extrapolates only to 110% of the sample interval) and
 # reads a fraction of the real use. irate() reads the last two samples, which a linear lab
@@ -105,15 +109,19 @@ def start(root: Path, lab_url: str, clouds: Sequence[str]) -> str:
     shutil.rmtree(state / "data", ignore_errors=True)
     (state / "data").mkdir(parents=True)
     (root / "logs").mkdir(exist_ok=True)
-    config = write_config(state, lab_url, clouds)
-    port = _free_port()
+    write_config(state, lab_url, clouds)
+    return _launch(root, _free_port(), clouds)
+
+
+def _launch(root: Path, port: int, clouds: Sequence[str]) -> str:
+    state = root / STATE_DIR
     log = (root / "logs" / "prometheus.log").open("ab")
     proc = subprocess.Popen(
         [
             binary(),
-            f"--config.file={config}",
+            f"--config.file={state / 'prometheus.yml'}",
             f"--storage.tsdb.path={state / 'data'}",
-            "--storage.tsdb.retention.time=2d",
+            f"--storage.tsdb.retention.time={RETENTION}",
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.console.templates={state / 'consoles'}",
             f"--web.console.libraries={state / 'console_libraries'}",
@@ -130,6 +138,36 @@ def start(root: Path, lab_url: str, clouds: Sequence[str]) -> str:
     url = f"http://127.0.0.1:{port}"
     _wait_for_data(url, proc, clouds)
     return url
+
+
+def backfill(root: Path, openmetrics: str) -> str:
+    """Add past samples (OpenMetrics text with timestamps, ending `# EOF`) to this lab's
+    running Prometheus: stopped, given promtool's blocks, started again on its port. Its URL.
+
+    Prometheus loads new blocks only at start (or its next periodic reload, up to a minute
+    later): a restart makes the history readable at once."""
+    state = root / STATE_DIR
+    url = url_of(root)
+    promtool = shutil.which("promtool")
+    if url is None or promtool is None:
+        raise PrometheusLabError("backfill needs the lab's running Prometheus and `promtool` (Debian prometheus)")
+    clouds = [job["job_name"] for job in yaml.safe_load((state / "prometheus.yml").read_text())["scrape_configs"]]
+    stop(root)
+    source = state / "backfill.om"
+    source.write_text(openmetrics, encoding="utf-8")
+    done = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(state / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    source.unlink()
+    port = int(url.rsplit(":", 1)[1])
+    restarted = _launch(root, port, clouds)
+    if done.returncode != 0:
+        raise PrometheusLabError(f"promtool refused the backfill: {done.stderr.strip()[-300:]}")
+    return restarted
 
 
 def query(url: str, expression: str, timeout: float = 5.0) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -287,6 +287,17 @@ class Utilization:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUtilization:
+    """One node's average use over one day of the window (the day the period ends on, UTC)."""
+
+    provider: str
+    node_id: str
+    day: date
+    cpu_avg_pct: float
+    ram_avg_pct: float | None = None  # None: no memory figure that day
 
 
 # --------------------------------------------------------------------------- config

@@ -4,8 +4,8 @@ libcloud has no hypervisor listing; the libvirt connection it holds does. One co
 hypervisor: its capabilities name the CPU (`<host><cpu><arch|model|vendor>`, e.g. "Kunpeng-920"
 and "HiSilicon"), SMBIOS (`virConnectGetSysinfo`) the processor's marketing string ("Hygon C86
 7285 32-core Processor"), and `virNodeGetInfo` the memory and logical CPUs. The vendor comes
-from those strings through providers/cpu_models.yaml. libvirt does not report the host's
-operating system, so its os_family stays empty.
+from those strings through providers/cpu_models.yaml. libvirt does not name the host's
+operating system; `host_os_family` infers the family where the capabilities allow it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,32 @@ def _smbios_processor(sysinfo: str) -> str:
     return ""
 
 
+# Which operating system a hypervisor feature exists on, and nowhere else: the KVM and LXC
+# hypervisors and the SELinux and AppArmor security models are Linux kernel features; Apple's
+# Hypervisor.framework (domain type `hvf`) is macOS's; bhyve is FreeBSD's.
+_DOMAIN_TYPE_OS = {"kvm": "Linux", "hvf": "macOS", "bhyve": "FreeBSD"}
+_DRIVER_OS = {"lxc": "Linux", "openvz": "Linux", "bhyve": "FreeBSD"}
+_SECMODEL_OS = {"selinux": "Linux", "apparmor": "Linux"}
+
+
+def host_os_family(caps: ET.Element, driver_type: str) -> str:
+    """The host's OS family as far as libvirt's own answers imply it, else ''.
+
+    The rule: a guest domain type the host offers (`<guest><arch><domain type=...>`), the
+    connection's driver (`virConnectGetType`) or a host security model
+    (`<host><secmodel><model>`) that exists on exactly one operating system names that system.
+    QEMU without KVM (TCG), Xen, the test driver and anything else run on several, and say
+    nothing: the family stays empty rather than guessed. libvirt never names the distribution,
+    so a Linux host is "Linux", not Kylin or openEuler.
+    """
+    found = {_DRIVER_OS.get(driver_type.strip().lower(), "")}
+    found |= {_DOMAIN_TYPE_OS.get((d.get("type") or "").lower(), "") for d in caps.iterfind("./guest/arch/domain")}
+    found |= {_SECMODEL_OS.get(_text(m, ".").lower(), "") for m in caps.iterfind("./host/secmodel/model")}
+    found.discard("")
+    # Two systems at once would be contradictory answers: no inference beats a wrong one.
+    return found.pop() if len(found) == 1 else ""
+
+
 class LibvirtAdapter(LibcloudAdapter):
     """libcloud's libvirt driver; the connection's hypervisor is the one host."""
 
@@ -66,18 +92,20 @@ class LibvirtAdapter(LibcloudAdapter):
             info_model = "" if model_arch in _ARCH_WORDS else str(model_arch)
             vendor, model_arch_hint = mapping.cpu_platform(processor, cap_model, cap_vendor, info_model)
             hostname = str(conn.getHostname())
+            driver_type = str(conn.getType())
             return [
                 Host(
                     provider=self.name,
                     id=_text(caps, "./host/uuid") or hostname,
                     name=hostname,
                     state=State.RUNNING,
-                    extra={"hypervisor": str(conn.getType()), "cpu_mhz": int(mhz), "cpu_vendor_field": cap_vendor},
+                    extra={"hypervisor": driver_type, "cpu_mhz": int(mhz), "cpu_vendor_field": cap_vendor},
                     vcpus=int(cpus),
                     ram_mb=int(memory_mb),
                     arch=arch or model_arch_hint,
                     cpu_vendor=vendor or mapping.vendor_from_arch(arch),
                     cpu_model=processor or cap_model or info_model,
+                    os_family=host_os_family(caps, driver_type),
                 )
             ]
 

@@ -2,12 +2,15 @@
 
 Most clouds here are watched by Prometheus with the libvirt exporter on every compute node.
 A provider that names a Prometheus server (`prometheus:` in its config) gets its utilization
-from there, whatever its adapter: CPU (average and 95th percentile), memory (average) over
-the window, and disk use now, per VM.
+from there, whatever its adapter: a daily history of CPU and memory over the window, the CPU's
+95th percentile over the window, and disk use now, per VM.
 
-Each figure is one instant query (`GET /api/v1/query`). The window's average and percentile
-are computed by Prometheus itself over a subquery (`avg_over_time((EXPR)[30d:5m])`), so a
-city's estate costs four answers of one sample per VM, never thirty days of points per VM.
+The history is one range query per figure (`GET /api/v1/query_range`): each point is
+Prometheus's own average over one day (`avg_over_time((EXPR)[1d:5m])`), evaluated once a day
+from the window's first day to now, so a VM costs `window_days` points per figure, never
+thirty days of raw samples. The window's averages are the means of those days. The
+percentile cannot be made from daily averages: it stays one instant query over the window
+(`GET /api/v1/query`), as does disk use now. Four answers in all.
 
 The expressions are PromQL templates: `$labels` becomes the configured label matchers (which
 job, which region), and each series must carry the label that names the node
@@ -19,12 +22,15 @@ series for the uuid.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from statistics import fmean
 from string import Template
-from typing import Any
+from typing import Any, TypeVar
 
-from providers.base import Utilization
+from providers.base import DailyUtilization, Utilization
 from providers.boundary import boundary, for_status
 from providers.errors import BadResponse
 
@@ -67,8 +73,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+_Parsed = TypeVar("_Parsed")
+
+
 class PrometheusClient:
-    """`/api/v1/query` of one server; answers become our error tree, naming the provider."""
+    """`/api/v1/query` and `/api/v1/query_range` of one server; answers become our error tree,
+    naming the provider."""
 
     def __init__(self, provider: str, source: PrometheusSource) -> None:
         import requests
@@ -80,15 +90,23 @@ class PrometheusClient:
     def close(self) -> None:
         self._http.close()
 
-    def query(self, expression: str) -> dict[str, float]:
-        """An instant vector as {value of id_label: value}; series without the label, or with
-        a value that is not a finite number (no data yet), are left out."""
-        call = "prometheus query"
+    def query(self, expression: str, at: float | None = None) -> dict[str, float]:
+        """An instant vector (at `at`, else the server's now) as {value of id_label: value};
+        series without the label, or with a value that is not a finite number (no data yet),
+        are left out."""
+        params = {"query": expression} if at is None else {"query": expression, "time": f"{at:.3f}"}
+        return self._get("query", params, lambda data: _vector(data, self.source.id_label))
+
+    def query_range(self, expression: str, start: float, end: float, step_s: int) -> dict[str, dict[float, float]]:
+        """A range query as {value of id_label: {unix time: value}}, with the same care."""
+        params = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s}s"}
+        return self._get("query_range", params, lambda data: _matrix(data, self.source.id_label))
+
+    def _get(self, endpoint: str, params: dict[str, str], parse: Callable[[Any], _Parsed]) -> _Parsed:
+        call = f"prometheus {endpoint}"
         with boundary(self.provider, call):
             resp = self._http.get(
-                self.source.url.rstrip("/") + "/api/v1/query",
-                params={"query": expression},
-                timeout=self.source.timeout_s,
+                f"{self.source.url.rstrip('/')}/api/v1/{endpoint}", params=params, timeout=self.source.timeout_s
             )
             if resp.status_code >= 400 and resp.status_code not in (400, 422):
                 raise for_status(self.provider, call, resp.status_code, resp.text)
@@ -96,7 +114,7 @@ class PrometheusClient:
             if not isinstance(body, dict) or body.get("status") != "success":
                 detail = body.get("error", "") if isinstance(body, dict) else ""
                 raise BadResponse(self.provider, call, f"Prometheus refused the query: {detail}")
-            return _vector(body.get("data"), self.source.id_label)
+            return parse(body.get("data"))
 
 
 def _vector(data: Any, id_label: str) -> dict[str, float]:
@@ -122,34 +140,118 @@ def _vector(data: Any, id_label: str) -> dict[str, float]:
     return out
 
 
-def _window(source: PrometheusSource, expression: str, fn: str) -> str:
-    return f"{fn}(({expression})[{source.window_days}d:{source.resolution}])"
+# Points at times no calendar of ours holds (before 1970, after 9999) are not Prometheus's.
+_LAST_CALENDAR_TIME = 253_402_300_800
 
 
-def read_utilization(provider: str, source: PrometheusSource) -> list[Utilization]:
-    """Every VM with a CPU figure in the window: CPU average and p95, memory average (0 when
-    the exporter has no memory figure for it) and disk use now (None when unknown)."""
+def _matrix(data: Any, id_label: str) -> dict[str, dict[float, float]]:
+    """The `data` of a range query as {id: {unix time: value}}, by `_vector`'s rules: any other
+    shape is a ValueError (the server's BadResponse), a point whose value is not a finite number
+    is left out, and so is a series whose id is not text."""
+    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"expected a range matrix, got {str(kind)[:40]}")
+    out: dict[str, dict[float, float]] = {}
+    for series in data["result"]:
+        metric = series.get("metric") if isinstance(series, dict) else None
+        points = series.get("values") if isinstance(series, dict) else None
+        if not isinstance(metric, dict) or not isinstance(points, list):
+            raise ValueError("a series without its metric labels or its [time, value] points")
+        kept: dict[float, float] = {}
+        for point in points:
+            if (
+                not isinstance(point, list)
+                or len(point) != 2
+                or isinstance(point[0], bool)
+                or not isinstance(point[0], int | float)
+                or not 0 <= point[0] < _LAST_CALENDAR_TIME
+                or not isinstance(point[1], str | int | float)
+            ):
+                raise ValueError("a point that is not [unix time, value] in the calendar")
+            value = float(point[1])
+            if math.isfinite(value):
+                kept[float(point[0])] = value
+        node = metric.get(id_label)
+        if isinstance(node, str) and node and kept:
+            out.setdefault(node, {}).update(kept)
+    return out
+
+
+# Prometheus refuses a range query of more than 11,000 points per series.
+MAX_POINTS_PER_SERIES = 11_000
+DAY_S = 86_400
+
+
+def history_step_days(window_days: int) -> int:
+    """Whole days per history point: one a day, unless the window would then exceed the
+    server's points per series (a window longer than 11,000 days; the config allows 366)."""
+    return max(1, math.ceil(window_days / MAX_POINTS_PER_SERIES))
+
+
+def history_range(window_days: int, end: float) -> tuple[float, float, int]:
+    """(start, end, step in seconds) of the history's range query: the points fall at `end`
+    and each whole step before it, as many as cover the window, never more than the server
+    takes."""
+    step_days = history_step_days(window_days)
+    points = math.ceil(window_days / step_days)
+    return end - (points - 1) * step_days * DAY_S, end, step_days * DAY_S
+
+
+def _day(at: float) -> date:
+    """The UTC day a history point's period ends on."""
+    return datetime.fromtimestamp(at, UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One provider's utilization per VM and the daily history behind it."""
+
+    utilization: list[Utilization]
+    history: list[DailyUtilization]
+
+
+def read_utilization(provider: str, source: PrometheusSource, now: float | None = None) -> Reading:
+    """Every VM with a CPU figure in the window: its daily CPU and memory averages; the window's
+    CPU average (the mean of its days), CPU p95, memory average (0 when the exporter has no
+    memory figure for it) and disk use now (None when unknown).
+
+    The mean of the days is Prometheus's own window average whenever every day holds its full
+    set of samples; a day with fewer (a VM created or stopped that day) counts as one day, as
+    a daily report would count it."""
+    end = time.time() if now is None else now
+    start, end, step_s = history_range(source.window_days, end)
+    period = f"{step_s // DAY_S}d:{source.resolution}"
     client = PrometheusClient(provider, source)
     try:
         cpu = source.expression("cpu")
-        cpu_avg = client.query(_window(source, cpu, "avg_over_time"))
-        cpu_p95 = client.query(f"quantile_over_time(0.95, ({cpu})[{source.window_days}d:{source.resolution}])")
-        ram_avg = client.query(_window(source, source.expression("memory"), "avg_over_time"))
-        disk = client.query(source.expression("disk"))
+        cpu_days = client.query_range(f"avg_over_time(({cpu})[{period}])", start, end, step_s)
+        ram_days = client.query_range(f"avg_over_time(({source.expression('memory')})[{period}])", start, end, step_s)
+        window = f"{source.window_days}d:{source.resolution}"
+        cpu_p95 = client.query(f"quantile_over_time(0.95, ({cpu})[{window}])", at=end)
+        disk = client.query(source.expression("disk"), at=end)
     finally:
         client.close()
-    return [
-        Utilization(
-            provider=provider,
-            node_id=node,
-            cpu_avg_pct=round(avg, 2),
-            cpu_p95_pct=round(cpu_p95.get(node, avg), 2),
-            ram_avg_pct=round(ram_avg.get(node, 0.0), 2),
-            window_days=source.window_days,
-            disk_used_pct=round(disk[node], 2) if node in disk else None,
+    utilization: list[Utilization] = []
+    history: list[DailyUtilization] = []
+    for node, days in sorted(cpu_days.items()):
+        ram = ram_days.get(node, {})
+        avg = fmean(days.values())
+        utilization.append(
+            Utilization(
+                provider=provider,
+                node_id=node,
+                cpu_avg_pct=round(avg, 2),
+                cpu_p95_pct=round(cpu_p95.get(node, avg), 2),
+                ram_avg_pct=round(fmean(ram.values()), 2) if ram else 0.0,
+                window_days=source.window_days,
+                disk_used_pct=round(disk[node], 2) if node in disk else None,
+            )
         )
-        for node, avg in sorted(cpu_avg.items())
-    ]
+        history += [
+            DailyUtilization(provider, node, _day(at), round(value, 2), round(ram[at], 2) if at in ram else None)
+            for at, value in sorted(days.items())
+        ]
+    return Reading(utilization, history)
 
 
 def source_from(settings: Mapping[str, Any]) -> PrometheusSource:
@@ -165,4 +267,14 @@ def source_from(settings: Mapping[str, Any]) -> PrometheusSource:
     )
 
 
-__all__ = ["DEFAULT_QUERIES", "PrometheusClient", "PrometheusSource", "read_utilization", "source_from"]
+__all__ = [
+    "DEFAULT_QUERIES",
+    "MAX_POINTS_PER_SERIES",
+    "PrometheusClient",
+    "PrometheusSource",
+    "Reading",
+    "history_range",
+    "history_step_days",
+    "read_utilization",
+    "source_from",
+]

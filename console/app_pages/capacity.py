@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -51,6 +52,51 @@ def load_headroom(
     # The pools and forecasts are the page's cached report: only the selection is new work.
     report = load_report(who, config_json, base_dir, marker)
     return capacity.headroom(get_store(), who, config, filters, report["pools"], report["forecast"])
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def load_days(who: Viewer, marker: tuple[int, str], provider: str, node_id: str) -> list[dict[str, Any]]:
+    return capacity.utilization_days(get_store(), who, provider, node_id)
+
+
+def _history_chart(who: Viewer, marker: tuple[int, str], report: dict[str, Any]) -> None:
+    """The daily CPU of one VM of the rightsizing list, against the idle threshold: a burst
+    that the window's average hides shows here."""
+    top = (report.get("rightsizing") or {}).get("top") or []
+    if not top:
+        return
+    st.subheader(label("rs_history_title"))
+    picked = st.selectbox(
+        label("rs_history_select"),
+        range(len(top)),
+        format_func=lambda i: f"{top[i]['name']} ({top[i]['provider']})",
+        key="cap_rs_vm",
+    )
+    vm = top[picked]
+    days = load_days(who, marker, vm["provider"], vm["id"])
+    if not days:
+        st.info(label("rs_history_none"))
+        return
+    data = pd.DataFrame(days)
+    data["day"] = pd.to_datetime(data["day"])
+    line = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title=label("col_day")),
+            y=alt.Y("cpu_avg_pct:Q", title=label("col_cpu_avg_pct")),
+            tooltip=["day:T", "cpu_avg_pct:Q", "ram_avg_pct:Q"],
+        )
+    )
+    idle = (report.get("rightsizing") or {}).get("thresholds", {}).get("idle_cpu_avg_pct")
+    chart = (
+        line
+        if idle is None
+        else line
+        + alt.Chart(pd.DataFrame({"idle": [idle]})).mark_rule(color="orange", strokeDash=[4, 4]).encode(y="idle:Q")
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(t("capacity.rs_history_caption", days=len(days), idle=idle if idle is not None else "-"))
 
 
 def _frame(head: list[str], rows: list[list[Any]]) -> pd.DataFrame:
@@ -169,6 +215,7 @@ def render() -> None:
     with tabs[5]:
         _table(*ex.rightsizing_level_rows(report, label), key="cap_rs_levels")
         _table(*ex.rightsizing_rows(report), key="cap_rs_top")
+        _history_chart(who, marker, report)
     with tabs[6]:
         _headroom_tab(who, key, marker)
     with tabs[7]:

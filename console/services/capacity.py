@@ -10,6 +10,7 @@ from typing import Any
 
 from console.services.viewer import Viewer
 from inventory.capacity.api import build_report, migration_headroom, selection_demand
+from inventory.capacity.rightsizing import daily_history
 from inventory.config import GanyunConfig
 from inventory.store import Store
 
@@ -34,4 +35,11 @@ def headroom(
     return migration_headroom(config, pools, forecasts, demand)
 
 
-__all__ = ["headroom", "report"]
+def utilization_days(store: Store, viewer: Viewer, provider: str, node_id: str) -> list[dict[str, Any]]:
+    """A node's daily CPU and memory averages (Prometheus's history), oldest first; [] for a
+    node outside the viewer's scope."""
+    with store.session() as session:
+        return daily_history(session, provider, node_id, viewer.departments)
+
+
+__all__ = ["headroom", "report", "utilization_days"]

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from inventory.capacity.queries import allocated_clause
-from inventory.models import NodeRow, UtilizationRow
+from inventory.models import NodeRow, UtilizationDayRow, UtilizationRow
 
-# Idle: barely any CPU over 30 days and little memory touched.
+# Idle: barely any CPU over 30 days and little memory touched, on the whole window and on
+# each of its days where the daily history is kept.
 IDLE_CPU_AVG_PCT = 7.0
 IDLE_RAM_AVG_PCT = 40.0
 VCPU_STEPS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -64,8 +65,19 @@ def _suggested(level: Level) -> tuple[Any, Any]:
 
 
 def _idle() -> Any:
-    """Nearly idle: both thresholds below, as the idle figures and each suggestion's flag count it."""
-    return and_(UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT)
+    """Nearly idle: both thresholds below, as the idle figures and each suggestion's flag count it.
+
+    Below over the window and on every day of it: a 30-day average hides a day's burst (a
+    month-end batch), and a VM busy on any day is not one to switch off. The daily check is
+    a lookup by the history's key, and only for nodes the averages already call idle."""
+    busy_day = exists().where(
+        UtilizationDayRow.provider == UtilizationRow.provider,
+        UtilizationDayRow.node_id == UtilizationRow.node_id,
+        or_(UtilizationDayRow.cpu_avg_pct >= IDLE_CPU_AVG_PCT, UtilizationDayRow.ram_avg_pct >= IDLE_RAM_AVG_PCT),
+    )
+    return and_(
+        UtilizationRow.cpu_avg_pct < IDLE_CPU_AVG_PCT, UtilizationRow.ram_avg_pct < IDLE_RAM_AVG_PCT, not_(busy_day)
+    )
 
 
 def _measured(stmt: Any, providers: Sequence[str] | None, departments: Sequence[str] | None = None) -> Any:
@@ -247,6 +259,22 @@ def _tops_together(
             if cpu < vcpus or mem < ram_mb:
                 candidates[level].append(_entry(values, cpu, mem, idle))
     return {level: heapq.nsmallest(top, entries, key=rank) if top > 0 else [] for level, entries in candidates.items()}
+
+
+def daily_history(
+    session: Session, provider: str, node_id: str, departments: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """A node's daily CPU and memory averages, oldest first: [] when none are kept or when the
+    node is not in `departments` (None: every department)."""
+    stmt = (
+        select(UtilizationDayRow.day, UtilizationDayRow.cpu_avg_pct, UtilizationDayRow.ram_avg_pct)
+        .join(NodeRow, and_(NodeRow.provider == UtilizationDayRow.provider, NodeRow.id == UtilizationDayRow.node_id))
+        .where(UtilizationDayRow.provider == provider, UtilizationDayRow.node_id == node_id)
+        .order_by(UtilizationDayRow.day)
+    )
+    if departments is not None:
+        stmt = stmt.where(NodeRow.department.in_(list(departments)))
+    return [{"day": day, "cpu_avg_pct": cpu, "ram_avg_pct": ram} for day, cpu, ram in session.execute(stmt)]
 
 
 def rank(entry: dict[str, Any]) -> tuple[int, int, str, str, str]:

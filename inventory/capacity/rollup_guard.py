@@ -1,10 +1,10 @@
 """Keeps capacity rollups honest: a write to what they summarize, other than sync's, drops them.
 
-Sync rewrites a provider's rollup in the transaction that writes its nodes, hosts and
-utilization, and marks its session with `maintain`. Any other session that inserts, updates
-or deletes those rows (the ORM unit of work or an INSERT/UPDATE/DELETE statement run through
-the session) drops every rollup in the same transaction, so the report computes those
-figures live until the providers' next sync. inventory/store.py installs the guard on every
+Sync rewrites a provider's rollup in the transaction that writes its nodes, hosts,
+utilization and daily history, and marks its session with `maintain`. Any other session that
+inserts, updates or deletes those rows (the ORM unit of work or an INSERT/UPDATE/DELETE
+statement run through the session) drops every rollup in the same transaction, so the report
+computes those figures live until the providers' next sync. inventory/store.py installs the guard on every
 Store's sessions.
 """
 
@@ -17,9 +17,9 @@ from sqlalchemy import delete, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from inventory.capacity.models import CapacityRollup
-from inventory.models import HostRow, NodeRow, UtilizationRow
+from inventory.models import HostRow, NodeRow, UtilizationDayRow, UtilizationRow
 
-_WATCHED = (NodeRow, HostRow, UtilizationRow)
+_WATCHED = (NodeRow, HostRow, UtilizationRow, UtilizationDayRow)
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)
 _MAINTAINED = "ganyun.rollups_maintained"
 
