@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, delete, select
 
 from inventory import diff
 from inventory.bulk import executemany
@@ -347,7 +347,6 @@ def _write_utilization(session: Any, provider: str, samples: Iterable[Any], now:
     """Make the stored samples equal to `samples`, touching only the nodes whose figures moved:
     an unchanged estate then costs one read instead of rewriting every node's row per sync.
     Returns the rows deleted plus the rows written: 0 when nothing moved."""
-    from sqlalchemy import delete, select
 
     table: Table = UtilizationRow.__table__  # type: ignore[assignment]
     fresh = {
@@ -399,8 +398,6 @@ def _write_history(session: Any, provider: str, days: Iterable[Any]) -> int:
     """Replace the provider's daily utilization with `days`: one DELETE and one executemany.
     Every day's figure moves with each sync (the days end at the sync's time), so comparing
     row by row would only add a read. Returns the rows deleted plus the rows written."""
-    from sqlalchemy import delete
-
     table: Table = UtilizationDayRow.__table__  # type: ignore[assignment]
     deleted = session.execute(delete(table).where(table.c.provider == provider)).rowcount or 0
     rows = [
