@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, insert, select
 
 from inventory import diff
 from inventory.bulk import executemany
@@ -417,7 +417,6 @@ def _write_history(session: Any, provider: str, days: Iterable[Any]) -> int:
 def _write_capacity_sample(session: Any, pc: ProviderConfig, now: datetime) -> None:
     """One allocation sample per department, aggregated in SQL from what is now stored:
     the history behind forecasts and the Xinchuang-progress trend."""
-    from sqlalchemy import func, insert, select
 
     stmt = (
         select(
@@ -453,7 +452,6 @@ def _last_successes(session: Any, margin_s: float) -> dict[str, datetime | str]:
     """Per provider, where its next delta starts: its own watermark, else the cloud's clock
     when its last successful collection began, less `margin_s`. A provider with neither (its
     last success predates this record) is listed in full once."""
-    from sqlalchemy import select
 
     out: dict[str, datetime | str] = {}
     stmt = select(
