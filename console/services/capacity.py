@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from console.services.viewer import Viewer
-from inventory.capacity.api import build_report, migration_headroom, selection_demand
-from inventory.capacity.rightsizing import daily_history
+from inventory.capacity.api import build_report, daily_history, migration_headroom, selection_demand
 from inventory.config import GanyunConfig
 from inventory.store import Store
 

@@ -9,7 +9,7 @@ from inventory.capacity.forecast import DEFAULT_METHOD, METHODS
 from inventory.capacity.headroom import migration_headroom, selection_demand
 from inventory.capacity.queries import RESOURCES, XINCHUANG
 from inventory.capacity.report import aggregate, build_report, rightsizing
-from inventory.capacity.rightsizing import LEVELS
+from inventory.capacity.rightsizing import LEVELS, daily_history
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -20,6 +20,7 @@ __all__ = [
     "XINCHUANG",
     "aggregate",
     "build_report",
+    "daily_history",
     "default_label",
     "export",
     "figures",
