@@ -120,6 +120,8 @@ class ScenarioTargets(_Strict):
     rto_s: float = Field(gt=0)
     rpo_rows: int | None = Field(default=None, ge=0)
     rpo_s: float | None = Field(default=None, ge=0)
+    # How long a self-healing fault lasts (the scenario's default when not set).
+    heal_after_s: float | None = Field(default=None, gt=0)
 
 
 class DrConfig(_Strict):

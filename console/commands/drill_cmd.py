@@ -145,6 +145,28 @@ def _summarize(report: dict[str, Any]) -> None:
     raise DrillNotPassed(t("drill.result_failed", status=report["status"], reason=reason))
 
 
+@app.command("list")
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
+    """The drill scenarios: name, title, the HA managers each can drive, default targets."""
+    from playbooks.drill import scenarios
+
+    found = scenarios.all()
+    if as_json:
+        rows = [{"name": name, "title": dict(sc.spec.title), "managers": list(sc.spec.managers),
+                 "targets": sc.spec.targets.model_dump(), "heal_after_s": sc.spec.heal_after_s}
+                for name, sc in found.items()]  # fmt: skip
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table()
+    for key in ("scenario", "scenario_title", "managers", "target"):
+        table.add_column(t(f"drill.{key}"))
+    for name, sc in found.items():
+        spec = sc.spec.targets
+        rpo = f"{spec.rpo_rows} rows" if spec.rpo_rows is not None else f"delay + {spec.rpo_s_over_link_delay} s"
+        table.add_row(name, sc.title(language()), ", ".join(sc.spec.managers), f"RTO {spec.rto_s} s / RPO {rpo}")
+    Console().print(table)
+
+
 @app.command("status")
 def status_cmd(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False

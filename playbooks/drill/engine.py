@@ -43,6 +43,8 @@ class DrillTargets:
     rpo_rows: int | None
     rpo_s: float | None
     systems: Sequence[Mapping[str, Any]] = ()
+    # A self-healing fault's length (the manager stopped, then started again by its host).
+    heal_after_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -66,16 +68,20 @@ def targets_for(config: GanyunConfig, scenario: str) -> DrillTargets:
     rto, rpo_rows, rpo_s = scenarios.targets(
         scenario, override.model_dump() if override else None, config.dr.remote_delay_s
     )
-    if scenarios.get(scenario).spec.plan != "remote":
+    spec = scenarios.get(scenario).spec
+    if spec.plan != "remote":
         rto = min([rto, *[s.rto_s for s in config.systems if s.rto_s < rto]])
-    return DrillTargets(rto, rpo_rows, rpo_s, [s.model_dump() for s in config.systems])
+    heal_after = override.heal_after_s if override and override.heal_after_s else spec.heal_after_s
+    return DrillTargets(rto, rpo_rows, rpo_s, [s.model_dump() for s in config.systems], heal_after)
 
 
 def make_plan(ops: ClusterOps, config: GanyunConfig, scenario: str) -> DrillPlan:
     """Who is primary now, what the scenario promotes, what it loses or re-points."""
     spec = scenarios.get(scenario)
     if ops.manager not in spec.spec.managers:
-        raise DrillRefused(f"scenario '{scenario}' cannot drive a {ops.manager} cluster")
+        raise DrillRefused(
+            f"scenario '{scenario}' cannot drive a {ops.manager} cluster (it needs {' or '.join(spec.spec.managers)})"
+        )
     if spec.spec.network_faults:
         local = [c for c, cl in config.dr.clusters.items() if cl.ssh.connection == "local"]
         if local:
@@ -91,6 +97,9 @@ def make_plan(ops: ClusterOps, config: GanyunConfig, scenario: str) -> DrillPlan
     site = members[primary].site
     peers = [c for c in centers if c != primary and members[c].site == site]
     playbook = str(spec.playbook)
+    if spec.spec.plan == "in-place":
+        # The fault hits the primary, and it must come through it still the primary.
+        return DrillPlan(scenario, playbook, primary, primary, [c for c in centers if c != primary], [primary])
     if spec.spec.plan == "same-city":
         if not peers:
             raise DrillRefused(f"{scenario} needs a same-city standby of {primary}; there is none")
@@ -198,6 +207,8 @@ def run_drill(
             "dr_lost": plan.lost,
             "dr_primary_has_peer": plan.primary_has_peer,
         }
+        if targets.heal_after_s is not None:
+            variables["dr_heal_after_s"] = targets.heal_after_s
         try:
             result = hosts.run(config, config_file, Path(plan.playbook), variables, on_event=collect, cancel=cancel)
             interrupted = result.status == "canceled"
@@ -372,7 +383,12 @@ def _report(
         "plan": plan.to_dict(),
         "primary_before": plan.primary,
         "primary_after": new_primary or "",
-        "targets": {"rto_s": targets.rto_s, "rpo_rows": targets.rpo_rows, "rpo_s": targets.rpo_s},
+        "targets": {
+            "rto_s": targets.rto_s,
+            "rpo_rows": targets.rpo_rows,
+            "rpo_s": targets.rpo_s,
+            "heal_after_s": targets.heal_after_s,
+        },
         "measurements": measurements,
         "verification": verification,
         "checks": checks,

@@ -85,6 +85,12 @@ class PatroniOps(StreamingOps):
                 return by_name.get(str(m.get("name")))
         return None
 
+    def elected(self) -> str | None:
+        try:
+            return self.leader()
+        except (DrillStepError, ValueError):
+            return None
+
     # ------------------------------------------------------------------ changing
 
     def switchover(self, primary: str, target: str) -> dict[str, Any]:
@@ -115,6 +121,49 @@ class PatroniOps(StreamingOps):
     def _is_sync(self, center: str) -> bool:
         name = self._names[center]
         return any(m.get("name") == name and m.get("role") == "sync_standby" for m in self.cluster().get("members", []))
+
+    def verify_manager(self, leader: str, since: float, timeout_s: float = 60.0) -> dict[str, Any]:
+        """After `leader`'s Patroni was killed and started again: Patroni still names it the
+        leader, its new process has reached the DCS since `since` (it holds the leader key
+        again: Patroni 4 logs "I am the leader but not owner of the lease", then renews it),
+        and every member's own Patroni answers with its PostgreSQL running or streaming.
+        Another leader means the outage outlived the leader key's ttl: the replicas elected
+        one while the old primary, with no watchdog to stop it, still accepted connections."""
+        deadline = time.monotonic() + timeout_s
+        reason = ""
+        while time.monotonic() < deadline:
+            try:
+                members = {str(m.get("name")): m for m in self.cluster().get("members", [])}
+            except (DrillStepError, ValueError):
+                members = {}
+            by_name = self._centers_by_name()
+            elected = [by_name.get(n, n) for n, m in members.items() if m.get("role") == "leader"]
+            if elected and elected != [leader]:
+                raise DrillStepError(
+                    f"Patroni elected {', '.join(elected)} while the manager of {leader} was down"
+                    f" (longer than the leader key's ttl; {leader}'s PostgreSQL kept running as a primary)"
+                )
+            reason = self._manager_not_ready(leader, since, members)
+            if not reason:
+                roles = {by_name.get(n, n): (m.get("role"), m.get("state")) for n, m in members.items()}
+                return {"leader": leader, "members": roles}
+            time.sleep(0.5)
+        raise DrillStepError(f"the HA manager is not healthy {timeout_s:.0f} s after the outage: {reason}")
+
+    def _manager_not_ready(self, leader: str, since: float, members: Mapping[str, Any]) -> str:
+        """Why the cluster's managers are not all back ("" when they are)."""
+        for center, name in self._names.items():
+            m = members.get(name)
+            want = "running" if center == leader else "streaming"
+            if m is None or m.get("state") != want:
+                return f"{center} is {m.get('state') if m else 'missing from the cluster'}, not {want}"
+            try:
+                own = self._call("GET", center, "/patroni").json()
+            except (DrillStepError, ValueError):
+                return f"{center}'s Patroni does not answer"
+            if center == leader and float(own.get("dcs_last_seen") or 0) < since:
+                return f"{center}'s Patroni has not reached the DCS since it was started again"
+        return ""
 
     def set_synchronous_mode(self, on: bool) -> None:
         resp = self._any("PATCH", "/config", {"synchronous_mode": on})

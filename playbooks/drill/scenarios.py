@@ -27,8 +27,9 @@ SPEC_FILE = "scenario.yaml"
 PLAYBOOK_FILE = "playbook.yml"
 _STAGE = re.compile(r"^\[(?P<stage>[A-Za-z0-9_.-]+)\]")
 
-# How a scenario chooses its target and the centers it loses (engine.make_plan).
-PlanKind = Literal["same-city", "failback", "remote"]
+# How a scenario chooses its target and the centers it loses (engine.make_plan); `in-place`:
+# the primary suffers the fault and must stay the primary.
+PlanKind = Literal["same-city", "failback", "remote", "in-place"]
 
 
 class TargetSpec(BaseModel):
@@ -54,6 +55,8 @@ class ScenarioSpec(BaseModel):
     # Cuts links or partitions hosts: never on a member reached locally (that would cut the
     # control node itself).
     network_faults: bool = False
+    # A fault that ends by itself: how long it lasts (dr.targets.<name>.heal_after_s overrides).
+    heal_after_s: float | None = Field(default=None, gt=0)
     # Managers the scenario can drive (a Patroni cluster cannot be promoted behind its back).
     managers: list[Literal["streaming", "patroni"]] = Field(default_factory=lambda: ["streaming", "patroni"])  # type: ignore[arg-type]
 

@@ -79,12 +79,16 @@ def follow_plan(ops: StreamingOps, centers: list[str], upstream: str) -> dict[st
 
 
 def to_fence(ops: ClusterOps, preferred: str | None = None) -> dict[str, Any]:
-    """Which members must be fenced so that at most one accepts writes (the newest timeline wins)."""
+    """Which members must be fenced so that at most one accepts writes. The HA manager's own
+    leader wins (its replicas follow it, whatever the drill preferred), else `preferred`,
+    else the newest timeline."""
     st = ops.status()
     primaries = [c for c, s in st.items() if s.role == "primary"]
     if len(primaries) <= 1:
         return {"keep": primaries[0] if primaries else None, "fence": []}
-    keep = preferred if preferred in primaries else max(primaries, key=lambda c: st[c].timeline or 0)
+    elected = ops.elected()
+    keep = next((c for c in (elected, preferred) if c in primaries), None)
+    keep = keep or max(primaries, key=lambda c: st[c].timeline or 0)
     return {"keep": keep, "fence": [c for c in primaries if c != keep]}
 
 
@@ -140,6 +144,12 @@ def _dispatch(config: GanyunConfig, ops: StreamingOps, p: dict[str, Any]) -> dic
         return {"changed": bool(p["centers"])}
     if action == "verify":
         return expect_primary(ops, center)
+    if action == "verify_manager":
+        from playbooks.drill.patroni import PatroniOps
+
+        if not isinstance(ops, PatroniOps):
+            raise DrillStepError(f"a {ops.manager} cluster has no HA manager to verify")
+        return ops.verify_manager(center, float(p["since"]))
     if action == "safe_state":
         return to_fence(ops, center)
     return appsync(config, ops, center)

@@ -64,6 +64,9 @@ class StreamingOps:
     def writable(self) -> list[str]:
         return [c for c, s in self.status().items() if s.role == "primary"]
 
+    def elected(self) -> str | None:
+        return None
+
     def close(self) -> None:
         self._pool.shutdown(wait=False)
 

@@ -18,6 +18,7 @@ options:
   upstream: {type: str}
   centers: {type: list, elements: str}
   lsn: {type: str}
+  since: {type: float, default: 0, description: verify_manager - the manager reached the DCS after this epoch}
   require_sync: {type: bool, default: false}
   require: {type: list, elements: str}
 """
@@ -41,6 +42,7 @@ ACTIONS = (
     "record_fenced",
     "clear_fenced",
     "verify",
+    "verify_manager",
     "safe_state",
     "appsync",
 )
@@ -55,6 +57,7 @@ def main() -> None:
             "upstream": {"type": "str"},
             "centers": {"type": "list", "elements": "str", "default": []},
             "lsn": {"type": "str"},
+            "since": {"type": "float", "default": 0.0},
             "require_sync": {"type": "bool", "default": False},
             "require": {"type": "list", "elements": "str", "default": []},
         },

@@ -30,6 +30,7 @@ options:
 """
 
 import contextlib  # noqa: E402 - Ansible wants DOCUMENTATION first
+import fcntl  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
@@ -263,7 +264,18 @@ def stop_manager(node: dict[str, Any]) -> bool:
 
 def start_manager(node: dict[str, Any]) -> bool:
     """Start the HA manager; a fenced member's data goes back first (the manager rewinds it,
-    or clones it anew, before it runs as a replica)."""
+    or clones it anew, before it runs as a replica). Under a lock beside its pid file: the
+    host's own delayed restart and a playbook's may come at once, and two managers of one
+    data directory must never run."""
+    pid_file = node.get("manager_pid_file") or ""
+    if node.get("manager_service") or not pid_file:
+        return _start_manager(node)
+    with open(pid_file + ".lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start_manager(node)
+
+
+def _start_manager(node: dict[str, Any]) -> bool:
     data, fenced = node["data_dir"], fenced_dir(node)
     if os.path.exists(fenced) and not os.path.exists(data):
         os.rename(fenced, data)
@@ -479,7 +491,12 @@ def dispatch(p: dict[str, Any]) -> dict[str, Any]:
         return heal(node)
     if action == "stop_manager":
         fault_at = time.time()
-        return {"changed": stop_manager(node), "fault_at": fault_at}
+        stopped = stop_manager(node)
+        if p["heal_after_s"] > 0:
+            # The host itself starts it again: an outage of a known length, also when the
+            # drill that caused it is interrupted; never once the center has been fenced.
+            _later(p["heal_after_s"], lambda: os.path.exists(marker(node)) or start_manager(node))
+        return {"changed": stopped, "fault_at": fault_at, "heal_after_s": p["heal_after_s"]}
     return {"changed": start_manager(node)}
 
 

@@ -34,6 +34,13 @@ def test_topology_has_three_centers_and_both_replication_links(estate):
     assert '"gz-prod" -> "gz-dr"' in dot and '"gz-prod" -> "nc-dr"' in dot
 
 
+def test_every_scenario_is_offered_by_its_title(dr_estate):
+    at = _run(dr_estate, "operator")
+    box = at.selectbox(key="drill_scenario")
+    assert box.options == [scenarios.get(name).title("zh-CN") for name in scenarios.names()]
+    assert "高可用管理进程故障" in box.options and "网络分区" in box.options
+
+
 def test_planner_cannot_start_a_drill(dr_estate):
     at = _start(_run(dr_estate, "planner"))
     assert not at.exception

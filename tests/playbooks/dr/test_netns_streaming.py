@@ -1,6 +1,7 @@
 """The three-center lab as root (namespaces, sshd, a delayed remote link) with plain streaming
-replication that ganyun drives over SSH: switchover, remote failover, city loss, failbacks;
-an outside writer; then `lab down` leaves no namespace, device or process."""
+replication that ganyun drives over SSH: switchover, remote failover, partition, city loss,
+failbacks; an outside writer; the HA-manager scenario refused (there is no manager); then
+`lab down` leaves no namespace, device or process."""
 
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ def _drill(lab: Lab, scenario: str) -> dict:
     return report
 
 
-def test_three_hosts_over_ssh_switchover_remote_city_loss_failbacks_then_lab_down(lab: Lab) -> None:
+def test_three_hosts_over_ssh_switchover_remote_partition_city_loss_failbacks_then_lab_down(lab: Lab) -> None:
     """One sequence on one lab (xdist may tear a module fixture down between tests)."""
     _members_are_separate_hosts_reached_over_ssh(lab)
     _switchover_then_remote_failover_then_failback_with_an_outside_writer(lab)
+    _manager_loss_is_refused_without_an_ha_manager(lab)
+    _partition_fences_the_cut_off_primary_then_it_rejoins(lab)
     _city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab)
     _lab_down_leaves_no_namespace_link_or_process(lab)
 
@@ -78,6 +81,26 @@ def _switchover_then_remote_failover_then_failback_with_an_outside_writer(lab: L
     assert m["data_loss_window_s"] <= remote["targets"]["rpo_s"]
     _drill(lab, "failback")
     assert lab.roles() == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
+
+
+def _manager_loss_is_refused_without_an_ha_manager(lab: Lab) -> None:
+    proc = lab.ganyun("drill", "run", "--scenario", "manager-loss", "--yes", "--json")
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == ["ganyun: scenario 'manager-loss' cannot drive a streaming cluster (it needs patroni)"], lines
+    assert lab.roles() == {"gz-prod": "primary", "gz-dr": "standby", "nc-dr": "standby"}
+
+
+def _partition_fences_the_cut_off_primary_then_it_rejoins(lab: Lab) -> None:
+    """Production is cut off from the other two (iptables in its namespace; ganyun still
+    reaches it): ganyun fences it before promoting gz-dr, and after the heal it follows."""
+    with OutsideWriter(lab, "outside_partition") as writer:
+        report = _drill(lab, "partition")
+    assert report["manager"] == "streaming" and report["plan"]["lost"] == ["gz-prod"]
+    assert report["primary_after"] == "gz-dr" and report["measurements"]["rows_lost"] == 0
+    assert report["measurements"]["rto_s"] <= report["targets"]["rto_s"] == 30.0
+    assert writer.acked and writer.missing() == []
+    assert lab.roles() == {"gz-prod": "standby", "gz-dr": "primary", "nc-dr": "standby"}
 
 
 def _city_loss_cuts_both_ganzhou_links_and_promotes_nanchang(lab: Lab) -> None:

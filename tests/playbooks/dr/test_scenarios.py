@@ -4,6 +4,7 @@ imports the lab. No PostgreSQL needed."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.drill import cluster, scenarios
+from inventory.config import parse_config
+from playbooks.drill import cluster, engine, scenarios
 from providers.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,7 +24,8 @@ PRODUCT = ("providers", "inventory", "playbooks/drill", "playbooks/library", "se
 
 def test_every_scenario_is_a_folder_with_its_titles_stages_and_targets() -> None:
     found = scenarios.all()
-    assert list(found) == ["switchover", "failover", "failback", "remote-failover", "partition", "city-loss"]
+    assert list(found) == ["switchover", "failover", "failback", "remote-failover", "partition", "city-loss",
+                           "manager-loss"]  # fmt: skip
     for name, sc in found.items():
         assert sc.folder == REPO / "playbooks" / "drills" / name
         assert sc.playbook.is_file() and sc.title("zh-CN") and sc.title("en")
@@ -32,6 +35,24 @@ def test_every_scenario_is_a_folder_with_its_titles_stages_and_targets() -> None
     assert "safe_state" not in found["failover"].stages
     assert found["city-loss"].spec.managers == ["streaming"]
     assert found["partition"].spec.network_faults and not found["failover"].spec.network_faults
+    loss = found["manager-loss"]
+    assert loss.title("zh-CN") == "高可用管理进程故障" and loss.title("en") == "HA manager loss"
+    assert loss.spec.managers == ["patroni"] and loss.spec.plan == "in-place" and loss.spec.heal_after_s == 5
+    assert loss.stages[:3] == ("guard", "preflight", "fault") and "heal" in loss.stages
+
+
+def test_the_manager_loss_drill_is_refused_for_streaming_in_one_line_and_its_outage_is_configurable() -> None:
+    class Streaming:
+        manager = "streaming"
+
+    config = parse_config({"dr": {"manager": "streaming"}})
+    with pytest.raises(engine.DrillRefused) as refused:
+        engine.make_plan(Streaming(), config, "manager-loss")  # type: ignore[arg-type]
+    assert str(refused.value) == "scenario 'manager-loss' cannot drive a streaming cluster (it needs patroni)"
+    assert engine.targets_for(config, "manager-loss").heal_after_s == 5
+    longer = parse_config({"dr": {"targets": {"manager-loss": {"rto_s": 5, "heal_after_s": 30}}}})
+    assert engine.targets_for(longer, "manager-loss").heal_after_s == 30
+    assert engine.targets_for(longer, "failover").heal_after_s is None
 
 
 def test_a_new_scenario_is_one_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,6 +76,14 @@ def test_a_new_scenario_is_one_new_folder(tmp_path: Path, monkeypatch: pytest.Mo
     bad = subprocess.run([sys.executable, "-m", "console", "drill", "run", "--scenario", "rack-gone", "--yes"],
                          capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert bad.returncode == 2 and "rack-loss" in bad.stderr and "Traceback" not in bad.stderr
+    listed = subprocess.run([sys.executable, "-m", "console", "drill", "list"], capture_output=True, text=True,
+                            env={**env, "GANYUN_LANG": "zh-CN"}, check=False)  # fmt: skip
+    assert listed.returncode == 0 and "机柜失效" in listed.stdout and "高可用管理进程故障" in listed.stdout
+    rows = json.loads(subprocess.run([sys.executable, "-m", "console", "drill", "list", "--json"], capture_output=True,
+                                     text=True, env=env, check=True).stdout)  # fmt: skip
+    by_name = {r["name"]: r for r in rows}
+    assert list(by_name)[-1] == "rack-loss" and by_name["rack-loss"]["title"]["en"] == "Rack loss"
+    assert by_name["manager-loss"]["managers"] == ["patroni"] and by_name["manager-loss"]["heal_after_s"] == 5
     from console.app_pages.dr import scenario_title
 
     assert scenario_title("rack-loss") in ("机柜失效", "Rack loss")
@@ -82,7 +111,7 @@ def test_managers_are_a_lazy_table_of_names() -> None:
         module, _, cls = target.partition(":")
         ops_cls = getattr(__import__(module, fromlist=[cls]), cls)
         for method in ("status", "writable", "promote", "fence", "rewind", "follow", "stop_writes", "switchover",
-                       "failover"):  # fmt: skip
+                       "failover", "elected"):  # fmt: skip
             assert callable(getattr(ops_cls, method)), (target, method)
 
 
