@@ -27,6 +27,9 @@ from console.cli import app
 from tests.console.forkrun import ForkRunner, Result
 from tests.fakes.estates.migration import build_store, default_listings, make_config
 
+# One worker for the whole sweep: its workspace and fork server are built once.
+pytestmark = pytest.mark.xdist_group("cli_sweep")
+
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 NON_UTF8 = os.fsdecode(b"bad-\xff\xfe")  # what a shell passes for bytes that are not UTF-8
 TIMEOUT_S = 60

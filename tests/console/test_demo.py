@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.slow,
     pytest.mark.skipif(dr.pg_bindir() is None, reason="PostgreSQL binaries not found under /usr/lib/postgresql"),
+    pytest.mark.xdist_group("demo"),
 ]
 GANYUN = str(Path(sys.executable).with_name("ganyun"))
 
