@@ -402,7 +402,7 @@ CHANGES = {
 }  # fmt: skip
 READS = {
     "version", "inventory list", "inventory show", "inventory ansible", "capacity report", "capacity headroom",
-    "migrate assess", "migrate status", "drill status", "drill history", "drill report", "certs verify",
+    "migrate assess", "migrate status", "drill status", "drill list", "drill history", "drill report", "certs verify",
     "certs list", "comply waivers", "comply checks", "comply evidence list", "comply evidence get",
     "audit verify", "audit list", "audit search", "vault get", "vault list", "users list", "api token list",
     "providers test",
