@@ -63,8 +63,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)
 
+# Three workers on two cores: the slowest tests (the DR labs, migrations) mostly wait on
+# timeouts and real peers, and each xdist group (one lab) stays on one worker.
 unit: install system-deps
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup -q
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 3 --dist loadgroup -q --durations=25
 
 test: lint typecheck unit
 
