@@ -34,6 +34,7 @@ import fcntl  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
+import re  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -393,17 +394,41 @@ def _commands(commands: list[list[str]]) -> Any:
     return work
 
 
-def cut_link(node: dict[str, Any], heal_after_s: float, fence_on_heal: bool) -> dict[str, Any]:
+def _fault_token(run_id: str) -> str:
+    """What marks one fault as its own: the drill's run id (safe for an iptables comment) and
+    a random part, so two faults of one run differ too."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)[:48]
+    return f"{safe}.{os.urandom(4).hex()}"
+
+
+def _link_cut_file(node: dict[str, Any]) -> str:
+    return str(node["data_dir"]).rstrip("/") + ".LINKCUT"
+
+
+def cut_link(node: dict[str, Any], run_id: str, heal_after_s: float, fence_on_heal: bool) -> dict[str, Any]:
     iface = node.get("interface") or "eth0"
-    link_up = _commands([["ip", "link", "set", iface, "up"]])
+    token = _fault_token(run_id)
+    cut_file = _link_cut_file(node)
+    with open(cut_file, "w", encoding="utf-8") as handle:
+        handle.write(token)
 
     def heal_work() -> None:
+        # Only this cut's own heal: a later drill may have cut the link again (or healed it
+        # and cut it anew) before this one's time was up, and that cut is not ours to end.
+        try:
+            with open(cut_file, encoding="utf-8") as handle:
+                if handle.read() != token:
+                    return
+        except FileNotFoundError:
+            return
         if fence_on_heal:
             # Before its link returns the lost center stops for good: its old primary must never
             # meet the new one (what a watchdog or STONITH does in a real center).
             with contextlib.suppress(Exception):
                 fence(node, "self-fence", "isolated center fenced before its link returned")
-        link_up()
+        subprocess.run(["ip", "link", "set", iface, "up"], check=False, capture_output=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(cut_file)
 
     if heal_after_s > 0:
         _later(heal_after_s, heal_work)
@@ -417,13 +442,15 @@ def _iptables(*args: str) -> list[str]:
     return ["iptables", "-w", *args]
 
 
-def partition(node: dict[str, Any], peers: list[str], heal_after_s: float) -> dict[str, Any]:
+def partition(node: dict[str, Any], peers: list[str], run_id: str, heal_after_s: float) -> dict[str, Any]:
     """Drop everything between this host and `peers` (the other centers); the control node
-    still reaches it, as a monitoring network would."""
+    still reaches it, as a monitoring network would. The rules carry this fault's own token:
+    its delayed heal removes them and nothing a later partition of this host added."""
+    comment = f"{PARTITION_COMMENT}:{_fault_token(run_id)}"
     rules = []
     for peer in peers:
-        rules.append(["INPUT", "-s", peer, "-j", "DROP", "-m", "comment", "--comment", PARTITION_COMMENT])
-        rules.append(["OUTPUT", "-d", peer, "-j", "DROP", "-m", "comment", "--comment", PARTITION_COMMENT])
+        rules.append(["INPUT", "-s", peer, "-j", "DROP", "-m", "comment", "--comment", comment])
+        rules.append(["OUTPUT", "-d", peer, "-j", "DROP", "-m", "comment", "--comment", comment])
     if heal_after_s > 0:
         _later(heal_after_s, _commands([_iptables("-D", *r) for r in rules]))
     fault_at = time.time()
@@ -442,6 +469,8 @@ def heal(node: dict[str, Any]) -> dict[str, Any]:
             changed = True
     iface = node.get("interface") or "eth0"
     subprocess.run(["ip", "link", "set", iface, "up"], check=False, capture_output=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_link_cut_file(node))
     return {"changed": changed}
 
 
@@ -484,9 +513,9 @@ def dispatch(p: dict[str, Any]) -> dict[str, Any]:
             raise StepError("follow needs upstream")
         return follow(node, p["upstream"])
     if action == "cut_link":
-        return cut_link(node, p["heal_after_s"], p["fence_on_heal"])
+        return cut_link(node, p["run_id"], p["heal_after_s"], p["fence_on_heal"])
     if action == "partition":
-        return partition(node, p["peers"], p["heal_after_s"])
+        return partition(node, p["peers"], p["run_id"], p["heal_after_s"])
     if action == "heal":
         return heal(node)
     if action == "stop_manager":
