@@ -66,7 +66,7 @@ typecheck: install
 # Three workers on two cores: the slowest tests (the DR labs, migrations) mostly wait on
 # timeouts and real peers, and each xdist group (one lab) stays on one worker.
 unit: install system-deps
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 3 --dist loadgroup -q --durations=25
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -n 3 --dist loadgroup --no-loadscope-reorder -q --durations=25
 
 test: lint typecheck unit
 

@@ -36,7 +36,8 @@ def tls_dir(tmp_path: Path) -> Path:
 
 
 def _console(tls_dir: Path, *args: str) -> list[str]:
-    return [str(GANYUN), "--config", str(tls_dir / "ganyun.yaml"), "console", *args]
+    # Metrics on a free port: the default one may be taken by another console on this machine.
+    return [str(GANYUN), "--config", str(tls_dir / "ganyun.yaml"), "console", "--metrics-port", "0", *args]
 
 
 def _get(url: str, context: ssl.SSLContext | None) -> tuple[int, bytes]:

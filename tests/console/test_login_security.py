@@ -151,7 +151,9 @@ def test_unknown_and_known_names_take_the_same_time(tmp_path, monkeypatch):
     """Medians of interleaved attempts at the production scrypt cost must agree within 35 %.
 
     Without the decoy hash an unknown name answers in well under a millisecond against ~50 ms
-    for a known one, a ratio far outside the bound.
+    for a known one, a ratio far outside the bound. Measured in this thread's CPU time: the
+    question is whether both paths do the same work, and wall time on a loaded machine adds
+    other processes' noise to either side.
     """
     monkeypatch.setattr(passwords, "_SCRYPT_N", 2**14)
     config = parse_config({"database": "sqlite:///t.db"}, base_dir=str(tmp_path))
@@ -163,10 +165,10 @@ def test_unknown_and_known_names_take_the_same_time(tmp_path, monkeypatch):
     known, unknown = [], []
     for i in range(12):
         for name, samples in (("li.ming", known), (f"nobody{i}", unknown)):
-            started = time.perf_counter()
+            started = time.thread_time()
             with pytest.raises(auth.LoginError):
                 auth.authenticate(store, name, "not-the-password", f"10.0.0.{i}", lenient)
-            samples.append(time.perf_counter() - started)
+            samples.append(time.thread_time() - started)
     slow, fast = statistics.median(known), statistics.median(unknown)
     assert slow > 0.005, "the scrypt check did not run at the production cost"
     assert 1 / 1.35 < fast / slow < 1.35, (fast, slow)

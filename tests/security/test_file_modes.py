@@ -122,7 +122,7 @@ def test_directories_can_be_passed_through_but_not_listed(operated):
 def test_processes_ganyun_leaves_running_keep_the_private_umask(operated):
     assert _umask_of(operated["lab_server"]) == 0o026
     console = subprocess.Popen(
-        [str(GANYUN), "--config", str(operated["config"]), "console", "--port", "0"],
+        [str(GANYUN), "--config", str(operated["config"]), "console", "--port", "0", "--metrics-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, umask=0,
     )
     try:

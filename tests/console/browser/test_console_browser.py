@@ -77,7 +77,7 @@ def console_url(lab: Path) -> Iterator[str]:
     port = free_port("127.0.0.1")
     log = (lab / "console.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console", "--config", str(lab / "ganyun.yaml"), "console", "--port", str(port)],
+        [sys.executable, "-m", "console", "--config", str(lab / "ganyun.yaml"), "console", "--port", str(port), "--metrics-port", "0"],
         cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
