@@ -62,8 +62,12 @@ def _show_plan(plan: Any, targets: Any) -> None:
     if plan.lost:
         table.add_row(t("drill.plan_lost"), ", ".join(plan.lost))
     table.add_row(t("drill.plan_followers"), ", ".join(plan.followers) or "-")
-    rpo = f"{targets.rpo_rows} rows" if targets.rpo_rows is not None else f"{targets.rpo_s} s"
-    table.add_row(t("drill.plan_targets"), f"{targets.rto_s} s / {rpo}")
+    rpo = (
+        t("drill.rpo_rows", rows=targets.rpo_rows)
+        if targets.rpo_rows is not None
+        else t("drill.rpo_seconds", seconds=targets.rpo_s)
+    )
+    table.add_row(t("drill.plan_targets"), t("drill.targets_text", rto=targets.rto_s, rpo=rpo))
     _err.print(table)
 
 
@@ -162,8 +166,14 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="JSON output."
         table.add_column(t(f"drill.{key}"))
     for name, sc in found.items():
         spec = sc.spec.targets
-        rpo = f"{spec.rpo_rows} rows" if spec.rpo_rows is not None else f"delay + {spec.rpo_s_over_link_delay} s"
-        table.add_row(name, sc.title(language()), ", ".join(sc.spec.managers), f"RTO {spec.rto_s} s / RPO {rpo}")
+        rpo = (
+            t("drill.rpo_rows", rows=spec.rpo_rows)
+            if spec.rpo_rows is not None
+            else t("drill.rpo_over_delay", seconds=spec.rpo_s_over_link_delay)
+        )
+        table.add_row(
+            name, sc.title(language()), ", ".join(sc.spec.managers), t("drill.targets_text", rto=spec.rto_s, rpo=rpo)
+        )
     Console().print(table)
 
 
