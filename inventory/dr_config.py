@@ -120,8 +120,9 @@ class ScenarioTargets(_Strict):
     rto_s: float = Field(gt=0)
     rpo_rows: int | None = Field(default=None, ge=0)
     rpo_s: float | None = Field(default=None, ge=0)
-    # How long a self-healing fault lasts (the scenario's default when not set).
-    heal_after_s: float | None = Field(default=None, gt=0)
+    # How long a self-healing fault lasts (the scenario's default when not set); an outage of
+    # more than ten minutes is no drill any more.
+    heal_after_s: float | None = Field(default=None, gt=0, le=600)
 
 
 class DrConfig(_Strict):

@@ -56,7 +56,7 @@ class ScenarioSpec(BaseModel):
     # control node itself).
     network_faults: bool = False
     # A fault that ends by itself: how long it lasts (dr.targets.<name>.heal_after_s overrides).
-    heal_after_s: float | None = Field(default=None, gt=0)
+    heal_after_s: float | None = Field(default=None, gt=0, le=600)
     # Managers the scenario can drive (a Patroni cluster cannot be promoted behind its back).
     managers: list[Literal["streaming", "patroni"]] = Field(default_factory=lambda: ["streaming", "patroni"])  # type: ignore[arg-type]
 

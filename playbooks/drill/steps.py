@@ -145,10 +145,6 @@ def _dispatch(config: GanyunConfig, ops: StreamingOps, p: dict[str, Any]) -> dic
     if action == "verify":
         return expect_primary(ops, center)
     if action == "verify_manager":
-        from playbooks.drill.patroni import PatroniOps
-
-        if not isinstance(ops, PatroniOps):
-            raise DrillStepError(f"a {ops.manager} cluster has no HA manager to verify")
         return ops.verify_manager(center, float(p["since"]))
     if action == "safe_state":
         return to_fence(ops, center)

@@ -67,6 +67,9 @@ class StreamingOps:
     def elected(self) -> str | None:
         return None
 
+    def verify_manager(self, leader: str, since: float) -> dict[str, Any]:
+        raise DrillStepError(f"a {self.manager} cluster has no HA manager to verify")
+
     def close(self) -> None:
         self._pool.shutdown(wait=False)
 

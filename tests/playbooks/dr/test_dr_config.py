@@ -58,6 +58,9 @@ def test_a_valid_section_describes_each_center() -> None:
         ({"clusters": {"gz-prod": _cluster(postgres={"host": "h; rm -rf /", "port": 5432})}}, "postgres.host"),
         ({"clusters": {"gz-prod": _cluster(patroni={"rest_url": "file:///etc/passwd"})}}, "patroni.rest_url"),
         ({"targets": {"failover": {"rto_s": -1}}}, "dr.targets.failover.rto_s"),
+        ({"targets": {"manager-loss": {"rto_s": 5, "heal_after_s": 1e308}}}, "heal_after_s"),
+        ({"targets": {"manager-loss": {"rto_s": 5, "heal_after_s": 0}}}, "heal_after_s"),
+        ({"targets": {"manager-loss": {"rto_s": 5, "heal_after_s": "{{ 7*7 }}"}}}, "heal_after_s"),
         ({"surprise": 1}, "dr.surprise: Extra inputs are not permitted"),
     ],
 )
